@@ -1,0 +1,62 @@
+/* Container lifecycle: the operations behind the CLI commands. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum husk_log_format { HUSK_LOG_TEXT, HUSK_LOG_JSON };
+
+struct husk_global_opts {
+	const char *root;          /* state root; NULL = default */
+	bool systemd_cgroup;
+	bool debug;
+	int rootless;              /* -1 auto, 0 false, 1 true */
+};
+
+struct husk_create_opts {
+	const char *id;
+	const char *bundle;        /* NULL = current directory */
+	const char *pid_file;      /* NULL = none; relative to cwd */
+	const char *console_socket;
+	bool no_pivot;
+	bool no_new_keyring;
+	int preserve_fds;          /* extra fds after stdio passed to the process */
+	bool detach;               /* run -d */
+	bool keep;                 /* run --keep: do not delete after exit */
+};
+
+/* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */
+const char *husk_default_root(void);
+
+int husk_container_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
+			  struct husk_error *e);
+int husk_container_start(const struct husk_global_opts *g, const char *id, struct husk_error *e);
+/* create + start; without detach waits and stores the exit status (128+N
+ * for signal N) in *exit_status; with detach *exit_status = 0. */
+int husk_container_run(const struct husk_global_opts *g, const struct husk_create_opts *o,
+		       int *exit_status, struct husk_error *e);
+/* The state JSON of runtime.md (plus rootfs, created, owner). */
+int husk_container_state(const struct husk_global_opts *g, const char *id, char **json,
+			 struct husk_error *e);
+int husk_container_kill(const struct husk_global_opts *g, const char *id, int sig, bool all,
+			struct husk_error *e);
+int husk_container_delete(const struct husk_global_opts *g, const char *id, bool force,
+			  struct husk_error *e);
+
+struct husk_list_entry {
+	char *id;
+	pid_t pid;
+	char *status;
+	char *bundle;
+	char *created;   /* RFC 3339 */
+	char *owner;
+};
+/* Every container under the root, sorted by id. */
+int husk_container_list(const struct husk_global_opts *g, struct husk_list_entry **out, size_t *n,
+			struct husk_error *e);
+void husk_list_free(struct husk_list_entry *v, size_t n);
+
+/* Validate a container id: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes
+ * ("." and ".." refused). */
+int husk_validate_id(const char *id, struct husk_error *e);

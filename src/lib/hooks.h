@@ -1,0 +1,11 @@
+/* OCI hooks: run with the container state JSON on stdin, their own args
+ * and env, and an optional timeout (the hook is killed when it expires). */
+#pragma once
+#include "error.h"
+#include "spec.h"
+
+/* Run every hook in the list in order.  The first failure stops the list
+ * and fails with "<kind> hook <i> (<path>): <why>" (exit status, signal,
+ * timeout or exec error). */
+int husk_hooks_run(const struct husk_hook_list *l, enum husk_hook_kind kind,
+		   const char *state_json, struct husk_error *e);

@@ -1,0 +1,29 @@
+/* Building the container's root filesystem inside its new mount namespace.
+ * Runs in the container's init, before the user process exists. */
+#pragma once
+#include <stdbool.h>
+
+#include "error.h"
+#include "spec.h"
+
+struct husk_rootfs_ctx {
+	const struct husk_spec *spec;
+	bool no_pivot;         /* --no-pivot: MS_MOVE + chroot */
+	bool in_userns;        /* a user namespace (new or joined): devices are bind-mounted */
+	bool new_mount_ns;     /* false: only chroot into root.path */
+	const char *cwd;       /* process cwd, created inside the rootfs when missing */
+	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
+	/* owned by the module between prepare and finalize */
+	int rootfs_fd;
+};
+
+/* Before createContainer hooks: root propagation, the rootfs bound onto
+ * itself, every mount of config.json in order, /dev and its devices,
+ * symlinks and ptmx, the cwd.  The current directory is the rootfs on
+ * return (hooks run from there, like runc's). */
+int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e);
+
+/* After createContainer hooks: pivot_root (or MS_MOVE + chroot, or chroot),
+ * sysctl, maskedPaths, readonlyPaths, read-only root, std streams that were
+ * the host's /dev/null reopened on the container's. */
+int husk_rootfs_finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e);
