@@ -1,0 +1,76 @@
+/* The husk command line: one table entry and one file per command. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "container.h"
+#include "error.h"
+
+enum husk_flag_type { HUSK_FLAG_BOOL, HUSK_FLAG_STRING, HUSK_FLAG_INT };
+
+/* A command-line flag, stored at `offset` in the command's options struct
+ * (bool, const char * or int by type).  Accepted spellings, as runc's
+ * parser takes them: --name, -name, --name=V, --name V, -s V, -s=V; a bool
+ * also takes --name=true|false. */
+struct husk_flag {
+	const char *name;
+	char short_name;           /* 0: none */
+	enum husk_flag_type type;
+	size_t offset;
+	const char *help;
+};
+#define HUSK_FLAGS_END { NULL, 0, HUSK_FLAG_BOOL, 0, NULL }
+
+struct husk_cmd;
+typedef int (*husk_cmd_fn)(const struct husk_cmd *cmd, const struct husk_global_opts *g,
+			   int argc, char **argv);
+
+struct husk_cmd {
+	const char *name;
+	husk_cmd_fn run;
+	const char *summary;       /* one line for `husk --help` */
+	const char *args;          /* positional part of the usage line */
+	const char *description;   /* paragraph(s) for `husk <cmd> --help`; may be NULL */
+	const struct husk_flag *flags;  /* may be NULL */
+};
+
+/* Each command lives in its own file as `const struct husk_cmd husk_<name>_cmd`;
+ * main.c lists them.  Adding a command: one file, one extern here, one
+ * line in main.c's table, one line in meson.build. */
+extern const struct husk_cmd husk_create_cmd, husk_start_cmd, husk_run_cmd, husk_state_cmd,
+	husk_kill_cmd, husk_delete_cmd, husk_list_cmd, husk_spec_cmd, husk_features_cmd;
+
+/* Outcome of husk_cli_parse besides success. */
+#define HUSK_CLI_HELP 1            /* --help/-h seen: help already printed */
+
+/* Parse argv[1..argc) of `cmd` (argv[0] is the command name) into opts.
+ * Flags may come before or after positionals, as runc's parser allows;
+ * "--" ends flag parsing.  Positionals are collected, in order, into
+ * pos[0..*npos) (pos must hold argc entries).  Returns 0, HUSK_CLI_HELP
+ * (help printed to stdout), or -1 with e filled. */
+int husk_cli_parse(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+		   char **pos, int *npos, struct husk_error *e);
+
+/* Global options: stop at the first positional (the command name);
+ * *consumed is its index.  Returns 0 or -1 with e filled. */
+int husk_cli_parse_globals(const struct husk_flag *flags, int argc, char **argv, void *opts,
+			   int *consumed, struct husk_error *e);
+
+/* Parse, then require between min and max positionals (the first being a
+ * container id when id_first; it is validated).  On failure prints the
+ * one-line error itself.  Returns 0, HUSK_CLI_HELP or -1. */
+int husk_cli_parse_args(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+			char **pos, int *npos, int min, int max, bool id_first);
+
+/* Print "husk: <cmd> [<id>]: <msg>" and return 1 (the exit status). */
+int husk_cli_fail(const char *cmd, const char *id, const struct husk_error *e);
+int husk_cli_failf(const char *cmd, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void husk_cli_print_cmd_help(const struct husk_cmd *cmd);
+void husk_cli_print_flags(FILE *out, const struct husk_flag *flags);
+
+/* Signal "KILL", "SIGKILL", "kill", "9", "RTMIN+3", "SIGRTMAX-1" -> number;
+ * -1 when unknown. */
+int husk_signal_parse(const char *s);
