@@ -1,0 +1,647 @@
+/* Container cgroups, first version: find the hierarchies, create the
+ * container's cgroup in each, move processes in, list and remove them.
+ *
+ * Layout detection is one statfs of /sys/fs/cgroup (cgroup2 magic: pure
+ * v2) and otherwise one read of /proc/self/mountinfo for the v1 (and hybrid
+ * unified) mounts.  Every hierarchy gets the same cgroup path; we remember
+ * how many trailing components of it we created so that removal takes
+ * exactly those away. */
+#include "cgroup/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+/* runc puts a container without cgroupsPath below its caller's own cgroup;
+ * we use a fixed absolute parent instead so that a runtime started from
+ * inside some service's cgroup never creates cgroups in there. */
+#define DEFAULT_PARENT "/husk"
+
+enum cg_layout { CG_V1, CG_HYBRID, CG_V2 };
+
+struct hier {
+	char *ctrl;     /* v1: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
+	char *dir;      /* absolute directory of the container's cgroup */
+	int created;    /* trailing components of dir created by us */
+};
+
+struct husk_cgroup {
+	enum cg_layout layout;
+	struct hier *h;
+	size_t n;
+};
+
+/* One mounted hierarchy. */
+struct cg_mount {
+	char *ctrl;
+	char *mountpoint;
+	char *root;     /* mountinfo field 4: the cgroup shown at mountpoint */
+};
+
+static void mounts_free(struct cg_mount *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].ctrl);
+		free(m[i].mountpoint);
+		free(m[i].root);
+	}
+	free(m);
+}
+
+void husk_cgroup_free(struct husk_cgroup *cg)
+{
+	if (!cg)
+		return;
+	for (size_t i = 0; i < cg->n; i++) {
+		free(cg->h[i].ctrl);
+		free(cg->h[i].dir);
+	}
+	free(cg->h);
+	free(cg);
+}
+
+/* ---- small string helpers ---- */
+
+/* Does the comma list a contain the same items as b (any order)? */
+static bool ctrl_equal(const char *a, const char *b)
+{
+	size_t na = 0, nb = 0;
+	for (const char *s = a; *s;) {
+		const char *end = strchrnul(s, ',');
+		size_t len = (size_t)(end - s);
+		bool found = false;
+		for (const char *t = b; *t;) {
+			const char *tend = strchrnul(t, ',');
+			if ((size_t)(tend - t) == len && memcmp(s, t, len) == 0)
+				found = true;
+			t = *tend ? tend + 1 : tend;
+		}
+		if (!found)
+			return false;
+		na++;
+		s = *end ? end + 1 : end;
+	}
+	for (const char *t = b; *t; nb++) {
+		const char *tend = strchrnul(t, ',');
+		t = *tend ? tend + 1 : tend;
+	}
+	return na == nb;
+}
+
+static bool ctrl_has(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *s = list; *s;) {
+		const char *end = strchrnul(s, ',');
+		if ((size_t)(end - s) == len && memcmp(s, name, len) == 0)
+			return true;
+		s = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Normalise a cgroup path: collapse "//" and ".", resolve ".." and refuse
+ * one that climbs above its start.  Result has no leading or trailing
+ * slash ("" for the root). */
+static int clean_path(const char *in, char **out, struct husk_error *e)
+{
+	size_t len = strlen(in);
+	char *r = xmalloc(len + 1);
+	size_t rl = 0;
+	for (const char *s = in; *s;) {
+		while (*s == '/')
+			s++;
+		if (!*s)
+			break;
+		const char *end = strchrnul(s, '/');
+		size_t cl = (size_t)(end - s);
+		if (cl == 1 && s[0] == '.') {
+			/* nothing */
+		} else if (cl == 2 && s[0] == '.' && s[1] == '.') {
+			if (rl == 0) {
+				free(r);
+				return husk_err(e, 0, "cgroupsPath \"%s\": climbs out of its cgroup root", in);
+			}
+			while (rl > 0 && r[rl - 1] != '/')
+				rl--;
+			if (rl > 0)
+				rl--; /* the separator */
+		} else {
+			if (rl > 0)
+				r[rl++] = '/';
+			memcpy(r + rl, s, cl);
+			rl += cl;
+		}
+		s = end;
+	}
+	r[rl] = '\0';
+	*out = r;
+	return 0;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r;) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+/* Super options of a v1 mount minus the non-controller ones. */
+static char *v1_controllers(const char *superopts)
+{
+	static const char *const skip[] = { "rw", "ro", "noprefix", "clone_children", "xattr",
+					    "cpuset_v2_mode", "favordynmods", "none" };
+	char *r = xmalloc(strlen(superopts) + 1);
+	size_t rl = 0;
+	for (const char *s = superopts; *s;) {
+		const char *end = strchrnul(s, ',');
+		size_t len = (size_t)(end - s);
+		bool keep = len > 0 && strncmp(s, "release_agent=", 14) != 0;
+		for (size_t i = 0; keep && i < ARRAY_SIZE(skip); i++)
+			if (strlen(skip[i]) == len && memcmp(skip[i], s, len) == 0)
+				keep = false;
+		if (keep) {
+			if (rl)
+				r[rl++] = ',';
+			memcpy(r + rl, s, len);
+			rl += len;
+		}
+		s = *end ? end + 1 : end;
+	}
+	r[rl] = '\0';
+	return r;
+}
+
+/* ---- layout detection ---- */
+
+static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n,
+		       struct husk_error *e)
+{
+	struct statfs sf;
+	if (statfs(CGROUP_ROOT, &sf) < 0)
+		return husk_errno(e, "statfs %s", CGROUP_ROOT);
+	if ((unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
+		struct cg_mount *m = xcalloc(1, sizeof(*m));
+		m->ctrl = xstrdup("");
+		m->mountpoint = xstrdup(CGROUP_ROOT);
+		m->root = xstrdup("/");
+		*layout = CG_V2;
+		*out = m;
+		*n = 1;
+		return 0;
+	}
+
+	_cleanup_free_ char *text = NULL;
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, e) < 0)
+		return -1;
+	struct cg_mount *m = NULL;
+	size_t nm = 0;
+	bool have_v2 = false;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		*sep = '\0';
+		char *fstype = sep + 3, *src, *opts;
+		if (!(src = strchr(fstype, ' ')))
+			continue;
+		*src++ = '\0';
+		bool v2 = strcmp(fstype, "cgroup2") == 0;
+		if (!v2 && strcmp(fstype, "cgroup") != 0)
+			continue;
+		opts = strchr(src, ' ');
+		opts = opts ? opts + 1 : (char *)"";
+
+		/* id parent maj:min root mountpoint ... */
+		char *f[5], *s2 = NULL, *p = line;
+		int i;
+		for (i = 0; i < 5 && (f[i] = strtok_r(p, " ", &s2)); i++)
+			p = NULL;
+		if (i < 5)
+			continue;
+		char *ctrl = v2 ? xstrdup("") : v1_controllers(opts);
+		bool dup = false;
+		for (size_t k = 0; k < nm && !dup; k++)
+			dup = ctrl_equal(m[k].ctrl, ctrl);
+		if (dup || (!v2 && !*ctrl)) {
+			free(ctrl);
+			continue;
+		}
+		unescape_octal(f[3]);
+		unescape_octal(f[4]);
+		m = xrealloc(m, (nm + 1) * sizeof(*m));
+		m[nm].ctrl = ctrl;
+		m[nm].root = xstrdup(f[3]);
+		m[nm].mountpoint = xstrdup(f[4]);
+		nm++;
+		have_v2 |= v2;
+	}
+	if (nm == 0) {
+		free(m);
+		return husk_err(e, ENOENT, "no cgroup hierarchy is mounted");
+	}
+	*layout = have_v2 ? CG_HYBRID : CG_V1;
+	*out = m;
+	*n = nm;
+	return 0;
+}
+
+/* The caller's own cgroup in the hierarchy with controllers ctrl ("" for
+ * the unified one), from /proc/self/cgroup text. */
+static const char *own_cgroup(char *proc_cgroup, const char *ctrl, char *buf, size_t len)
+{
+	for (char *line = proc_cgroup; line && *line;) {
+		char *nl = strchrnul(line, '\n');
+		char *c1 = memchr(line, ':', (size_t)(nl - line));
+		char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(nl - c1 - 1)) : NULL;
+		if (c2) {
+			size_t cl = (size_t)(c2 - c1 - 1);
+			char lc[256];
+			if (cl < sizeof(lc)) {
+				memcpy(lc, c1 + 1, cl);
+				lc[cl] = '\0';
+				bool match = *ctrl ? ctrl_equal(lc, ctrl) : (cl == 0 && line[0] == '0');
+				if (match) {
+					snprintf(buf, len, "%.*s", (int)(nl - c2 - 1), c2 + 1);
+					return buf;
+				}
+			}
+		}
+		line = *nl ? nl + 1 : nl;
+	}
+	return NULL;
+}
+
+/* ---- create / enter ---- */
+
+/* A new v1 cpuset cgroup starts with empty cpus and mems, and no task can
+ * join it until they are filled: copy them from the parent. */
+static int cpuset_inherit(const char *dir, struct husk_error *e)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return husk_errno(e, "open %s", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *cur = NULL, *parent = NULL;
+		if (husk_read_file_at(dfd, files[i], &cur, NULL, e) < 0)
+			return -1;
+		if (cur[0] && cur[0] != '\n')
+			continue;
+		char pp[PATH_MAX];
+		snprintf(pp, sizeof(pp), "../%s", files[i]);
+		if (husk_read_file_at(dfd, pp, &parent, NULL, e) < 0)
+			return -1;
+		if (husk_write_file_at(dfd, files[i], parent, strlen(parent), e) < 0)
+			return husk_err_wrap(e, "%s", dir);
+	}
+	return 0;
+}
+
+/* Remove a cgroup directory and any cgroups below it (a container may
+ * have made some).  Emptied cgroups can stay busy for a moment while
+ * their last tasks finish exiting, so retry EBUSY a few times. */
+static int rmdir_cgroup(const char *dir, bool retry, struct husk_error *e)
+{
+	_cleanup_dir_ DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+			if (rmdir_cgroup(sub, retry, e) < 0)
+				return -1;
+		}
+	}
+	unsigned delay_us = 1000;
+	for (int attempt = 0;; attempt++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (!retry || errno != EBUSY || attempt >= 8)
+			return husk_errno(e, "rmdir %s", dir);
+		usleep(delay_us);
+		delay_us *= 2;
+	}
+}
+
+/* Take away the directories we created in h, deepest first. */
+static int remove_created(struct hier *h, struct husk_error *e)
+{
+	if (h->created <= 0)
+		return 0;
+	if (rmdir_cgroup(h->dir, true, e) < 0)
+		return -1;
+	h->created--;
+	char *p = xstrdup(h->dir);
+	/* Parents may be shared with other containers: one try each, and a
+	 * busy one stays (with every parent above it). */
+	while (h->created > 0) {
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = '\0';
+		if (rmdir(p) < 0 && errno != ENOENT)
+			break;
+		h->created--;
+	}
+	h->created = 0;
+	free(p);
+	return 0;
+}
+
+/* rmdir path and then its parents, count directories in all. */
+static void rmdir_upward(char *path, int count)
+{
+	while (count-- > 0) {
+		if (rmdir(path) < 0 && errno != ENOENT)
+			return;
+		char *slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			return;
+		*slash = '\0';
+	}
+}
+
+/* mkdir -p of h->dir below base_len (which must exist), counting what we
+ * made.  On failure what was made is removed again. */
+static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
+{
+	_cleanup_free_ char *p = xstrdup(h->dir);
+	size_t len = strlen(p);
+	bool cpuset = ctrl_has(h->ctrl, "cpuset");
+	int made = 0;
+	h->created = 0;
+	for (size_t i = base_len + 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0755) == 0) {
+			made++;
+			if (cpuset && cpuset_inherit(p, e) < 0) {
+				rmdir_upward(p, made);
+				return -1;
+			}
+		} else if (errno != EEXIST) {
+			husk_errno(e, "mkdir %s", p);
+			char *slash = strrchr(p, '/');
+			if (slash)
+				*slash = '\0';
+			rmdir_upward(p, made);
+			return -1;
+		} else {
+			struct stat st;
+			if (i == len && (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))) {
+				/* "tasks", "cgroup.procs": a file of the parent */
+				husk_err(e, ENOTDIR, "mkdir %s", p);
+				*strrchr(p, '/') = '\0';
+				rmdir_upward(p, made);
+				return -1;
+			}
+			made = 0; /* existed already (or appeared under our feet) */
+		}
+		if (i < len)
+			p[i] = '/';
+	}
+	h->created = made;
+	return 0;
+}
+
+static int check_systemd(struct husk_error *e)
+{
+	struct stat st;
+	if (stat("/run/systemd/system", &st) < 0)
+		return husk_err(e, 0, "systemd cgroup driver: systemd is not running");
+	return husk_err(e, EOPNOTSUPP, "systemd cgroup driver");
+}
+
+int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool systemd,
+		       struct husk_cgroup **out, struct husk_error *e)
+{
+	if (systemd)
+		return check_systemd(e);
+
+	const char *want = spec && spec->cgroups_path && *spec->cgroups_path ? spec->cgroups_path : NULL;
+	_cleanup_free_ char *dflt = NULL;
+	if (!want)
+		want = dflt = xasprintf("%s/%s", DEFAULT_PARENT, id);
+	bool relative = want[0] != '/';
+	_cleanup_free_ char *rel = NULL;
+	if (clean_path(want, &rel, e) < 0)
+		return -1;
+
+	struct cg_mount *m = NULL;
+	size_t nm = 0;
+	enum cg_layout layout;
+	if (read_mounts(&layout, &m, &nm, e) < 0)
+		return -1;
+	_cleanup_free_ char *proc_cgroup = NULL;
+	if (relative && husk_read_file_at(AT_FDCWD, "/proc/self/cgroup", &proc_cgroup, NULL, e) < 0) {
+		mounts_free(m, nm);
+		return -1;
+	}
+
+	struct husk_cgroup *cg = xcalloc(1, sizeof(*cg));
+	cg->layout = layout;
+	cg->h = xcalloc(nm, sizeof(*cg->h));
+	int r = 0;
+	for (size_t i = 0; i < nm && r == 0; i++) {
+		struct hier *h = &cg->h[cg->n++];
+		h->ctrl = xstrdup(m[i].ctrl);
+		/* base: the directory the cgroupsPath is relative to. */
+		_cleanup_free_ char *base = NULL;
+		if (!relative) {
+			base = xstrdup(m[i].mountpoint);
+		} else {
+			char own[PATH_MAX];
+			const char *o = own_cgroup(proc_cgroup, m[i].ctrl, own, sizeof(own));
+			size_t rl = strlen(m[i].root);
+			if (!o) {
+				r = husk_err(e, ENOENT, "own cgroup for %s not in /proc/self/cgroup",
+					     *m[i].ctrl ? m[i].ctrl : "cgroup2");
+				break;
+			}
+			/* Mounted from a subtree (nested runtimes): strip its root. */
+			if (strcmp(m[i].root, "/") != 0) {
+				if (strncmp(o, m[i].root, rl) != 0 || (o[rl] && o[rl] != '/')) {
+					r = husk_err(e, 0, "own cgroup %s is outside the %s mount",
+						     o, m[i].mountpoint);
+					break;
+				}
+				o += rl;
+			}
+			base = xasprintf("%s%s", m[i].mountpoint, strcmp(o, "/") == 0 ? "" : o);
+		}
+		h->dir = *rel ? xasprintf("%s/%s", base, rel) : xstrdup(base);
+		r = make_dirs(h, strlen(base), e);
+	}
+	mounts_free(m, nm);
+	if (r < 0) {
+		struct husk_error ignored;
+		for (size_t i = 0; i < cg->n; i++)
+			remove_created(&cg->h[i], &ignored);
+		husk_cgroup_free(cg);
+		return husk_err_wrap(e, "create cgroup");
+	}
+	*out = cg;
+	return 0;
+}
+
+int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e)
+{
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < cg->n; i++) {
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", cg->h[i].dir);
+		if (husk_write_file_at(AT_FDCWD, f, buf, (size_t)n, e) < 0)
+			return husk_err_wrap(e, "join cgroup");
+	}
+	return 0;
+}
+
+/* ---- state round trip ---- */
+
+static const char *const layout_names[] = { "v1", "hybrid", "v2" };
+
+char *husk_cgroup_serialize(const struct husk_cgroup *cg)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < cg->n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i}", "ctrl", cg->h[i].ctrl, "dir",
+						     cg->h[i].dir, "created", cg->h[i].created));
+	json_t *o = json_pack("{s:s, s:o}", "layout", layout_names[cg->layout], "hierarchies", arr);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		abort();
+	char *r = xstrdup(s);
+	free(s);
+	return r;
+}
+
+int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct husk_error *e)
+{
+	json_error_t je;
+	json_t *o = json_loads(text, 0, &je);
+	json_t *arr = o ? json_object_get(o, "hierarchies") : NULL;
+	const char *layout = o ? json_string_value(json_object_get(o, "layout")) : NULL;
+	if (!json_is_array(arr) || !layout) {
+		json_decref(o);
+		return husk_err(e, 0, "cgroup state: malformed");
+	}
+	struct husk_cgroup *cg = xcalloc(1, sizeof(*cg));
+	for (int i = 0; i < (int)ARRAY_SIZE(layout_names); i++)
+		if (strcmp(layout, layout_names[i]) == 0)
+			cg->layout = (enum cg_layout)i;
+	cg->h = xcalloc(json_array_size(arr) + 1, sizeof(*cg->h));
+	size_t i;
+	json_t *it;
+	json_array_foreach(arr, i, it) {
+		const char *ctrl = NULL, *dir = NULL;
+		int created = 0;
+		if (json_unpack(it, "{s:s, s:s, s:i}", "ctrl", &ctrl, "dir", &dir, "created", &created) < 0 ||
+		    dir[0] != '/') {
+			husk_cgroup_free(cg);
+			json_decref(o);
+			return husk_err(e, 0, "cgroup state: malformed hierarchy %zu", i);
+		}
+		cg->h[cg->n].ctrl = xstrdup(ctrl);
+		cg->h[cg->n].dir = xstrdup(dir);
+		cg->h[cg->n].created = created;
+		cg->n++;
+	}
+	json_decref(o);
+	*out = cg;
+	return 0;
+}
+
+/* ---- pids / destroy ---- */
+
+static void collect_pids(const char *dir, pid_t **v, size_t *n, size_t *cap)
+{
+	_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", dir);
+	_cleanup_free_ char *text = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) == 0) {
+		char *save = NULL;
+		for (char *tok = strtok_r(text, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+			long pid;
+			if (husk_parse_long(tok, 1, INT32_MAX, &pid) < 0)
+				continue;
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 16;
+				*v = xrealloc(*v, *cap * sizeof(**v));
+			}
+			(*v)[(*n)++] = (pid_t)pid;
+		}
+	}
+	_cleanup_dir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		collect_pids(sub, v, n, cap);
+	}
+}
+
+int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk_error *e)
+{
+	const struct hier *pick = NULL;
+	/* Every process is in every hierarchy; pids (or the unified one)
+	 * is where containers least often make sub-cgroups of their own. */
+	for (size_t i = 0; i < cg->n && !pick; i++)
+		if (ctrl_has(cg->h[i].ctrl, "pids"))
+			pick = &cg->h[i];
+	for (size_t i = 0; i < cg->n && !pick; i++)
+		if (!*cg->h[i].ctrl)
+			pick = &cg->h[i];
+	if (!pick && cg->n)
+		pick = &cg->h[0];
+	if (!pick)
+		return husk_err(e, ENOENT, "no cgroup hierarchy");
+	struct stat st;
+	if (stat(pick->dir, &st) < 0)
+		return husk_errno(e, "cgroup %s", pick->dir);
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	collect_pids(pick->dir, out, n, &cap);
+	return 0;
+}
+
+int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
+{
+	int r = 0;
+	for (size_t i = 0; i < cg->n; i++) {
+		struct husk_error e2;
+		if (remove_created(&cg->h[i], &e2) < 0 && r == 0) {
+			*e = e2;
+			r = -1;
+		}
+	}
+	return r < 0 ? husk_err_wrap(e, "remove cgroup") : 0;
+}
