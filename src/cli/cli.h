@@ -71,6 +71,12 @@ int husk_cli_failf(const char *cmd, const char *id, const char *fmt, ...)
 void husk_cli_print_cmd_help(const struct husk_cmd *cmd);
 void husk_cli_print_flags(FILE *out, const struct husk_flag *flags);
 
+/* runc treats an empty path flag (--bundle="") as not given. */
+static inline const char *husk_nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
 /* Signal "KILL", "SIGKILL", "kill", "9", "RTMIN+3", "SIGRTMAX-1" -> number;
  * -1 when unknown. */
 int husk_signal_parse(const char *s);

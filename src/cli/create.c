@@ -26,6 +26,9 @@ static int create(const struct husk_cmd *cmd, const struct husk_global_opts *g, 
 	if (r)
 		return r < 0;
 	o.id = pos[0];
+	o.bundle = husk_nonempty(o.bundle);
+	o.pid_file = husk_nonempty(o.pid_file);
+	o.console_socket = husk_nonempty(o.console_socket);
 	struct husk_error e = { 0 };
 	if (husk_container_create(g, &o, &e) < 0)
 		return husk_cli_fail(cmd->name, o.id, &e);

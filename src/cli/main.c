@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		return husk_cli_failf(NULL, NULL, "invalid --log-format \"%s\": expected text or json",
 				      gl.log_format);
 	struct husk_global_opts g = {
-		.root = gl.root ? gl.root : husk_default_root(),
+		.root = husk_nonempty(gl.root) ? gl.root : husk_default_root(),
 		.systemd_cgroup = gl.systemd_cgroup,
 		.debug = gl.debug,
 		.rootless = -1,
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	else if (gl.rootless && strcmp(gl.rootless, "auto") != 0)
 		return husk_cli_failf(NULL, NULL, "invalid --rootless \"%s\": expected true, false or auto",
 				      gl.rootless);
-	if (husk_log_open(gl.log, fmt, gl.debug) < 0) {
+	if (husk_log_open(husk_nonempty(gl.log), fmt, gl.debug) < 0) {
 		husk_err(&e, errno, "open log file %s", gl.log);
 		return husk_cli_fail(NULL, NULL, &e);
 	}

@@ -35,6 +35,9 @@ static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int
 	if (r)
 		return r < 0;
 	o.c.id = pos[0];
+	o.c.bundle = husk_nonempty(o.c.bundle);
+	o.c.pid_file = husk_nonempty(o.c.pid_file);
+	o.c.console_socket = husk_nonempty(o.c.console_socket);
 	struct husk_error e = { 0 };
 	int status = 0;
 	if (husk_container_run(g, &o.c, &status, &e) < 0)

@@ -23,8 +23,9 @@ static const struct husk_flag flags[] = {
 
 static int write_spec(const struct spec_opts *o, struct husk_error *e)
 {
-	const char *bundle = o->bundle ? o->bundle : ".";
-	_cleanup_free_ char *path = o->bundle ? xasprintf("%s/config.json", o->bundle) : xstrdup("config.json");
+	const char *bundle = husk_nonempty(o->bundle) ? o->bundle : ".";
+	_cleanup_free_ char *path = husk_nonempty(o->bundle) ? xasprintf("%s/config.json", o->bundle)
+							    : xstrdup("config.json");
 	_cleanup_fd_ int dfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return husk_errno(e, "open bundle %s", bundle);
