@@ -1,0 +1,68 @@
+/* `husk features`: the runtime-spec features.md document.  It lists only
+ * what husk really implements; anything absent is unsupported. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "spec.h"
+#include "util.h"
+
+/* The Linux mount options of the runtime spec's table that the rootfs
+ * module understands (idmap/ridmap are not supported yet), plus runc's
+ * "tmpcopyup" extension.  Sorted, like runc prints them. */
+static const char *const mount_options[] = {
+	"async",       "atime",       "bind",           "defaults",     "dev",
+	"diratime",    "dirsync",     "exec",           "iversion",     "lazytime",
+	"loud",        "mand",        "noatime",        "nodev",        "nodiratime",
+	"noexec",      "noiversion",  "nolazytime",     "nomand",       "norelatime",
+	"nostrictatime", "nosuid",    "nosymfollow",    "private",      "ratime",
+	"rbind",       "rdev",        "rdiratime",      "relatime",     "remount",
+	"rexec",       "rnoatime",    "rnodev",         "rnodiratime",  "rnoexec",
+	"rnorelatime", "rnostrictatime", "rnosuid",     "rnosymfollow", "ro",
+	"rprivate",    "rrelatime",   "rro",            "rrw",          "rshared",
+	"rslave",      "rstrictatime", "rsuid",         "rsymfollow",   "runbindable",
+	"rw",          "shared",      "silent",         "slave",        "strictatime",
+	"suid",        "symfollow",   "sync",           "tmpcopyup",    "unbindable",
+};
+
+char *husk_features_json(void)
+{
+	json_t *hooks = json_array(), *opts = json_array(), *ns = json_array(), *caps = json_array();
+	/* features.md lists namespaces by their config.json names, sorted. */
+	static const enum husk_ns_type ns_sorted[] = { HUSK_NS_CGROUP, HUSK_NS_IPC,  HUSK_NS_MNT,
+						       HUSK_NS_NET,    HUSK_NS_PID,  HUSK_NS_TIME,
+						       HUSK_NS_USER,   HUSK_NS_UTS };
+
+	for (int k = 0; k < HUSK_HOOK__COUNT; k++)
+		json_array_append_new(hooks, json_string(husk_hook_name(k)));
+	for (size_t i = 0; i < ARRAY_SIZE(mount_options); i++)
+		json_array_append_new(opts, json_string(mount_options[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(ns_sorted); i++)
+		json_array_append_new(ns, json_string(husk_ns_spec_name(ns_sorted[i])));
+	for (int c = 0; c <= husk_cap_last(); c++)
+		json_array_append_new(caps, json_string(husk_cap_name(c)));
+
+	json_t *doc = json_pack(
+		"{s:s, s:s, s:o, s:o,"
+		" s:{s:o, s:o, s:{s:b, s:b, s:b, s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b},"
+		"    s:{s:{s:b}}},"
+		" s:{s:s, s:s}}",
+		"ociVersionMin", "1.0.0", "ociVersionMax", HUSK_SPEC_VERSION, "hooks", hooks,
+		"mountOptions", opts,
+		"linux", "namespaces", ns, "capabilities", caps,
+		"cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0,
+		/* seccomp filters are not loaded yet, whatever libseccomp says */
+		"seccomp", "enabled", 0,
+		"apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
+		"mountExtensions", "idmap", "enabled", 0,
+		"annotations", "io.github.husk.version", HUSK_VERSION, "io.github.husk.commit",
+		HUSK_COMMIT);
+	if (!doc)
+		abort();
+	char *text = json_dumps(doc, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (!text)
+		abort();
+	char *out = xstrdup(text);
+	free(text);
+	return out;
+}
