@@ -39,19 +39,28 @@ int husk_err_wrap(struct husk_error *e, const char *fmt, ...)
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	if (old[0])
-		snprintf(e->msg, sizeof(e->msg), "%s: %s", ctx, old);
-	else
-		snprintf(e->msg, sizeof(e->msg), "%s", ctx);
+	/* Truncation is acceptable: the tail of a long chain matters least. */
+	size_t n = strnlen(ctx, sizeof(e->msg) - 1);
+	memcpy(e->msg, ctx, n);
+	if (old[0]) {
+		const char *parts[2] = { ": ", old };
+		for (int i = 0; i < 2; i++) {
+			size_t m = strlen(parts[i]);
+			if (m > sizeof(e->msg) - 1 - n)
+				m = sizeof(e->msg) - 1 - n;
+			memcpy(e->msg + n, parts[i], m);
+			n += m;
+		}
+	}
+	e->msg[n] = '\0';
 	return -1;
 }
 
 const char *husk_err_str(const struct husk_error *e, char *buf, size_t len)
 {
-	if (e->errnum)
-		snprintf(buf, len, "%s: %s", e->msg[0] ? e->msg : "error", strerror(e->errnum));
-	else
-		snprintf(buf, len, "%s", e->msg[0] ? e->msg : "unknown error");
+	int n = e->errnum ? snprintf(buf, len, "%s: %s", e->msg[0] ? e->msg : "error", strerror(e->errnum))
+			  : snprintf(buf, len, "%s", e->msg[0] ? e->msg : "unknown error");
+	(void)n;
 	return buf;
 }
 

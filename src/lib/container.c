@@ -1,0 +1,752 @@
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "hooks.h"
+#include "init.h"
+#include "log.h"
+#include "namespaces.h"
+#include "spec.h"
+#include "state.h"
+#include "sync.h"
+#include "util.h"
+
+const char *husk_default_root(void)
+{
+	static char buf[PATH_MAX];
+	if (geteuid() == 0)
+		return "/run/husk";
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && *xdg)
+		snprintf(buf, sizeof(buf), "%s/husk", xdg);
+	else
+		snprintf(buf, sizeof(buf), "/tmp/husk-%u", (unsigned)geteuid());
+	return buf;
+}
+
+static const char *root_of(const struct husk_global_opts *g)
+{
+	return g->root ? g->root : husk_default_root();
+}
+
+int husk_validate_id(const char *id, struct husk_error *e)
+{
+	if (!id || !*id)
+		return husk_err(e, 0, "container id is empty");
+	size_t n = strlen(id);
+	if (n > 1024)
+		return husk_err(e, 0, "invalid container id: longer than 1024 bytes");
+	if (!strcmp(id, ".") || !strcmp(id, ".."))
+		return husk_err(e, 0, "invalid container id \"%s\"", id);
+	for (const char *p = id; *p; p++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '+' || c == '-' || c == '.';
+		if (!ok)
+			return husk_err(e, 0, "invalid container id \"%s\": only letters, digits and _+-. are allowed",
+					id);
+	}
+	return 0;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_send_signal_(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* A pidfd for the state's init, or -1 (errno ESRCH) when that process is
+ * gone or its pid now belongs to someone else. */
+static int open_init_pidfd(const struct husk_state *s)
+{
+	int fd = pidfd_open_(s->pid);
+	if (fd < 0)
+		return -1;
+	/* Checked after opening: the pidfd pins the process we verified. */
+	bool zombie;
+	if (husk_proc_starttime(s->pid, &zombie) != s->pid_start) {
+		close(fd);
+		errno = ESRCH;
+		return -1;
+	}
+	return fd;
+}
+
+/* A path to name inside dirfd that is not limited by sun_path's size. */
+static int sock_addr(int dirfd, const char *name, struct sockaddr_un *a, struct husk_error *e)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	int n = snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s", dirfd, name);
+	if (n < 0 || (size_t)n >= sizeof(a->sun_path))
+		return husk_err(e, ENAMETOOLONG, "start socket path");
+	return 0;
+}
+
+/* Moves fd to min_fd or above, so it cannot collide with the fds that
+ * --preserve-fds hands to the process. */
+static int fd_above(int fd, int min_fd)
+{
+	if (fd < 0 || fd >= min_fd)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	return hi;
+}
+
+static char *make_state_json(const char *id, pid_t pid, const char *status, const char *bundle,
+			     const struct husk_spec *spec)
+{
+	struct husk_state st = {
+		.id = (char *)id,
+		.pid = pid,
+		.bundle = (char *)bundle,
+		.rootfs = spec ? spec->root_path : NULL,
+	};
+	json_t *ann = NULL;
+	if (spec && spec->n_annotations) {
+		ann = json_object();
+		for (size_t i = 0; i < spec->n_annotations; i++)
+			json_object_set_new(ann, spec->annotations[i].key,
+					    json_string(spec->annotations[i].value));
+		st.annotations = ann;
+	}
+	char *text = husk_state_oci_json(&st, status, false);
+	json_decref(ann);
+	return text;
+}
+
+static int run_state_hooks(json_t *hooks_json, enum husk_hook_kind kind, const char *state_json,
+			   struct husk_error *e)
+{
+	if (!hooks_json || !json_object_get(hooks_json, husk_hook_name(kind)))
+		return 0;
+	/* Reuse the config parser's validation for the stored hooks. */
+	json_t *doc = json_pack("{s:s, s:{s:s}, s:O}", "ociVersion", "1.2.0", "root", "path", "/",
+				"hooks", hooks_json);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	struct husk_spec *spec = NULL;
+	int r = husk_spec_parse_string(text, "/", &spec, e);
+	free(text);
+	if (r < 0)
+		return -1;
+	r = husk_hooks_run(&spec->hooks[kind], kind, state_json, e);
+	husk_spec_free(spec);
+	return r;
+}
+
+static json_t *hooks_to_json(const char *bundle)
+{
+	/* The hooks that run after create (poststart, poststop) are kept in
+	 * the state as written, so a changed bundle cannot alter them. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	if (!doc)
+		return NULL;
+	json_t *hooks = json_object_get(doc, "hooks");
+	json_t *r = NULL;
+	if (json_is_object(hooks)) {
+		r = json_object();
+		json_t *v;
+		if ((v = json_object_get(hooks, "poststart")))
+			json_object_set(r, "poststart", v);
+		if ((v = json_object_get(hooks, "poststop")))
+			json_object_set(r, "poststop", v);
+		if (!json_object_size(r)) {
+			json_decref(r);
+			r = NULL;
+		}
+	}
+	json_decref(doc);
+	return r;
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct husk_error *e)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	/* Written atomically next to the target, like runc, so a reader never
+	 * sees an empty file. */
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *slash = strrchr(copy, '/');
+	const char *dir = ".", *name = copy;
+	if (slash) {
+		*slash = '\0';
+		dir = slash == copy ? "/" : copy;
+		name = slash + 1;
+	}
+	_cleanup_fd_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return husk_errno(e, "pid file %s", path);
+	if (husk_write_file_atomic_at(dfd, name, buf, (size_t)n, 0644, e) < 0)
+		return husk_err_wrap(e, "pid file %s", path);
+	return 0;
+}
+
+/* What create leaves behind for run: the init is our child. */
+struct created {
+	pid_t init_pid;
+};
+
+static char *absolute_bundle(const char *bundle)
+{
+	if (!bundle || !*bundle)
+		bundle = ".";
+	if (bundle[0] == '/')
+		return xstrdup(bundle);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return xstrdup(bundle);
+	if (!strcmp(bundle, "."))
+		return xstrdup(cwd);
+	return xasprintf("%s/%s", cwd, bundle);
+}
+
+static int do_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
+		     struct created *out, struct husk_error *e)
+{
+	if (husk_validate_id(o->id, e) < 0)
+		return -1;
+	if (o->preserve_fds < 0)
+		return husk_err(e, 0, "--preserve-fds must not be negative");
+	_cleanup_free_ char *bundle = absolute_bundle(o->bundle);
+	struct husk_spec *spec = NULL;
+	if (husk_spec_load(bundle, &spec, e) < 0)
+		return -1;
+	int ret = -1;
+	int rootfd = -1, dirfd = -1, listen_fd = -1, sp[2] = { -1, -1 };
+	bool dir_made = false;
+	struct husk_cgroup *cg = NULL;
+	struct husk_ns_plan ns;
+	bool ns_ready = false;
+	pid_t first = -1, init_pid = -1;
+	char *state_json = NULL;
+	int min_fd = 3 + o->preserve_fds;
+
+	if (!spec->process) {
+		husk_err(e, 0, "config.json: process: required to create a container");
+		goto out;
+	}
+	if (spec->process->terminal && !o->console_socket) {
+		husk_err(e, 0, "config.json: process.terminal is true: a terminal needs --console-socket");
+		goto out;
+	}
+	if (husk_state_root_open(root_of(g), true, &rootfd, e) < 0)
+		goto out;
+	if (husk_state_dir_create(rootfd, o->id, &dirfd, e) < 0)
+		goto out;
+	dir_made = true;
+	if (husk_state_lock(dirfd, e) < 0)
+		goto out;
+
+	if (husk_cgroup_create(spec, o->id, g->systemd_cgroup, &cg, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
+
+	struct sockaddr_un addr;
+	if (sock_addr(dirfd, HUSK_START_SOCK, &addr, e) < 0)
+		goto out;
+	listen_fd = fd_above(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), min_fd);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(listen_fd, 1) < 0) {
+		husk_errno(e, "start socket");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		husk_errno(e, "sync socketpair");
+		goto out;
+	}
+	sp[0] = fd_above(sp[0], min_fd);
+	sp[1] = fd_above(sp[1], min_fd);
+	if (husk_ns_plan_init(&ns, spec, min_fd, e) < 0)
+		goto out;
+	ns_ready = true;
+
+	struct husk_init_config ic = {
+		.spec = spec,
+		.opts = o,
+		.ns = &ns,
+		.sync_fd = sp[1],
+		.listen_fd = listen_fd,
+		.preserve_fds = o->preserve_fds,
+		.close_from = min_fd,
+	};
+	bool two_stage;
+	if (husk_init_spawn(&ic, &first, &two_stage, e) < 0)
+		goto out;
+	husk_closep(&sp[1]);
+
+	if (husk_cgroup_enter(cg, first, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
+	if (ns.new_user && husk_ns_write_id_maps(first, spec, e) < 0)
+		goto out;
+	if (husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
+		goto out;
+	if (two_stage) {
+		int32_t pid;
+		int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &pid, NULL, e);
+		while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
+			;
+		first = -1;
+		if (r < 0)
+			goto out;
+		init_pid = pid;
+	} else {
+		init_pid = first;
+		first = -1;
+	}
+
+	if (husk_init_wants_runtime_hooks(spec) || spec->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
+		int32_t which;
+		if (husk_sync_expect(sp[0], SYNC_HOOKS, &which, NULL, e) < 0)
+			goto out;
+		state_json = make_state_json(o->id, init_pid, "creating", bundle, spec);
+		if (which == 0 &&
+		    (husk_hooks_run(&spec->hooks[HUSK_HOOK_PRESTART], HUSK_HOOK_PRESTART, state_json, e) < 0 ||
+		     husk_hooks_run(&spec->hooks[HUSK_HOOK_CREATE_RUNTIME], HUSK_HOOK_CREATE_RUNTIME,
+				    state_json, e) < 0))
+			goto out;
+		if (husk_sync_send(sp[0], SYNC_HOOKS_DONE, 0, state_json, strlen(state_json), e) < 0)
+			goto out;
+	}
+	if (husk_sync_expect(sp[0], SYNC_READY, NULL, NULL, e) < 0)
+		goto out;
+
+	char created[48];
+	husk_rfc3339_now(created, sizeof(created));
+	struct husk_state st = {
+		.id = (char *)o->id,
+		.pid = init_pid,
+		.pid_start = husk_proc_starttime(init_pid, NULL),
+		.bundle = bundle,
+		.rootfs = spec->root_path,
+		.created = created,
+		.owner = (char *)"",
+		.hooks = hooks_to_json(bundle),
+		.cgroup = husk_cgroup_serialize(cg),
+	};
+	if (spec->n_annotations) {
+		st.annotations = json_object();
+		for (size_t i = 0; i < spec->n_annotations; i++)
+			json_object_set_new(st.annotations, spec->annotations[i].key,
+					    json_string(spec->annotations[i].value));
+	}
+	int r = husk_state_write(dirfd, &st, e);
+	json_decref(st.hooks);
+	json_decref(st.annotations);
+	free(st.cgroup);
+	if (r < 0)
+		goto out;
+	if (o->pid_file && write_pid_file(o->pid_file, init_pid, e) < 0)
+		goto out;
+	if (out)
+		out->init_pid = init_pid;
+	ret = 0;
+out:
+	if (ret < 0) {
+		/* Nothing left behind: the init, its cgroup, the state dir. */
+		if (first > 0) {
+			kill(first, SIGKILL);
+			while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (init_pid > 0) {
+			kill(init_pid, SIGKILL);
+			while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (cg) {
+			struct husk_error ignored;
+			husk_cgroup_destroy(cg, &ignored);
+		}
+		if (dir_made) {
+			struct husk_error ignored;
+			husk_state_dir_remove(rootfd, o->id, &ignored);
+		}
+	}
+	free(state_json);
+	if (ns_ready)
+		husk_ns_plan_close(&ns);
+	husk_cgroup_free(cg);
+	husk_closep(&sp[0]);
+	husk_closep(&sp[1]);
+	husk_closep(&listen_fd);
+	husk_closep(&dirfd);
+	husk_closep(&rootfd);
+	husk_spec_free(spec);
+	return ret;
+}
+
+int husk_container_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
+			  struct husk_error *e)
+{
+	return do_create(g, o, NULL, e);
+}
+
+/* Open and lock a container's directory and read its state. */
+static int open_container(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
+			  struct husk_state **st, struct husk_error *e)
+{
+	if (husk_validate_id(id, e) < 0)
+		return -1;
+	if (husk_state_root_open(root_of(g), false, rootfd, e) < 0) {
+		if (e->errnum == ENOENT)
+			return husk_err(e, 0, "container does not exist");
+		return -1;
+	}
+	if (husk_state_dir_open(*rootfd, id, dirfd, e) < 0 || husk_state_lock(*dirfd, e) < 0)
+		return -1;
+	return husk_state_read(*dirfd, st, e);
+}
+
+int husk_container_start(const struct husk_global_opts *g, const char *id, struct husk_error *e)
+{
+	_cleanup_fd_ int rootfd = -1, dirfd = -1, conn = -1;
+	_cleanup_free_ char *created_json = NULL, *running_json = NULL;
+	struct husk_state *st = NULL;
+	int ret = -1;
+	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0)
+		goto out;
+	const char *status = husk_state_status(dirfd, st);
+	if (strcmp(status, "created") != 0) {
+		husk_err(e, 0, "cannot start a container in the %s state", status);
+		goto out;
+	}
+	struct sockaddr_un addr;
+	if (sock_addr(dirfd, HUSK_START_SOCK, &addr, e) < 0)
+		goto out;
+	conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conn < 0 || connect(conn, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		husk_errno(e, "connect to the container's init");
+		goto out;
+	}
+	/* One start only: whoever connects first owns it. */
+	unlinkat(dirfd, HUSK_START_SOCK, 0);
+	created_json = husk_state_oci_json(st, "created", false);
+	if (husk_write_all(conn, created_json, strlen(created_json)) < 0 || shutdown(conn, SHUT_WR) < 0) {
+		husk_errno(e, "send start");
+		goto out;
+	}
+	/* EOF: the init exec'd the process (the connection is close-on-exec);
+	 * a message: what went wrong before or at exec. */
+	char buf[sizeof(struct husk_sync_msg) + HUSK_ERR_MSG_MAX];
+	ssize_t n = husk_read_all(conn, buf, sizeof(buf) - 1);
+	if (n >= (ssize_t)sizeof(struct husk_sync_msg)) {
+		struct husk_sync_msg h;
+		memcpy(&h, buf, sizeof(h));
+		buf[n] = '\0';
+		husk_err(e, h.val, "%s", buf + sizeof(h));
+		goto out;
+	}
+	running_json = husk_state_oci_json(st, "running", false);
+	struct husk_error herr;
+	if (run_state_hooks(st->hooks, HUSK_HOOK_POSTSTART, running_json, &herr) < 0) {
+		char why[HUSK_ERR_MSG_MAX + 64];
+		husk_warn("%s", husk_err_str(&herr, why, sizeof(why)));
+	}
+	ret = 0;
+out:
+	husk_state_free(st);
+	return ret;
+}
+
+static int wait_pidfd(int pidfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+static void kill_cgroup(const struct husk_state *st, int sig)
+{
+	if (!st->cgroup)
+		return;
+	struct husk_cgroup *cg = NULL;
+	struct husk_error ignored;
+	if (husk_cgroup_deserialize(st->cgroup, &cg, &ignored) < 0)
+		return;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	if (husk_cgroup_pids(cg, &pids, &n, &ignored) == 0)
+		for (size_t i = 0; i < n; i++)
+			kill(pids[i], sig);
+	free(pids);
+	husk_cgroup_free(cg);
+}
+
+int husk_container_kill(const struct husk_global_opts *g, const char *id, int sig, bool all,
+			struct husk_error *e)
+{
+	_cleanup_fd_ int rootfd = -1, dirfd = -1, pidfd = -1;
+	struct husk_state *st = NULL;
+	int ret = -1;
+	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0)
+		goto out;
+	const char *status = husk_state_status(dirfd, st);
+	if (!strcmp(status, "stopped") && !all) {
+		husk_err(e, 0, "container not running");
+		goto out;
+	}
+	if (all) {
+		kill_cgroup(st, sig);
+		ret = 0;
+		goto out;
+	}
+	pidfd = open_init_pidfd(st);
+	if (pidfd < 0 || pidfd_send_signal_(pidfd, sig) < 0) {
+		if (errno == ESRCH)
+			husk_err(e, 0, "container not running");
+		else
+			husk_errno(e, "send signal %d", sig);
+		goto out;
+	}
+	ret = 0;
+out:
+	husk_state_free(st);
+	return ret;
+}
+
+/* Stop everything, run poststop hooks, remove the cgroup and the state. */
+static int destroy_container(int rootfd, int dirfd, const struct husk_state *st, bool running,
+			     struct husk_error *e)
+{
+	if (running) {
+		_cleanup_fd_ int pidfd = open_init_pidfd(st);
+		if (pidfd >= 0)
+			pidfd_send_signal_(pidfd, SIGKILL);
+		kill_cgroup(st, SIGKILL);
+		if (pidfd >= 0 && wait_pidfd(pidfd, 10000) == 0)
+			return husk_err(e, ETIMEDOUT, "wait for the container's init to die");
+	}
+	if (st->hooks) {
+		_cleanup_free_ char *stopped = husk_state_oci_json(st, "stopped", false);
+		struct husk_error herr;
+		if (run_state_hooks(st->hooks, HUSK_HOOK_POSTSTOP, stopped, &herr) < 0) {
+			char why[HUSK_ERR_MSG_MAX + 64];
+			husk_warn("%s", husk_err_str(&herr, why, sizeof(why)));
+		}
+	}
+	if (st->cgroup) {
+		struct husk_cgroup *cg = NULL;
+		if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
+			return husk_err_wrap(e, "cgroup");
+		int r = husk_cgroup_destroy(cg, e);
+		husk_cgroup_free(cg);
+		if (r < 0)
+			return husk_err_wrap(e, "remove cgroup");
+	}
+	(void)dirfd;
+	return husk_state_dir_remove(rootfd, st->id, e);
+}
+
+int husk_container_delete(const struct husk_global_opts *g, const char *id, bool force,
+			  struct husk_error *e)
+{
+	_cleanup_fd_ int rootfd = -1, dirfd = -1;
+	struct husk_state *st = NULL;
+	int ret = -1;
+	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0) {
+		/* A create that died half-way leaves a directory without state:
+		 * --force cleans it up. */
+		if (force && rootfd >= 0 && dirfd >= 0 && !st) {
+			struct husk_error ignored;
+			husk_state_dir_remove(rootfd, id, &ignored);
+			ret = 0;
+		}
+		goto out;
+	}
+	const char *status = husk_state_status(dirfd, st);
+	bool stopped = !strcmp(status, "stopped");
+	if (!stopped && !force) {
+		husk_err(e, 0, "cannot delete container that is not stopped: %s", status);
+		goto out;
+	}
+	ret = destroy_container(rootfd, dirfd, st, !stopped, e);
+out:
+	husk_state_free(st);
+	return ret;
+}
+
+int husk_container_state(const struct husk_global_opts *g, const char *id, char **json,
+			 struct husk_error *e)
+{
+	_cleanup_fd_ int rootfd = -1, dirfd = -1;
+	struct husk_state *st = NULL;
+	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0) {
+		husk_state_free(st);
+		return -1;
+	}
+	*json = husk_state_oci_json(st, husk_state_status(dirfd, st), true);
+	husk_state_free(st);
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct husk_list_entry *)a)->id, ((const struct husk_list_entry *)b)->id);
+}
+
+static char *owner_name(uid_t uid)
+{
+	/* /etc/passwd by hand: NSS is unavailable in the static build. */
+	_cleanup_file_ FILE *f = fopen("/etc/passwd", "re");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *name = strtok(line, ":");
+		strtok(NULL, ":");
+		char *id = strtok(NULL, ":");
+		if (name && id && (uid_t)strtoul(id, NULL, 10) == uid)
+			return xstrdup(name);
+	}
+	return xasprintf("#%u", (unsigned)uid);
+}
+
+int husk_container_list(const struct husk_global_opts *g, struct husk_list_entry **out, size_t *n,
+			struct husk_error *e)
+{
+	*out = NULL;
+	*n = 0;
+	int rootfd;
+	if (husk_state_root_open(root_of(g), false, &rootfd, e) < 0)
+		return e->errnum == ENOENT ? 0 : -1;
+	DIR *d = fdopendir(rootfd);
+	if (!d) {
+		close(rootfd);
+		return husk_errno(e, "read state root");
+	}
+	_cleanup_dir_ DIR *dir = d;
+	struct husk_list_entry *v = NULL;
+	size_t cnt = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_fd_ int dfd = openat(rootfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		struct husk_state *st = NULL;
+		struct husk_error ignored;
+		if (husk_state_read(dfd, &st, &ignored) < 0)
+			continue;
+		struct stat sb;
+		uid_t uid = fstat(dfd, &sb) == 0 ? sb.st_uid : 0;
+		const char *status = husk_state_status(dfd, st);
+		v = xrealloc(v, (cnt + 1) * sizeof(*v));
+		v[cnt++] = (struct husk_list_entry){
+			.id = xstrdup(st->id),
+			.pid = strcmp(status, "stopped") ? st->pid : 0,
+			.status = xstrdup(status),
+			.bundle = xstrdup(st->bundle ? st->bundle : ""),
+			.created = xstrdup(st->created ? st->created : ""),
+			.owner = owner_name(uid),
+		};
+		husk_state_free(st);
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_entry);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void husk_list_free(struct husk_list_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].status);
+		free(v[i].bundle);
+		free(v[i].created);
+		free(v[i].owner);
+	}
+	free(v);
+}
+
+static const int forwarded_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+					 SIGWINCH, SIGCONT, SIGALRM, SIGPWR };
+
+int husk_container_run(const struct husk_global_opts *g, const struct husk_create_opts *o,
+		       int *exit_status, struct husk_error *e)
+{
+	*exit_status = 0;
+	sigset_t set, old;
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	sigaddset(&set, SIGCHLD);
+	/* Blocked before the clone: nothing is lost between start and wait;
+	 * the init resets its mask before exec. */
+	if (!o->detach)
+		sigprocmask(SIG_BLOCK, &set, &old);
+
+	struct created c = { 0 };
+	if (do_create(g, o, &c, e) < 0)
+		goto fail;
+	if (husk_container_start(g, o->id, e) < 0) {
+		struct husk_error ignored;
+		husk_container_delete(g, o->id, true, &ignored);
+		goto fail;
+	}
+	if (o->detach)
+		return 0;
+
+	int status = 0;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(c.init_pid, sig);
+			continue;
+		}
+		pid_t r;
+		int st;
+		bool done = false;
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (r == c.init_pid) {
+				status = st;
+				done = true;
+			}
+		}
+		if (done)
+			break;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (!o->keep) {
+		if (husk_container_delete(g, o->id, true, e) < 0)
+			return -1;
+	}
+	return 0;
+fail:
+	if (!o->detach)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return -1;
+}

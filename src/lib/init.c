@@ -1,0 +1,321 @@
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "process.h"
+#include "rootfs.h"
+#include "sync.h"
+#include "util.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+extern char **environ;
+
+bool husk_init_wants_runtime_hooks(const struct husk_spec *s)
+{
+	return s->hooks[HUSK_HOOK_PRESTART].n || s->hooks[HUSK_HOOK_CREATE_RUNTIME].n;
+}
+
+/* fork() semantics with namespace flags: no new stack, the child resumes
+ * here with a copy of our memory.  Raw syscall, so glibc's atfork
+ * machinery (and its locks) stay out of the start path. */
+static pid_t clone_fork(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
+{
+	husk_sync_send_error(sync_fd, e);
+	_exit(1);
+}
+
+static int become_root_in_userns(struct husk_error *e)
+{
+	/* The container's root is uid/gid 0 of its namespace; without a
+	 * mapping for 0 these fail and the user switch later does the rest. */
+	if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+		return husk_errno(e, "setresgid to the user namespace's root");
+	if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+		return husk_errno(e, "setresuid to the user namespace's root");
+	return 0;
+}
+
+static bool setgroups_allowed(void)
+{
+	char buf[16] = "";
+	_cleanup_fd_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	return !(n > 0 && strncmp(buf, "deny", 4) == 0);
+}
+
+/* Wait for `start`: accept one connection on the start socket, read the
+ * state JSON it sends (for startContainer hooks) and return the
+ * connection, over which an exec failure is reported. */
+static int wait_for_start(int listen_fd, char **state_json, struct husk_error *e)
+{
+	int conn;
+	do
+		conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
+	if (conn < 0)
+		return husk_errno(e, "accept on start socket");
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t r = read(conn, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*state_json = buf;
+	return conn;
+}
+
+static void reset_signals(void)
+{
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		signal(sig, SIG_DFL);
+	}
+}
+
+static char **process_env(const struct husk_process *p, int preserve_fds)
+{
+	size_t n = p->n_env;
+	char **env = xcalloc(n + 3, sizeof(char *));
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (preserve_fds > 0 && (strncmp(p->env[i], "LISTEN_FDS=", 11) == 0 ||
+					 strncmp(p->env[i], "LISTEN_PID=", 11) == 0))
+			continue;
+		env[j++] = p->env[i];
+	}
+	if (preserve_fds > 0) {
+		env[j++] = xasprintf("LISTEN_FDS=%d", preserve_fds);
+		env[j++] = xasprintf("LISTEN_PID=%d", (int)getpid());
+	}
+	env[j] = NULL;
+	return env;
+}
+
+/* Everything between the namespaces and the wait for start. */
+static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
+{
+	const struct husk_spec *s = c->spec;
+	const struct husk_process *p = s->process;
+	struct husk_error err = { 0 };
+	struct husk_error *e = &err;
+	int sync_fd = c->sync_fd;
+
+	/* Die with the runtime while it is still setting us up. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Keep other container processes from ptracing us or reading our
+	 * memory while host fds are open; execve resets this. */
+	prctl(PR_SET_DUMPABLE, 0);
+
+	if (s->namespaces[HUSK_NS_UTS].present) {
+		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+			husk_errno(e, "sethostname %s", s->hostname);
+			child_fail(sync_fd, e);
+		}
+		if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+			husk_errno(e, "setdomainname %s", s->domainname);
+			child_fail(sync_fd, e);
+		}
+	}
+
+	if (!c->opts->no_new_keyring) {
+		/* A fresh session keyring so the container cannot see the
+		 * host's keys; ENOSYS/EPERM-in-userns kernels just skip it. */
+		if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 &&
+		    errno != ENOSYS && errno != EPERM && errno != EACCES) {
+			husk_errno(e, "join session keyring");
+			child_fail(sync_fd, e);
+		}
+	}
+
+	struct husk_rootfs_ctx rctx = {
+		.spec = s,
+		.no_pivot = c->opts->no_pivot,
+		.in_userns = c->ns->any_userns,
+		.new_mount_ns = s->namespaces[HUSK_NS_MNT].present && !s->namespaces[HUSK_NS_MNT].path,
+		.cwd = p ? p->cwd : NULL,
+		.console_fd = -1,
+		.rootfs_fd = -1,
+	};
+	if (husk_rootfs_prepare(&rctx, e) < 0)
+		child_fail(sync_fd, e);
+
+	_cleanup_free_ char *state_json = NULL;
+	if (husk_init_wants_runtime_hooks(s)) {
+		if (husk_sync_send(sync_fd, SYNC_HOOKS, 0, NULL, 0, e) < 0 ||
+		    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0)
+			child_fail(sync_fd, e);
+	}
+	if (s->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
+		if (!state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
+				    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0))
+			child_fail(sync_fd, e);
+		if (husk_hooks_run(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
+				   state_json, e) < 0)
+			child_fail(sync_fd, e);
+	}
+
+	if (husk_rootfs_finalize(&rctx, e) < 0)
+		child_fail(sync_fd, e);
+
+	char exe[PATH_MAX];
+	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
+		child_fail(sync_fd, e);
+	if (husk_process_apply(p, s->has_personality, s->personality, setgroups_allowed(), e) < 0)
+		child_fail(sync_fd, e);
+	if (chdir(p->cwd) < 0) {
+		husk_errno(e, "chdir to cwd (\"%s\") set in config.json", p->cwd);
+		child_fail(sync_fd, e);
+	}
+	char **env = process_env(p, c->preserve_fds);
+
+	/* From here on nobody waits for us: survive the runtime's exit. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (husk_sync_send(sync_fd, SYNC_READY, 0, NULL, 0, e) < 0)
+		_exit(1);
+	close(sync_fd);
+
+	free(state_json);
+	state_json = NULL;
+	int conn = wait_for_start(c->listen_fd, &state_json, e);
+	if (conn < 0)
+		_exit(1);
+	close(c->listen_fd);
+
+	if (s->hooks[HUSK_HOOK_START_CONTAINER].n &&
+	    husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER, state_json,
+			   e) < 0)
+		child_fail(conn, e);
+
+	/* Only stdio, the preserved fds and the (close-on-exec) start
+	 * connection survive into the user program. */
+	for (int fd = 3; fd < 3 + c->preserve_fds; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && (fl & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	int keep = conn;
+	husk_close_fds_from(3 + c->preserve_fds, &keep, 1);
+	reset_signals();
+	execve(exe, p->args, env);
+	husk_errno(e, "exec %s", p->args[0]);
+	child_fail(conn, e);
+}
+
+/* The intermediate: joins namespaces by path, creates the rest (a time
+ * namespace needs its offsets written before any process lives in it),
+ * then clones the init as a sibling so the runtime is its parent. */
+static __attribute__((noreturn)) void intermediate_main(struct husk_init_config *c)
+{
+	struct husk_error err = { 0 };
+	int sync_fd = c->sync_fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+		_exit(1);
+	if (husk_ns_join(c->ns, CLONE_NEWUSER, &err) < 0)
+		child_fail(sync_fd, &err);
+	if (c->ns->any_userns && become_root_in_userns(&err) < 0)
+		child_fail(sync_fd, &err);
+	if (husk_ns_join(c->ns, ~CLONE_NEWUSER, &err) < 0)
+		child_fail(sync_fd, &err);
+	int flags = c->ns->new_flags & ~(CLONE_NEWUSER);
+	if (flags && unshare(flags) < 0) {
+		husk_errno(&err, "unshare namespaces");
+		child_fail(sync_fd, &err);
+	}
+	if ((flags & CLONE_NEWTIME) && husk_ns_write_time_offsets(c->spec, &err) < 0)
+		child_fail(sync_fd, &err);
+
+	pid_t pid = clone_fork(CLONE_PARENT);
+	if (pid < 0) {
+		husk_errno(&err, "clone container init");
+		child_fail(sync_fd, &err);
+	}
+	if (pid == 0)
+		init_main(c);
+	if (husk_sync_send(sync_fd, SYNC_CHILD_PID, pid, NULL, 0, &err) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, struct husk_error *e)
+{
+	const struct husk_ns_plan *ns = c->ns;
+	bool any_join = false;
+	for (int t = 0; t < HUSK_NS__COUNT; t++)
+		any_join |= ns->join_fd[t] >= 0;
+	*two_stage = any_join || (ns->new_flags & CLONE_NEWTIME);
+
+	unsigned long flags;
+	if (*two_stage)
+		flags = ns->new_user ? CLONE_NEWUSER : 0;
+	else
+		/* The cgroup namespace waits until we have been moved into
+		 * the container's cgroup, so that it is the namespace's root. */
+		flags = (unsigned long)(ns->new_flags & ~CLONE_NEWCGROUP);
+
+	pid_t pid = clone_fork(flags);
+	if (pid < 0)
+		return husk_errno(e, "clone container init");
+	if (pid > 0) {
+		*first = pid;
+		return 0;
+	}
+
+	/* child: drop every runtime fd it does not need, above all the
+	 * locked state directory, which `start` must be able to lock. */
+	int keep[2 + HUSK_NS__COUNT], nkeep = 0;
+	keep[nkeep++] = c->sync_fd;
+	keep[nkeep++] = c->listen_fd;
+	for (int t = 0; t < HUSK_NS__COUNT; t++)
+		if (ns->join_fd[t] >= 0)
+			keep[nkeep++] = ns->join_fd[t];
+	husk_close_fds_from(c->close_from, keep, (size_t)nkeep);
+
+	if (*two_stage)
+		intermediate_main(c);
+
+	struct husk_error err = { 0 };
+	if (husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+		_exit(1);
+	if (ns->new_user && become_root_in_userns(&err) < 0)
+		child_fail(c->sync_fd, &err);
+	if ((ns->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		husk_errno(&err, "unshare cgroup namespace");
+		child_fail(c->sync_fd, &err);
+	}
+	init_main(c);
+}

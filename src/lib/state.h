@@ -1,0 +1,51 @@
+/* The state store: one directory per container under the root, holding
+ * state.json (written atomically) and, while the container is created but
+ * not started, start.sock on which its init waits.  Commands on one id
+ * serialise on an flock of the directory. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define HUSK_STATE_FILE "state.json"
+#define HUSK_START_SOCK "start.sock"
+
+struct husk_state {
+	char *id;
+	pid_t pid;
+	unsigned long long pid_start;  /* /proc/PID/stat starttime: guards pid reuse */
+	char *bundle;
+	char *rootfs;
+	char *created;                 /* RFC 3339 */
+	char *owner;
+	json_t *annotations;           /* object or NULL */
+	json_t *hooks;                 /* the config's hooks object (poststart/poststop) or NULL */
+	char *cgroup;                  /* husk_cgroup_serialize() text or NULL */
+	json_t *namespaces;            /* object name -> /proc path, for exec (issue 5) */
+};
+
+/* Open (creating with mode 0700 when create) the state root. */
+int husk_state_root_open(const char *root, bool create, int *out, struct husk_error *e);
+/* Reserve a new container directory; EEXIST is "container exists". */
+int husk_state_dir_create(int rootfd, const char *id, int *out, struct husk_error *e);
+/* Open an existing container directory; ENOENT is "container does not exist". */
+int husk_state_dir_open(int rootfd, const char *id, int *out, struct husk_error *e);
+/* Exclusive lock on the container directory (blocks). */
+int husk_state_lock(int dirfd, struct husk_error *e);
+/* Remove the container directory (after delete or a failed create). */
+int husk_state_dir_remove(int rootfd, const char *id, struct husk_error *e);
+
+int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e);
+int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e);
+void husk_state_free(struct husk_state *s);
+
+/* "created", "running", "stopped" (or "paused"), from the live process. */
+const char *husk_state_status(int dirfd, const struct husk_state *s);
+/* The runtime.md state document for s with the given status (malloc'd). */
+char *husk_state_oci_json(const struct husk_state *s, const char *status, bool pretty);
+
+/* starttime (field 22 of /proc/PID/stat), 0 when the process is gone;
+ * *zombie set when it exited but was not reaped. */
+unsigned long long husk_proc_starttime(pid_t pid, bool *zombie);

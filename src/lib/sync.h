@@ -1,0 +1,35 @@
+/* The sync socket between husk and the container's init (a SOCK_SEQPACKET
+ * socketpair): one message per datagram, a fixed header plus payload.
+ * Errors inside the init before exec travel back as SYNC_ERROR and are
+ * printed by the parent. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum husk_sync_type {
+	SYNC_GO = 1,        /* parent -> child: cgroup joined, id maps written */
+	SYNC_CHILD_PID,     /* intermediate -> parent: pid of the init */
+	SYNC_HOOKS,         /* init -> parent: run prestart/createRuntime hooks now */
+	SYNC_HOOKS_DONE,    /* parent -> init: payload is the state JSON */
+	SYNC_READY,         /* init -> parent: waiting for start */
+	SYNC_ERROR,         /* either way: val = errnum, payload = message */
+};
+
+struct husk_sync_msg {
+	uint32_t type;
+	int32_t val;
+	uint32_t len;       /* payload bytes that follow the header */
+};
+
+#define HUSK_SYNC_MAX_PAYLOAD (128 * 1024)
+
+int husk_sync_send(int fd, enum husk_sync_type type, int32_t val, const char *payload, size_t len,
+		   struct husk_error *e);
+int husk_sync_send_error(int fd, const struct husk_error *err);
+/* Receive a message of the given type.  A SYNC_ERROR from the peer is
+ * turned into e (returns -1); EOF is "init exited unexpectedly".
+ * *payload (NUL-terminated, malloc'd) may be NULL when not wanted. */
+int husk_sync_expect(int fd, enum husk_sync_type type, int32_t *val, char **payload,
+		     struct husk_error *e);
