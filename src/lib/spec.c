@@ -277,7 +277,7 @@ static int parse_hook(json_t *v, const char *p, struct husk_hook *h, struct husk
 	if ((f = sj_get(v, "env")) && sj_strv(f, sj_path(fp, p, "env"), &h->env, NULL, e) < 0)
 		return -1;
 	if ((f = sj_get(v, "timeout"))) {
-		int64_t t;
+		int64_t t = 0;
 		if (sj_int(f, sj_path(fp, p, "timeout"), 1, INT32_MAX, &t, e) < 0)
 			return -1;
 		h->timeout = (int)t;

@@ -84,7 +84,7 @@ int sj_bool(json_t *v, const char *path, bool *out, struct husk_error *e)
 int sj_int(json_t *v, const char *path, int64_t min, int64_t max, int64_t *out,
 	   struct husk_error *e)
 {
-	int64_t x;
+	int64_t x = 0;
 	if (json_is_integer(v)) {
 		x = json_integer_value(v);
 	} else if (json_is_real(v)) {
@@ -106,7 +106,7 @@ int sj_int(json_t *v, const char *path, int64_t min, int64_t max, int64_t *out,
 
 int sj_u32(json_t *v, const char *path, uint32_t *out, struct husk_error *e)
 {
-	int64_t x;
+	int64_t x = 0;
 	if (sj_int(v, path, 0, UINT32_MAX, &x, e) < 0)
 		return -1;
 	*out = (uint32_t)x;
@@ -417,7 +417,7 @@ static int parse_scheduler(json_t *v, const char *path, struct husk_scheduler *s
 {
 	char p[SJ_PATH_MAX], ip[SJ_PATH_MAX];
 	json_t *f;
-	int64_t x;
+	int64_t x = 0;
 	size_t i;
 	_cleanup_free_ char *policy = NULL;
 
@@ -483,7 +483,7 @@ static int parse_io_priority(json_t *v, const char *path, struct husk_io_priorit
 	char p[SJ_PATH_MAX];
 	_cleanup_free_ char *cls = NULL;
 	json_t *f;
-	int64_t x;
+	int64_t x = 0;
 
 	if (sj_object(v, path, e) < 0)
 		return -1;
@@ -523,7 +523,7 @@ static int parse_user(json_t *v, const char *path, struct husk_user *u, struct h
 	if ((f = sj_get(v, "gid")) && sj_u32(f, sj_path(p, path, "gid"), &u->gid, e) < 0)
 		return -1;
 	if ((f = sj_get(v, "umask"))) {
-		int64_t x;
+		int64_t x = 0;
 		if (sj_int(f, sj_path(p, path, "umask"), 0, 0777, &x, e) < 0)
 			return -1;
 		u->umask = (uint32_t)x;
@@ -629,7 +629,7 @@ static int parse_process(json_t *obj, const char *path, struct husk_process *pr,
 	    sj_opt_string(obj, path, "selinuxLabel", &pr->selinux_label, e) < 0)
 		return -1;
 	if ((f = sj_get(obj, "oomScoreAdj"))) {
-		int64_t x;
+		int64_t x = 0;
 		if (sj_int(f, sj_path(p, path, "oomScoreAdj"), -1000, 1000, &x, e) < 0)
 			return -1;
 		pr->oom_score_adj = (int)x;
