@@ -1,0 +1,60 @@
+# husk: thin wrapper over Meson + Ninja.
+#   make          build build/husk
+#   make static   build build/husk-static (what we ship and benchmark)
+#   make demo     install build deps, build, run a busybox container
+#   make check    install test deps, build with -Werror, run every test,
+#                 then the same suite under ASan/UBSan
+
+MESON ?= meson
+PYTEST ?= /usr/bin/python3 -m pytest
+
+.PHONY: all husk static demo check unit integration asan deps test-deps clean
+
+all: husk
+
+build/build.ninja:
+	$(MESON) setup build -Dwerror=true
+
+husk: build/build.ninja
+	ninja -C build
+
+build-static/build.ninja:
+	$(MESON) setup build-static -Dprefer_static=true -Dbuildtype=release -Db_lto=true -Dwerror=true
+
+static: build-static/build.ninja
+	ninja -C build-static husk
+	cp build-static/husk build/husk-static 2>/dev/null || (mkdir -p build && cp build-static/husk build/husk-static)
+	strip build/husk-static
+
+deps:
+	sh scripts/deps.sh build
+
+test-deps:
+	sh scripts/deps.sh test
+
+demo: deps husk
+	sh scripts/demo.sh build/husk
+
+unit: husk
+	$(MESON) test -C build --print-errorlogs
+
+integration: husk
+	HUSK=$(CURDIR)/build/husk $(PYTEST) -q tests/integration
+
+build-asan/build.ninja:
+	$(MESON) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dwerror=true
+
+asan: build-asan/build.ninja
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MESON) test -C build-asan --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		HUSK=$(CURDIR)/build-asan/husk $(PYTEST) -q tests/integration
+
+check: test-deps
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) asan
+
+clean:
+	rm -rf build build-static build-asan

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian packages husk needs, only those missing.
+#   scripts/deps.sh build   compiler, meson, libraries, busybox-static
+#   scripts/deps.sh test    the above plus the test runners
+set -eu
+build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev busybox-static"
+test="$build python3 python3-pytest"
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "need root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
