@@ -7,6 +7,7 @@
  * how many trailing components of it we created so that removal takes
  * exactly those away. */
 #include "cgroup/cgroup.h"
+#include "cgroup/cgroup_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +77,7 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 /* ---- small string helpers ---- */
 
 /* Does the comma list a contain the same items as b (any order)? */
-static bool ctrl_equal(const char *a, const char *b)
+bool husk_cg_ctrl_equal(const char *a, const char *b)
 {
 	size_t na = 0, nb = 0;
 	for (const char *s = a; *s;) {
@@ -101,7 +102,7 @@ static bool ctrl_equal(const char *a, const char *b)
 	return na == nb;
 }
 
-static bool ctrl_has(const char *list, const char *name)
+bool husk_cg_ctrl_has(const char *list, const char *name)
 {
 	size_t len = strlen(name);
 	for (const char *s = list; *s;) {
@@ -116,7 +117,7 @@ static bool ctrl_has(const char *list, const char *name)
 /* Normalise a cgroup path: collapse "//" and ".", resolve ".." and refuse
  * one that climbs above its start.  Result has no leading or trailing
  * slash ("" for the root). */
-static int clean_path(const char *in, char **out, struct husk_error *e)
+int husk_cg_clean_path(const char *in, char **out, struct husk_error *e)
 {
 	size_t len = strlen(in);
 	char *r = xmalloc(len + 1);
@@ -153,7 +154,7 @@ static int clean_path(const char *in, char **out, struct husk_error *e)
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
+void husk_cg_unescape_octal(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r;) {
@@ -169,7 +170,7 @@ static void unescape_octal(char *s)
 }
 
 /* Super options of a v1 mount minus the non-controller ones. */
-static char *v1_controllers(const char *superopts)
+char *husk_cg_v1_controllers(const char *superopts)
 {
 	static const char *const skip[] = { "rw", "ro", "noprefix", "clone_children", "xattr",
 					    "cpuset_v2_mode", "favordynmods", "none" };
@@ -242,16 +243,16 @@ static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n,
 			p = NULL;
 		if (i < 5)
 			continue;
-		char *ctrl = v2 ? xstrdup("") : v1_controllers(opts);
+		char *ctrl = v2 ? xstrdup("") : husk_cg_v1_controllers(opts);
 		bool dup = false;
 		for (size_t k = 0; k < nm && !dup; k++)
-			dup = ctrl_equal(m[k].ctrl, ctrl);
+			dup = husk_cg_ctrl_equal(m[k].ctrl, ctrl);
 		if (dup || (!v2 && !*ctrl)) {
 			free(ctrl);
 			continue;
 		}
-		unescape_octal(f[3]);
-		unescape_octal(f[4]);
+		husk_cg_unescape_octal(f[3]);
+		husk_cg_unescape_octal(f[4]);
 		m = xrealloc(m, (nm + 1) * sizeof(*m));
 		m[nm].ctrl = ctrl;
 		m[nm].root = xstrdup(f[3]);
@@ -271,19 +272,19 @@ static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n,
 
 /* The caller's own cgroup in the hierarchy with controllers ctrl ("" for
  * the unified one), from /proc/self/cgroup text. */
-static const char *own_cgroup(char *proc_cgroup, const char *ctrl, char *buf, size_t len)
+const char *husk_cg_own_cgroup(const char *proc_cgroup, const char *ctrl, char *buf, size_t len)
 {
-	for (char *line = proc_cgroup; line && *line;) {
-		char *nl = strchrnul(line, '\n');
-		char *c1 = memchr(line, ':', (size_t)(nl - line));
-		char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(nl - c1 - 1)) : NULL;
+	for (const char *line = proc_cgroup; line && *line;) {
+		const char *nl = strchrnul(line, '\n');
+		const char *c1 = memchr(line, ':', (size_t)(nl - line));
+		const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(nl - c1 - 1)) : NULL;
 		if (c2) {
 			size_t cl = (size_t)(c2 - c1 - 1);
 			char lc[256];
 			if (cl < sizeof(lc)) {
 				memcpy(lc, c1 + 1, cl);
 				lc[cl] = '\0';
-				bool match = *ctrl ? ctrl_equal(lc, ctrl) : (cl == 0 && line[0] == '0');
+				bool match = *ctrl ? husk_cg_ctrl_equal(lc, ctrl) : (cl == 0 && line[0] == '0');
 				if (match) {
 					snprintf(buf, len, "%.*s", (int)(nl - c2 - 1), c2 + 1);
 					return buf;
@@ -392,7 +393,7 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 {
 	_cleanup_free_ char *p = xstrdup(h->dir);
 	size_t len = strlen(p);
-	bool cpuset = ctrl_has(h->ctrl, "cpuset");
+	bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
 	int made = 0;
 	h->created = 0;
 	for (size_t i = base_len + 1; i <= len; i++) {
@@ -450,7 +451,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 		want = dflt = xasprintf("%s/%s", DEFAULT_PARENT, id);
 	bool relative = want[0] != '/';
 	_cleanup_free_ char *rel = NULL;
-	if (clean_path(want, &rel, e) < 0)
+	if (husk_cg_clean_path(want, &rel, e) < 0)
 		return -1;
 
 	struct cg_mount *m = NULL;
@@ -477,7 +478,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 			base = xstrdup(m[i].mountpoint);
 		} else {
 			char own[PATH_MAX];
-			const char *o = own_cgroup(proc_cgroup, m[i].ctrl, own, sizeof(own));
+			const char *o = husk_cg_own_cgroup(proc_cgroup, m[i].ctrl, own, sizeof(own));
 			size_t rl = strlen(m[i].root);
 			if (!o) {
 				r = husk_err(e, ENOENT, "own cgroup for %s not in /proc/self/cgroup",
@@ -614,7 +615,7 @@ int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk
 	/* Every process is in every hierarchy; pids (or the unified one)
 	 * is where containers least often make sub-cgroups of their own. */
 	for (size_t i = 0; i < cg->n && !pick; i++)
-		if (ctrl_has(cg->h[i].ctrl, "pids"))
+		if (husk_cg_ctrl_has(cg->h[i].ctrl, "pids"))
 			pick = &cg->h[i];
 	for (size_t i = 0; i < cg->n && !pick; i++)
 		if (!*cg->h[i].ctrl)

@@ -1,0 +1,286 @@
+/* Unit tests (TAP) for util.c, the error idiom, the cgroup path helpers
+ * and the executable lookup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup_internal.h"
+#include "error.h"
+#include "process.h"
+#include "util.h"
+
+static int n_test, n_fail;
+
+static void ok(bool cond, const char *name)
+{
+	n_test++;
+	if (!cond)
+		n_fail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
+}
+
+static void diag_str(const char *what, const char *got)
+{
+	printf("# %s: \"%s\"\n", what, got ? got : "(null)");
+}
+
+static char tmpdir[] = "/tmp/husk-test-util-XXXXXX";
+
+static void test_alloc(void)
+{
+	char *s = xasprintf("%s-%d", "a", 42);
+	ok(strcmp(s, "a-42") == 0, "xasprintf formats");
+	free(s);
+	s = xstrndup("abcdef", 3);
+	ok(strcmp(s, "abc") == 0, "xstrndup truncates");
+	free(s);
+
+	char **v = xcalloc(3, sizeof(char *));
+	v[0] = xstrdup("x");
+	v[1] = xstrdup("y");
+	ok(husk_strv_len(v) == 2, "husk_strv_len counts");
+	ok(husk_strv_len(NULL) == 0, "husk_strv_len(NULL) is 0");
+	_cleanup_strv_ char **cv = v; /* freed by the cleanup attribute (ASan checks) */
+	(void)cv;
+}
+
+static void test_cleanup(void)
+{
+	int fd;
+	{
+		_cleanup_fd_ int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		fd = f;
+	}
+	ok(fd >= 0 && fcntl(fd, F_GETFD) < 0 && errno == EBADF, "_cleanup_fd_ closes");
+	_cleanup_fd_ int a = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int b = move_fd(&a);
+	ok(a == -1 && b >= 0, "move_fd leaves -1");
+	close(b);
+	char *p = xstrdup("q");
+	char *q = move_ptr(p);
+	ok(p == NULL && q && *q == 'q', "move_ptr leaves NULL");
+	free(q);
+}
+
+static void test_errors(void)
+{
+	struct husk_error e;
+	char buf[HUSK_ERR_MSG_MAX + 64];
+	husk_err_clear(&e);
+	ok(husk_err(&e, ENOENT, "open %s", "/x") == -1, "husk_err returns -1");
+	husk_err_wrap(&e, "load %s", "config");
+	husk_err_str(&e, buf, sizeof(buf));
+	ok(strcmp(buf, "load config: open /x: No such file or directory") == 0, "wrap and str");
+	diag_str("got", buf);
+	errno = EACCES;
+	husk_errno(&e, "mkdir");
+	ok(e.errnum == EACCES && errno == EACCES, "husk_errno captures errno and keeps it");
+	husk_err(&e, 0, "plain");
+	ok(strcmp(husk_err_str(&e, buf, sizeof(buf)), "plain") == 0, "errnum 0 prints message only");
+}
+
+static void test_files(void)
+{
+	struct husk_error e;
+	_cleanup_fd_ int dfd = open(tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ok(husk_write_file_atomic_at(dfd, "f", "hello", 5, 0600, &e) == 0, "atomic write");
+	char *text = NULL;
+	size_t len = 0;
+	ok(husk_read_file_at(dfd, "f", &text, &len, &e) == 0 && len == 5 && strcmp(text, "hello") == 0,
+	   "read back");
+	free(text);
+	struct stat st;
+	ok(fstatat(dfd, "f", &st, 0) == 0 && (st.st_mode & 0777) == 0600, "atomic write mode");
+	ok(husk_write_file_at(dfd, "f", "hi", 2, &e) == 0, "write truncates");
+	ok(husk_read_file_at(dfd, "f", &text, NULL, &e) == 0 && strcmp(text, "hi") == 0, "truncated content");
+	free(text);
+	ok(husk_write_file_at(dfd, "missing", "x", 1, &e) < 0 && e.errnum == ENOENT,
+	   "write_file does not create");
+	ok(husk_read_file_at(dfd, "missing", &text, NULL, &e) < 0 && e.errnum == ENOENT,
+	   "read missing fails with ENOENT");
+
+	/* Bigger than the initial read buffer. */
+	size_t big = 100000;
+	char *data = xmalloc(big);
+	memset(data, 'z', big);
+	husk_write_file_atomic_at(dfd, "big", data, big, 0644, &e);
+	ok(husk_read_file_at(dfd, "big", &text, &len, &e) == 0 && len == big && text[big] == '\0',
+	   "read large file");
+	free(text);
+	free(data);
+
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/a/b/c", tmpdir);
+	ok(husk_mkdir_p(path, 0755, &e) == 0, "mkdir_p creates");
+	ok(husk_mkdir_p(path, 0755, &e) == 0, "mkdir_p is idempotent");
+	snprintf(path, sizeof(path), "%s/f/x", tmpdir);
+	ok(husk_mkdir_p(path, 0755, &e) < 0, "mkdir_p through a file fails");
+	snprintf(path, sizeof(path), "%s/f", tmpdir);
+	ok(husk_mkdir_p(path, 0755, &e) < 0 && e.errnum == ENOTDIR, "mkdir_p on a file: ENOTDIR");
+
+	symlinkat("/", dfd, "a/b/link");
+	ok(husk_rm_rf_at(dfd, "a", &e) == 0 && faccessat(dfd, "a", F_OK, 0) < 0, "rm_rf removes tree");
+	ok(husk_rm_rf_at(dfd, "a", &e) == 0, "rm_rf of missing is fine");
+	ok(access("/etc/passwd", F_OK) == 0, "rm_rf did not follow the symlink");
+}
+
+static void test_io(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	ok(husk_write_all(p[1], "abcdef", 6) == 6, "write_all");
+	close(p[1]);
+	char buf[16] = { 0 };
+	ok(husk_read_all(p[0], buf, sizeof(buf)) == 6 && memcmp(buf, "abcdef", 6) == 0,
+	   "read_all stops at EOF");
+	close(p[0]);
+}
+
+static void test_parse_long(void)
+{
+	long v = 0;
+	ok(husk_parse_long("42", 0, 100, &v) == 0 && v == 42, "parse_long ok");
+	ok(husk_parse_long("-5", -10, 10, &v) == 0 && v == -5, "parse_long negative");
+	ok(husk_parse_long("101", 0, 100, &v) < 0, "parse_long range");
+	ok(husk_parse_long("4x", 0, 100, &v) < 0, "parse_long trailing garbage");
+	ok(husk_parse_long("", 0, 100, &v) < 0, "parse_long empty");
+	ok(husk_parse_long(NULL, 0, 100, &v) < 0, "parse_long NULL");
+	ok(husk_parse_long("99999999999999999999", 0, LONG_MAX, &v) < 0, "parse_long overflow");
+}
+
+static void test_fds_and_time(void)
+{
+	int a = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int b = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int c = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	husk_close_fds_from(a, &b, 1);
+	ok(fcntl(a, F_GETFD) < 0 && fcntl(b, F_GETFD) >= 0 && fcntl(c, F_GETFD) < 0,
+	   "close_fds_from keeps listed fds");
+	close(b);
+
+	uint64_t t1 = husk_now_ns(), t2 = husk_now_ns();
+	ok(t1 > 0 && t2 >= t1, "now_ns is monotonic");
+	char ts[64];
+	husk_rfc3339_now(ts, sizeof(ts));
+	ok(strlen(ts) == 30 && ts[4] == '-' && ts[10] == 'T' && ts[19] == '.' && ts[29] == 'Z',
+	   "rfc3339 shape");
+	diag_str("rfc3339", ts);
+}
+
+static void test_cgroup_helpers(void)
+{
+	struct husk_error e;
+	char *r = NULL;
+	ok(husk_cg_clean_path("/a//b/./c/", &r, &e) == 0 && strcmp(r, "a/b/c") == 0, "clean_path collapses");
+	free(r);
+	ok(husk_cg_clean_path("a/b/../c", &r, &e) == 0 && strcmp(r, "a/c") == 0, "clean_path resolves ..");
+	free(r);
+	ok(husk_cg_clean_path("/", &r, &e) == 0 && strcmp(r, "") == 0, "clean_path root");
+	free(r);
+	ok(husk_cg_clean_path("/a/../..", &r, &e) < 0, "clean_path refuses climbing out");
+	ok(husk_cg_clean_path("../x", &r, &e) < 0, "clean_path refuses relative climbing out");
+	ok(husk_cg_clean_path("a/..", &r, &e) == 0 && strcmp(r, "") == 0, "clean_path back to start");
+	free(r);
+
+	ok(husk_cg_ctrl_equal("cpu,cpuacct", "cpuacct,cpu"), "ctrl_equal any order");
+	ok(!husk_cg_ctrl_equal("cpu", "cpu,cpuacct"), "ctrl_equal subset differs");
+	ok(!husk_cg_ctrl_equal("cpu,cpuacct", "cpu"), "ctrl_equal superset differs");
+	ok(husk_cg_ctrl_equal("", ""), "ctrl_equal empty");
+	ok(husk_cg_ctrl_has("net_cls,net_prio", "net_prio") && !husk_cg_ctrl_has("net_cls", "net"),
+	   "ctrl_has whole items only");
+
+	char *c = husk_cg_v1_controllers("rw,cpu,cpuacct");
+	ok(strcmp(c, "cpu,cpuacct") == 0, "v1_controllers");
+	free(c);
+	c = husk_cg_v1_controllers("rw,xattr,release_agent=/x,name=systemd");
+	ok(strcmp(c, "name=systemd") == 0, "v1_controllers named hierarchy");
+	diag_str("got", c);
+	free(c);
+
+	char s[] = "/a\\040b\\134c";
+	husk_cg_unescape_octal(s);
+	ok(strcmp(s, "/a b\\c") == 0, "unescape_octal");
+
+	const char *pc = "12:pids:/p\n4:cpu,cpuacct:/u/v\n1:name=systemd:/s\n0::/unified\n";
+	char buf[256];
+	const char *o = husk_cg_own_cgroup(pc, "cpuacct,cpu", buf, sizeof(buf));
+	ok(o && strcmp(o, "/u/v") == 0, "own_cgroup co-mounted");
+	o = husk_cg_own_cgroup(pc, "", buf, sizeof(buf));
+	ok(o && strcmp(o, "/unified") == 0, "own_cgroup unified");
+	o = husk_cg_own_cgroup(pc, "name=systemd", buf, sizeof(buf));
+	ok(o && strcmp(o, "/s") == 0, "own_cgroup named");
+	ok(husk_cg_own_cgroup(pc, "memory", buf, sizeof(buf)) == NULL, "own_cgroup missing");
+}
+
+static void test_find_executable(void)
+{
+	struct husk_error e;
+	char out[PATH_MAX];
+	char *args[] = { "sh", NULL };
+	char *env[] = { "PATH=/nonexistent", "PATH=/nonexistent:/bin:/usr/bin", NULL };
+	struct husk_process p;
+	memset(&p, 0, sizeof(p));
+	p.args = args;
+	p.env = env;
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) == 0 && strcmp(out, "/bin/sh") == 0,
+	   "lookup in PATH (last PATH wins)");
+	p.env = NULL;
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) == 0 && out[0] == '/',
+	   "default PATH");
+	args[0] = "husk-no-such-program";
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) < 0 &&
+		   strcmp(e.msg, "exec: \"husk-no-such-program\": executable file not found in $PATH") == 0,
+	   "not found message");
+	args[0] = "/etc/passwd";
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) < 0 && e.errnum == EACCES,
+	   "not executable: EACCES");
+	args[0] = "/husk/no/such";
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) < 0 && e.errnum == ENOENT,
+	   "missing path: ENOENT");
+	args[0] = "/bin";
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) < 0 && e.errnum == EACCES,
+	   "directory: EACCES");
+
+	/* Owner-only executable: fine for its owner, not for another uid. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/prog", tmpdir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0700);
+	close(fd);
+	chmod(path, 0700);
+	args[0] = path;
+	p.user.uid = geteuid();
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) == 0, "owner may exec 0700");
+	p.user.uid = geteuid() + 1;
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) < 0, "other uid may not exec 0700");
+	p.has_caps = true;
+	p.caps.has_effective = true;
+	p.caps.effective = 1ULL << 1; /* CAP_DAC_OVERRIDE */
+	ok(husk_process_find_executable(&p, out, sizeof(out), &e) == 0, "CAP_DAC_OVERRIDE may exec 0700");
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_alloc();
+	test_cleanup();
+	test_errors();
+	test_files();
+	test_io();
+	test_parse_long();
+	test_fds_and_time();
+	test_cgroup_helpers();
+	test_find_executable();
+
+	struct husk_error e;
+	husk_rm_rf_at(AT_FDCWD, tmpdir, &e);
+	printf("1..%d\n", n_test);
+	return n_fail ? 1 : 0;
+}
