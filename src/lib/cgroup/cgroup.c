@@ -456,7 +456,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 
 	struct cg_mount *m = NULL;
 	size_t nm = 0;
-	enum cg_layout layout;
+	enum cg_layout layout = CG_V1;
 	if (read_mounts(&layout, &m, &nm, e) < 0)
 		return -1;
 	_cleanup_free_ char *proc_cgroup = NULL;
