@@ -106,7 +106,10 @@ static int spawn_hook(const struct husk_hook *h, int stdin_fd, pid_t *pid, struc
 	 * the hook starts with a clean slate. */
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* Its own process group, so a timeout can kill what it started too. */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					       POSIX_SPAWN_SETPGROUP);
 
 	int r = posix_spawn(pid, h->path, &fa, &attr, h->args ? h->args : default_argv,
 			    h->env ? h->env : empty_env);
@@ -155,7 +158,8 @@ static int wait_hook(const struct husk_hook *h, pid_t pid, int *wfd, const char 
 			}
 		}
 		if (deadline && husk_now_ns() >= deadline) {
-			kill(pid, SIGKILL);
+			if (kill(-pid, SIGKILL) < 0)
+				kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
 			return husk_err(e, 0, "timed out after %d s", h->timeout);
