@@ -505,7 +505,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 		for (size_t i = 0; i < cg->n; i++)
 			remove_created(&cg->h[i], &ignored);
 		husk_cgroup_free(cg);
-		return husk_err_wrap(e, "create cgroup");
+		return -1;
 	}
 	*out = cg;
 	return 0;
@@ -644,5 +644,5 @@ int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
 			r = -1;
 		}
 	}
-	return r < 0 ? husk_err_wrap(e, "remove cgroup") : 0;
+	return r;
 }
