@@ -175,16 +175,29 @@ class Runtime:
     def cmd(self, *args, root=True):
         return [self.binary] + (["--root", self.root] if root else []) + [str(a) for a in args]
 
-    def __call__(self, *args, timeout=30, cwd=None, root=True, stdin=None, pass_fds=(),
-                 env=None):
+    def __call__(self, *args, timeout=30, cwd=None, root=True, stdin=None, env=None,
+                 fd_map=None, listen_pid=False):
+        """fd_map {target: source}: the runtime gets source as fd target (set
+        up in the child only: pytest itself uses low fds for capture).
+        listen_pid: set LISTEN_PID to the runtime's own pid."""
         self._n += 1
         base = os.path.join(self.workdir, f"cmd{self._n}")
         argv = self.cmd(*args, root=root)
+        preexec = None
+        if fd_map or listen_pid:
+            def preexec():
+                for t, s in (fd_map or {}).items():
+                    os.dup2(s, t, inheritable=True)
+                if listen_pid:
+                    e = dict(os.environ if env is None else env)
+                    e["LISTEN_PID"] = str(os.getpid())
+                    os.execve(argv[0], argv, e)
         t0 = time.monotonic()
         with open(base + ".out", "w+b") as out, open(base + ".err", "w+b") as err:
+            # close_fds=False is safe: Python's own fds are all O_CLOEXEC
             p = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                                  stdout=out, stderr=err, cwd=cwd or self.workdir,
-                                 pass_fds=pass_fds, env=env)
+                                 env=env, preexec_fn=preexec, close_fds=preexec is None)
             try:
                 rc = p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

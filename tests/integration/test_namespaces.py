@@ -1,0 +1,208 @@
+"""Namespaces: created, joined by path, and refused when inconsistent."""
+import os
+import time
+
+import pytest
+
+from conftest import wait_for
+
+NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
+            "cgroup": "cgroup", "user": "user", "time": "time"}
+
+
+def host_ns(name):
+    return os.readlink(f"/proc/self/ns/{name}")
+
+
+def add_userns(b, host_id=100000, size=65536):
+    b.add_namespace("user")
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+
+
+@pytest.mark.parametrize("ns", ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"])
+def test_new_namespace(env, ns):
+    b = env.bundle()
+    if ns == "cgroup":
+        b.add_namespace("cgroup")
+    if ns == "user":
+        add_userns(b)
+    f = NS_FILES[ns]
+    # pid: /proc/self/ns/pid is the namespace of the reader itself
+    r = env.run_sh(f"readlink /proc/self/ns/{f}", bundle=b)
+    assert r.out.strip() != host_ns(f), f"{ns}: container shares host namespace\n{r!r}"
+    assert r.out.strip().startswith(f"{f}:["), r
+
+
+@pytest.mark.parametrize("ns", ["network", "ipc", "uts", "cgroup"])
+def test_without_namespace_shares_host(env, ns):
+    b = env.bundle()
+    b.remove_namespace(ns)
+    if ns == "uts":
+        b.config.pop("hostname", None)
+    f = NS_FILES[ns]
+    r = env.run_sh(f"readlink /proc/self/ns/{f}", bundle=b)
+    assert r.out.strip() == host_ns(f), r
+
+
+def test_pid_namespace(env):
+    r = env.run_sh("echo $$; ps -o pid,comm | wc -l")
+    lines = r.out.split()
+    assert lines[0] == "1", r
+    # ps header + sh + ps (+ wc) only
+    assert int(lines[1]) <= 4, r
+
+
+def test_network_namespace_only_lo(env):
+    r = env.run_sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")
+    assert r.out.split() == ["lo"], r
+
+
+def test_uts_hostname(env):
+    b = env.bundle()
+    b.config["hostname"] = "h-test"
+    r = env.run_sh("hostname; cat /proc/sys/kernel/hostname", bundle=b)
+    assert r.out.split() == ["h-test", "h-test"], r
+    assert os.uname().nodename != "h-test"
+
+
+# runc 1.1 ignores "domainname" (added in runtime-spec 1.1 / runc 1.2).
+@pytest.mark.husk_only
+def test_uts_domainname(env):
+    b = env.bundle()
+    b.config["hostname"] = "h-test"
+    b.config["domainname"] = "d-test"
+    r = env.run_sh("hostname; cat /proc/sys/kernel/domainname", bundle=b)
+    assert r.out.split() == ["h-test", "d-test"], r
+
+
+def test_hostname_without_uts_ns_fails(env, rt):
+    b = env.bundle().set_args("true")
+    b.remove_namespace("uts")
+    b.config["hostname"] = "nope"
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == []
+    assert os.uname().nodename != "nope"
+
+
+def test_cgroup_namespace_roots(env):
+    b = env.bundle()
+    b.add_namespace("cgroup")
+    r = env.run_sh("cat /proc/self/cgroup", bundle=b)
+    lines = r.out.split()
+    assert lines, r
+    for line in lines:
+        assert line.split(":", 2)[2] == "/", r
+
+
+def test_user_namespace_mappings(env, rt):
+    b = env.bundle()
+    add_userns(b)
+    b.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; "
+         "touch /shared/owned; sleep 100")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: os.path.exists(b.shared_file("owned")))
+    pid = rt.state(cid)["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        status = dict(l.split(":", 1) for l in f.read().splitlines())
+    assert status["Uid"].split()[0] == "100000", status["Uid"]
+    assert status["Gid"].split()[0] == "100000", status["Gid"]
+    st = os.stat(b.shared_file("owned"))
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+    with open(f"/proc/{pid}/uid_map") as f:
+        assert f.read().split() == ["0", "100000", "65536"]
+    with open(f"/proc/{pid}/gid_map") as f:
+        assert f.read().split() == ["0", "100000", "65536"]
+
+
+def test_user_namespace_output(env):
+    b = env.bundle()
+    add_userns(b)
+    r = env.run_sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g", bundle=b)
+    assert r.out.split() == ["0", "100000", "65536", "0", "100000", "65536", "0", "0"], r
+
+
+def test_user_namespace_nonroot_user(env):
+    b = env.bundle()
+    add_userns(b)
+    b.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    r = env.run_sh("id -u; id -g", bundle=b)
+    assert r.out.split() == ["1000", "1000"], r
+
+
+# runc 1.1 has no time namespace support.
+@pytest.mark.husk_only
+def test_time_namespace_offsets(env):
+    b = env.bundle()
+    b.add_namespace("time")
+    b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 10, "nanosecs": 0},
+                                        "monotonic": {"secs": 86400 * 20, "nanosecs": 0}}
+    with open("/proc/uptime") as f:
+        host_up = float(f.read().split()[0])
+    r = env.run_sh("cat /proc/uptime; readlink /proc/self/ns/time", bundle=b)
+    up = float(r.out.split()[0])
+    assert abs(up - (host_up + 86400 * 10)) < 60, (host_up, r)
+    assert r.out.split()[2] != host_ns("time"), r
+
+
+def test_join_network_namespace_by_path(env, rt):
+    a = env.bundle().set_args("sleep", "100")
+    cid_a, _ = env.create(a)
+    pid_a = rt.state(cid_a)["pid"]
+    netns_a = os.readlink(f"/proc/{pid_a}/ns/net")
+    b = env.bundle()
+    b.remove_namespace("network")
+    b.add_namespace("network", f"/proc/{pid_a}/ns/net")
+    r = env.run_sh("readlink /proc/self/ns/net", bundle=b)
+    assert r.out.strip() == netns_a, r
+    assert netns_a != host_ns("net")
+
+
+def test_join_ipc_and_uts_by_path(env, rt):
+    a = env.bundle().set_args("sleep", "100")
+    a.config["hostname"] = "joined-host"
+    cid_a, _ = env.create(a)
+    pid_a = rt.state(cid_a)["pid"]
+    b = env.bundle()
+    for ns in ("ipc", "uts"):
+        b.remove_namespace(ns)
+        b.add_namespace(ns, f"/proc/{pid_a}/ns/{ns}")
+    b.config.pop("hostname", None)
+    r = env.run_sh("readlink /proc/self/ns/ipc; hostname", bundle=b)
+    assert r.out.split() == [os.readlink(f"/proc/{pid_a}/ns/ipc"), "joined-host"], r
+
+
+def test_join_namespace_bad_path(env, rt):
+    b = env.bundle().set_args("true")
+    b.remove_namespace("network")
+    b.add_namespace("network", "/nonexistent/ns/net")
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == []
+
+
+def test_join_namespace_wrong_type(env, rt):
+    b = env.bundle().set_args("true")
+    b.remove_namespace("network")
+    b.add_namespace("network", "/proc/self/ns/ipc")
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == []
+
+
+def test_duplicate_namespace_fails(env, rt):
+    b = env.bundle().set_args("true")
+    b.add_namespace("network")
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == []
+
+
+def test_unknown_namespace_fails(env, rt):
+    b = env.bundle().set_args("true")
+    b.add_namespace("bogus")
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == []
