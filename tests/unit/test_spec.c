@@ -254,9 +254,10 @@ static void test_process(void)
 
 	s = parse(PROC(", \"rlimits\": [{\"type\": \"RLIMIT_CORE\", \"soft\": 18446744073709551615,"
 		       " \"hard\": 18446744073709551615}, {\"type\": \"RLIMIT_NPROC\", \"soft\": 5,"
-		       " \"hard\": 9223372036854775807}]"),
+		       " \"hard\": 9223372036854775807}], \"user\": {\"uid\": 1000, \"gid\": 7}"),
 		  &e);
-	ok(s && s->process->rlimits[0].soft == UINT64_MAX && s->process->rlimits[0].hard == UINT64_MAX &&
+	ok(s && s->process->user.uid == 1000 && s->process->user.gid == 7 &&
+		   s->process->rlimits[0].soft == UINT64_MAX && s->process->rlimits[0].hard == UINT64_MAX &&
 		   s->process->rlimits[1].soft == 5 && s->process->rlimits[1].resource == RLIMIT_NPROC,
 	   "RLIM_INFINITY as 18446744073709551615%s%s", s ? "" : ": ", s ? "" : e.msg);
 	husk_spec_free(s);
