@@ -2,6 +2,7 @@
  * Runs in the container's init, before the user process exists. */
 #pragma once
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "spec.h"
@@ -13,8 +14,14 @@ struct husk_rootfs_ctx {
 	bool new_mount_ns;     /* false: only chroot into root.path */
 	const char *cwd;       /* process cwd, created inside the rootfs when missing */
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
-	/* owned by the module between prepare and finalize */
-	int rootfs_fd;
+	/* owned by the module between prepare and finalize (prepare sets them;
+	 * finalize releases them) */
+	int rootfs_fd;          /* the rootfs mount's root (O_PATH) */
+	char *root_real;        /* its real path before the pivot */
+	bool dev_readonly;      /* the /dev mount asked for "ro": applied in finalize */
+	bool have_host_null;    /* host_null_*: the host's /dev/null, for std streams */
+	dev_t host_null_dev;
+	ino_t host_null_ino;
 };
 
 /* Before createContainer hooks: root propagation, the rootfs bound onto

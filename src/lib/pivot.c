@@ -1,0 +1,276 @@
+#include "pivot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "path.h"
+#include "sys.h"
+#include "util.h"
+
+static int move_root(struct husk_error *e)
+{
+	if (husk_sys->mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+		return husk_errno(e, "move rootfs onto /");
+	if (husk_sys->chroot(".") < 0)
+		return husk_errno(e, "chroot into rootfs");
+	return 0;
+}
+
+/* pivot_root cannot detach the initial ramfs/tmpfs root (EINVAL). */
+static bool root_is_initramfs(void)
+{
+	_cleanup_fd_ int fd = husk_sys->openat(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+	struct statfs sf;
+	if (fd < 0 || husk_sys->fstatfs(fd, &sf) < 0)
+		return false;
+	return sf.f_type == RAMFS_MAGIC || sf.f_type == TMPFS_MAGIC;
+}
+
+int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, struct husk_error *e)
+{
+	if (husk_sys->fchdir(rootfd) < 0)
+		return husk_errno(e, "chdir into rootfs");
+	switch (mode) {
+	case HUSK_PIVOT_CHROOT:
+		if (husk_sys->chroot(".") < 0)
+			return husk_errno(e, "chroot into rootfs");
+		break;
+	case HUSK_PIVOT_MOVE:
+		if (move_root(e) < 0)
+			return -1;
+		break;
+	case HUSK_PIVOT_ROOT:
+		/* pivot_root(".", "."): the old root ends up stacked on the new
+		 * one at "."; no directory for it is needed inside the rootfs. */
+		if (husk_sys->pivot_root(".", ".") < 0) {
+			if (errno == EINVAL && root_is_initramfs()) {
+				if (move_root(e) < 0)
+					return -1;
+				break;
+			}
+			return husk_errno(e, "pivot_root");
+		}
+		/* rslave first so the detach cannot propagate to the host. */
+		if (husk_sys->mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			return husk_errno(e, "make old root rslave");
+		if (husk_sys->umount2(".", MNT_DETACH) < 0)
+			return husk_errno(e, "detach old root");
+		break;
+	}
+	if (husk_sys->chdir("/") < 0)
+		return husk_errno(e, "chdir /");
+	return 0;
+}
+
+/* sysctl keys as "a.b.c" for the namespace check; the file under
+ * /proc/sys uses '/' (a key written with slashes keeps its dots). */
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int sysctl_ns(const char *key, const char **nsname)
+{
+	if (has_prefix(key, "net.")) {
+		*nsname = "network";
+		return HUSK_NS_NET;
+	}
+	if (has_prefix(key, "kernel.shm") || has_prefix(key, "kernel.msg") ||
+	    strcmp(key, "kernel.sem") == 0 || has_prefix(key, "fs.mqueue.")) {
+		*nsname = "ipc";
+		return HUSK_NS_IPC;
+	}
+	if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0) {
+		*nsname = "uts";
+		return HUSK_NS_UTS;
+	}
+	return -1;
+}
+
+static char *sysctl_dotted(const char *key)
+{
+	char *k = xstrdup(key);
+	if (strchr(k, '/')) {
+		for (char *p = k; *p; p++)
+			if (*p == '/')
+				*p = '.';
+	}
+	return k;
+}
+
+static bool sysctl_key_valid(const char *key)
+{
+	/* Components split on '/' when the key uses slashes, else on '.';
+	 * none may be empty, "." or "..". */
+	char sep = strchr(key, '/') ? '/' : '.';
+	const char *p = key;
+	for (;;) {
+		const char *end = strchrnul(p, sep);
+		size_t n = (size_t)(end - p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!*end)
+			return true;
+		p = end + 1;
+	}
+}
+
+int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
+{
+	for (size_t i = 0; i < spec->n_sysctl; i++) {
+		const char *key = spec->sysctl[i].key;
+		if (!sysctl_key_valid(key))
+			return husk_err(e, EINVAL, "sysctl %s: invalid key", key);
+		_cleanup_free_ char *k = sysctl_dotted(key);
+		const char *nsname = NULL;
+		int ns = sysctl_ns(k, &nsname);
+		if (ns < 0)
+			return husk_err(e, EPERM, "sysctl %s: not a namespaced key", key);
+		if (!spec->namespaces[ns].present)
+			return husk_err(e, EPERM, "sysctl %s: needs the container's own %s namespace", key,
+					nsname);
+	}
+	return 0;
+}
+
+int husk_sysctl_apply(const struct husk_spec *spec, struct husk_error *e)
+{
+	if (spec->n_sysctl == 0)
+		return 0;
+	if (husk_sysctl_check(spec, e) < 0)
+		return -1;
+	for (size_t i = 0; i < spec->n_sysctl; i++) {
+		const char *key = spec->sysctl[i].key, *val = spec->sysctl[i].value;
+		_cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+		if (!strchr(key, '/')) {
+			for (char *p = path + strlen("/proc/sys/"); *p; p++)
+				if (*p == '.')
+					*p = '/';
+		}
+		_cleanup_fd_ int fd =
+			husk_sys->openat(AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd < 0)
+			return husk_errno(e, "sysctl %s: open %s", key, path);
+		size_t len = strlen(val);
+		if (husk_sys->write(fd, val, len) != (ssize_t)len)
+			return husk_errno(e, "sysctl %s: write %s", key, path);
+	}
+	return 0;
+}
+
+int husk_mount_set_ro(int fd, bool recursive, struct husk_error *e)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+				    sizeof(attr)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return husk_errno(e, "remount read-only");
+	/* Old kernel: a bind remount replaces every per-mount flag, so carry
+	 * the current ones over (some may be locked in a user namespace). */
+	struct statvfs sv;
+	if (husk_sys->fstatvfs(fd, &sv) < 0)
+		return husk_errno(e, "statvfs");
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+	static const struct {
+		unsigned long st, ms;
+	} keep[] = {
+		{ ST_NOSUID, MS_NOSUID },     { ST_NODEV, MS_NODEV },	       { ST_NOEXEC, MS_NOEXEC },
+		{ ST_NOATIME, MS_NOATIME },   { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+		{ ST_SYNCHRONOUS, MS_SYNCHRONOUS }, { ST_MANDLOCK, MS_MANDLOCK },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (sv.f_flag & keep[i].st)
+			flags |= keep[i].ms;
+	char procfd[HUSK_PROCFD_LEN];
+	if (husk_sys->mount(NULL, husk_procfd(procfd, fd), NULL, flags, NULL) < 0)
+		return husk_errno(e, "remount read-only");
+	return 0;
+}
+
+int husk_paths_readonly(int rootfd, char *const *paths, size_t n, struct husk_error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_fd_ int fd = husk_path_open(rootfd, paths[i], 0, 0);
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			return husk_err(e, -fd, "readonlyPaths: open %s", paths[i]);
+		/* Clone, make read-only while detached, then attach: the path is
+		 * never writable through the new mount. */
+		_cleanup_fd_ int tree = husk_sys->open_tree(
+			fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+		if (tree >= 0) {
+			if (husk_mount_set_ro(tree, true, e) < 0)
+				return husk_err_wrap(e, "readonlyPaths: %s", paths[i]);
+			if (husk_sys->move_mount(tree, "", fd, "",
+						 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+				return husk_errno(e, "readonlyPaths: bind %s", paths[i]);
+			continue;
+		}
+		if (errno != ENOSYS)
+			return husk_errno(e, "readonlyPaths: clone %s", paths[i]);
+		char procfd[HUSK_PROCFD_LEN];
+		husk_procfd(procfd, fd);
+		if (husk_sys->mount(procfd, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return husk_errno(e, "readonlyPaths: bind %s", paths[i]);
+		_cleanup_fd_ int top = husk_path_open(rootfd, paths[i], 0, 0);
+		if (top < 0)
+			return husk_err(e, -top, "readonlyPaths: open %s", paths[i]);
+		if (husk_mount_set_ro(top, false, e) < 0)
+			return husk_err_wrap(e, "readonlyPaths: %s", paths[i]);
+	}
+	return 0;
+}
+
+/* The container's /dev/null, checked to be the null device so a masked
+ * file never gets an image-supplied file bound over it. */
+static int open_null(int rootfd, struct husk_error *e)
+{
+	int fd = husk_path_open(rootfd, "/dev/null", HUSK_PATH_NOFOLLOW, 0);
+	if (fd < 0)
+		return husk_err(e, -fd, "maskedPaths: open /dev/null");
+	struct stat st;
+	if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
+		husk_errno(e, "maskedPaths: stat /dev/null");
+		husk_sys->close(fd);
+		return -1;
+	}
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+		husk_sys->close(fd);
+		return husk_err(e, EPERM, "maskedPaths: /dev/null is not the null device");
+	}
+	return fd;
+}
+
+int husk_paths_mask(int rootfd, char *const *paths, size_t n, struct husk_error *e)
+{
+	_cleanup_fd_ int null = -1;
+	char src[HUSK_PROCFD_LEN], dst[HUSK_PROCFD_LEN];
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_fd_ int fd = husk_path_open(rootfd, paths[i], 0, 0);
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			return husk_err(e, -fd, "maskedPaths: open %s", paths[i]);
+		struct stat st;
+		if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
+			return husk_errno(e, "maskedPaths: stat %s", paths[i]);
+		husk_procfd(dst, fd);
+		if (S_ISDIR(st.st_mode)) {
+			if (husk_sys->mount("tmpfs", dst, "tmpfs",
+					    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+				return husk_errno(e, "maskedPaths: mount tmpfs on %s", paths[i]);
+			continue;
+		}
+		if (null < 0 && (null = open_null(rootfd, e)) < 0)
+			return -1;
+		if (husk_sys->mount(husk_procfd(src, null), dst, NULL, MS_BIND, NULL) < 0)
+			return husk_errno(e, "maskedPaths: bind /dev/null on %s", paths[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,686 @@
+/* The container's root filesystem: the rootfs bound onto itself in the new
+ * mount namespace, config.json's mounts in order, /dev, then the pivot and
+ * the hardening after it.  Every destination is resolved inside the rootfs
+ * by path.c and mounted through its fd, never through a path the image
+ * could redirect with a symlink. */
+#include "rootfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+
+#include "devices.h"
+#include "mount_opts.h"
+#include "path.h"
+#include "pivot.h"
+#include "sys.h"
+#include "util.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+static const char *prop_name(unsigned long p)
+{
+	static const struct {
+		unsigned long f;
+		const char *n;
+	} names[] = {
+		{ MS_SHARED, "shared" },	 { MS_SHARED | MS_REC, "rshared" },
+		{ MS_SLAVE, "slave" },		 { MS_SLAVE | MS_REC, "rslave" },
+		{ MS_PRIVATE, "private" },	 { MS_PRIVATE | MS_REC, "rprivate" },
+		{ MS_UNBINDABLE, "unbindable" }, { MS_UNBINDABLE | MS_REC, "runbindable" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i].f == p)
+			return names[i].n;
+	return "?";
+}
+
+/* Is path (as written in config.json) exactly "/dev"? */
+static bool is_dev(const char *path)
+{
+	while (*path == '/')
+		path++;
+	if (strncmp(path, "dev", 3) != 0)
+		return false;
+	for (path += 3; *path == '/'; path++)
+		;
+	return !*path;
+}
+
+static bool mount_is_bind(const struct husk_mount *m, const struct husk_mount_opts *o)
+{
+	return (o->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
+}
+
+/* --- the rootfs's parent mount -------------------------------------------- */
+
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* pivot_root refuses a new root whose parent mount is shared.  Only
+ * reached when the requested root propagation could leave it shared (the
+ * default rslave cannot), so reading mountinfo stays off the common path. */
+static int make_parent_private(int fd, struct husk_error *e)
+{
+	char path[64], *buf = NULL;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (husk_read_file_at(AT_FDCWD, path, &buf, NULL, e) < 0)
+		return -1;
+	const char *p = strstr(buf, "mnt_id:");
+	long id = p ? strtol(p + 7, NULL, 10) : -1;
+	free(buf);
+	buf = NULL;
+	if (id < 0)
+		return husk_err(e, EINVAL, "rootfs: no mnt_id in %s", path);
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &buf, NULL, e) < 0)
+		return -1;
+	_cleanup_free_ char *text = buf;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		long mid, parent;
+		char mp[PATH_MAX];
+		int off = 0;
+		if (sscanf(line, "%ld %ld %*s %*s %4095s%n", &mid, &parent, mp, &off) < 3 || mid != id)
+			continue;
+		/* Optional fields sit between the mount options and " - ". */
+		char *sep = strstr(line + off, " - ");
+		if (sep)
+			*sep = '\0';
+		if (!strstr(line + off, " shared:"))
+			return 0;
+		unescape_octal(mp);
+		if (husk_sys->mount(NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
+			return husk_errno(e, "make %s private", mp);
+		return 0;
+	}
+	return 0;
+}
+
+/* --- rootfs ---------------------------------------------------------------- */
+
+static int open_rootfs(const char *root, struct husk_error *e)
+{
+	int fd = husk_sys->openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOTDIR) {
+		struct stat st;
+		if (husk_sys->fstatat(AT_FDCWD, root, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			return husk_err(e, ELOOP, "rootfs %s: is a symlink", root);
+		return husk_err(e, ENOTDIR, "rootfs %s", root);
+	}
+	return husk_errno(e, "rootfs %s", root);
+}
+
+/* The rootfs bound onto itself (recursively), so it is a mount that
+ * pivot_root can take; the returned fd is that mount's root. */
+static int bind_rootfs(int fd, const char *root, struct husk_error *e)
+{
+	int tree = husk_sys->open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+						       AT_EMPTY_PATH);
+	if (tree >= 0) {
+		if (husk_sys->move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+		    0) {
+			husk_errno(e, "bind rootfs %s", root);
+			husk_sys->close(tree);
+			return -1;
+		}
+		return tree;
+	}
+	if (errno != ENOSYS)
+		return husk_errno(e, "clone rootfs %s", root);
+	char procfd[HUSK_PROCFD_LEN];
+	husk_procfd(procfd, fd);
+	if (husk_sys->mount(procfd, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return husk_errno(e, "bind rootfs %s", root);
+	int top = husk_sys->openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (top < 0)
+		return husk_errno(e, "rootfs %s", root);
+	return top;
+}
+
+/* --- one mount of config.json --------------------------------------------- */
+
+struct mnt {
+	struct husk_rootfs_ctx *ctx;
+	const struct husk_mount *m;
+	struct husk_mount_opts o;
+	const char *type;     /* "bind" for bind mounts */
+	char *source;         /* absolute for binds (bundle-relative resolved) */
+	int dfd;              /* destination, O_PATH */
+	const char *rel;      /* destination relative to the rootfs's real path */
+	char relbuf[PATH_MAX];
+};
+
+/* Reopen the destination after something got mounted on it: dfd still
+ * names the covered directory. */
+static int reopen_top(struct mnt *t, struct husk_error *e)
+{
+	int fd = husk_path_open(t->ctx->rootfs_fd, t->rel, 0, 0);
+	if (fd < 0)
+		return husk_err(e, -fd, "reopen %s", t->m->destination);
+	return fd;
+}
+
+static int set_propagation(int fd, unsigned long prop, struct husk_error *e)
+{
+	struct mount_attr attr = { .propagation = prop & ~(unsigned long)MS_REC };
+	unsigned fl = AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0);
+	if (husk_sys->mount_setattr(fd, "", fl, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno == ENOSYS) {
+		char procfd[HUSK_PROCFD_LEN];
+		if (husk_sys->mount(NULL, husk_procfd(procfd, fd), NULL, prop, NULL) == 0)
+			return 0;
+	}
+	return husk_errno(e, "make %s", prop_name(prop));
+}
+
+/* mount_setattr with, in a user namespace, a second try that leaves alone
+ * what is set now: flags locked by the mount's owner cannot be cleared,
+ * and the spec's "keep locked flags" means exactly that. */
+static int setattr(int fd, unsigned flags, uint64_t set, uint64_t clr, bool in_userns,
+		   struct husk_error *e)
+{
+	if (!set && !clr)
+		return 0;
+	struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+	if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno == EPERM && in_userns) {
+		struct statvfs sv;
+		if (husk_sys->fstatvfs(fd, &sv) == 0) {
+			static const struct {
+				unsigned long st;
+				uint64_t attr;
+			} locked[] = {
+				{ ST_RDONLY, MOUNT_ATTR_RDONLY }, { ST_NOSUID, MOUNT_ATTR_NOSUID },
+				{ ST_NODEV, MOUNT_ATTR_NODEV },	  { ST_NOEXEC, MOUNT_ATTR_NOEXEC },
+				{ ST_NODIRATIME, MOUNT_ATTR_NODIRATIME },
+			};
+			for (size_t i = 0; i < ARRAY_SIZE(locked); i++)
+				if (sv.f_flag & locked[i].st)
+					attr.attr_clr &= ~locked[i].attr;
+			if (sv.f_flag & (ST_NOATIME | ST_RELATIME) && (attr.attr_clr & MOUNT_ATTR__ATIME)) {
+				attr.attr_clr &= ~(uint64_t)MOUNT_ATTR__ATIME;
+				attr.attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME;
+			}
+			if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
+				return 0;
+		}
+		errno = EPERM;
+	}
+	return husk_errno(e, "set mount attributes");
+}
+
+/* Kernels without the new mount API: bind, then a bind remount carrying
+ * the options' flags plus, in a user namespace, the locked ones. */
+static int bind_legacy(struct mnt *t, struct husk_error *e)
+{
+	char dst[HUSK_PROCFD_LEN];
+	unsigned long rec = t->o.flags & MS_REC;
+	if (husk_sys->mount(t->source, husk_procfd(dst, t->dfd), NULL, MS_BIND | rec, NULL) < 0)
+		return husk_errno(e, "bind %s", t->source);
+	unsigned long fl = t->o.flags & HUSK_MS_PER_MOUNT;
+	if (!fl && !t->o.propagation)
+		return 0;
+	_cleanup_fd_ int top = reopen_top(t, e);
+	if (top < 0)
+		return -1;
+	if (fl) {
+		if (t->ctx->in_userns) {
+			struct statvfs sv;
+			if (husk_sys->fstatvfs(top, &sv) == 0) {
+				fl |= (sv.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+				fl |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
+				fl |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+				fl |= (sv.f_flag & ST_RDONLY) ? MS_RDONLY : 0;
+			}
+		}
+		if (husk_sys->mount(NULL, husk_procfd(dst, top), NULL, MS_REMOUNT | MS_BIND | fl, NULL) < 0)
+			return husk_errno(e, "remount %s", t->m->destination);
+	}
+	if (t->o.rec_set || t->o.rec_clr)
+		return husk_err(e, ENOSYS, "recursive mount options need Linux 5.12");
+	return t->o.propagation ? set_propagation(top, t->o.propagation, e) : 0;
+}
+
+/* Bind mounts: clone the source, apply the options to the detached copy,
+ * attach it on the destination fd.  The mount is never visible with the
+ * wrong flags. */
+static int do_bind(struct mnt *t, struct husk_error *e)
+{
+	if (t->o.idmap)
+		/* TODO(issue 3): idmapped mounts need a user namespace fd built
+		 * from the mount's uidMappings/gidMappings. */
+		return husk_err(e, EOPNOTSUPP, "idmapped mounts are not supported yet");
+	unsigned rec = (t->o.flags & MS_REC) ? AT_RECURSIVE : 0;
+	_cleanup_fd_ int tree = husk_sys->open_tree(AT_FDCWD, t->source,
+						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	if (tree < 0) {
+		if (errno == ENOSYS)
+			return bind_legacy(t, e);
+		return husk_errno(e, "bind %s", t->source);
+	}
+	uint64_t set, clr;
+	husk_mount_opts_attr(&t->o, &set, &clr);
+	if (setattr(tree, 0, set, clr, t->ctx->in_userns, e) < 0 ||
+	    setattr(tree, AT_RECURSIVE, t->o.rec_set, t->o.rec_clr, t->ctx->in_userns, e) < 0)
+		return -1;
+	if (husk_sys->move_mount(tree, "", t->dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return husk_errno(e, "attach %s", t->source);
+	return t->o.propagation ? set_propagation(tree, t->o.propagation, e) : 0;
+}
+
+/* tmpcopyup: what the image had at the destination, copied into the fresh
+ * tmpfs (owners, modes, symlinks, nodes kept).  Plain file I/O. */
+static int copy_tree(int src, int dst, struct husk_error *e)
+{
+	int dfd = dup(src);
+	if (dfd < 0)
+		return husk_errno(e, "tmpcopyup: dup");
+	_cleanup_dir_ DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return husk_errno(e, "tmpcopyup: opendir");
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return husk_errno(e, "tmpcopyup: stat %s", n);
+		mode_t perm = st.st_mode & 07777;
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst, n, perm) < 0 && errno != EEXIST)
+				return husk_errno(e, "tmpcopyup: mkdir %s", n);
+			_cleanup_fd_ int s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_fd_ int d2 = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0)
+				return husk_errno(e, "tmpcopyup: open %s", n);
+			if (copy_tree(s2, d2, e) < 0)
+				return husk_err_wrap(e, "%s", n);
+		} else if (S_ISREG(st.st_mode)) {
+			_cleanup_fd_ int in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_fd_ int out =
+				openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+			if (in < 0 || out < 0)
+				return husk_errno(e, "tmpcopyup: open %s", n);
+			char buf[65536];
+			ssize_t r;
+			while ((r = husk_read_all(in, buf, sizeof(buf))) > 0)
+				if (husk_write_all(out, buf, (size_t)r) != r)
+					return husk_errno(e, "tmpcopyup: write %s", n);
+			if (r < 0)
+				return husk_errno(e, "tmpcopyup: read %s", n);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t l = readlinkat(src, n, target, sizeof(target) - 1);
+			if (l < 0)
+				return husk_errno(e, "tmpcopyup: readlink %s", n);
+			target[l] = '\0';
+			if (symlinkat(target, dst, n) < 0)
+				return husk_errno(e, "tmpcopyup: symlink %s", n);
+		} else if (mknodat(dst, n, st.st_mode, st.st_rdev) < 0) {
+			return husk_errno(e, "tmpcopyup: mknod %s", n);
+		}
+		if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+			return husk_errno(e, "tmpcopyup: chown %s", n);
+		if (!S_ISLNK(st.st_mode) && fchmodat(dst, n, perm, 0) < 0)
+			return husk_errno(e, "tmpcopyup: chmod %s", n);
+	}
+	if (errno)
+		return husk_errno(e, "tmpcopyup: readdir");
+	return 0;
+}
+
+/* After a filesystem got mounted: propagation, recursive attributes and
+ * tmpcopyup all work on the new mount, reached by reopening the path. */
+static int after_fs_mount(struct mnt *t, int covered, struct husk_error *e)
+{
+	if (!t->o.propagation && !t->o.rec_set && !t->o.rec_clr && covered < 0)
+		return 0;
+	_cleanup_fd_ int top = reopen_top(t, e);
+	if (top < 0)
+		return -1;
+	if (covered >= 0) {
+		_cleanup_fd_ int dir = husk_sys->openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (dir < 0)
+			return husk_errno(e, "tmpcopyup: open %s", t->m->destination);
+		if (copy_tree(covered, dir, e) < 0)
+			return -1;
+	}
+	if (setattr(top, AT_RECURSIVE, t->o.rec_set, t->o.rec_clr, t->ctx->in_userns, e) < 0)
+		return -1;
+	return t->o.propagation ? set_propagation(top, t->o.propagation, e) : 0;
+}
+
+static int do_fs_mount(struct mnt *t, const char *source, const char *type, unsigned long flags,
+		       struct husk_error *e)
+{
+	char dst[HUSK_PROCFD_LEN];
+	_cleanup_fd_ int covered = -1;
+	if (t->o.tmpcopyup) {
+		/* Opened before the mount covers it: the fd keeps reaching the
+		 * image's directory. */
+		covered = husk_sys->openat(t->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (covered < 0)
+			return husk_errno(e, "tmpcopyup: open %s", t->m->destination);
+	}
+	if (husk_sys->mount(source, husk_procfd(dst, t->dfd), type, flags, t->o.data) < 0)
+		return husk_errno(e, "mount");
+	return after_fs_mount(t, covered, e);
+}
+
+/* The host's tree bound in, when the kernel refuses a fresh instance (sysfs
+ * or mqueue in a user namespace without the matching namespace). */
+static int bind_host_fallback(struct mnt *t, const char *host, struct husk_error *e)
+{
+	free(t->source);
+	t->source = xstrdup(host);
+	t->o.flags |= MS_BIND | MS_REC;
+	return do_bind(t, e);
+}
+
+static int do_cgroup(struct mnt *t, struct husk_error *e)
+{
+	const struct husk_spec *spec = t->ctx->spec;
+	struct statfs sf;
+	bool v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+	unsigned long flags = t->o.flags & ~(unsigned long)(MS_BIND | MS_REC);
+	if (v2 && spec->namespaces[HUSK_NS_CGROUP].present)
+		return do_fs_mount(t, "cgroup2", "cgroup2", flags, e);
+	/* TODO(issue 3/4): on cgroup v1 (and v2 without a cgroup namespace)
+	 * mount the container's own per-controller hierarchies instead of
+	 * binding the whole host tree read-only. */
+	t->o.rec_set |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	t->o.rec_clr &= ~t->o.rec_set;
+	return bind_host_fallback(t, "/sys/fs/cgroup", e);
+}
+
+static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
+{
+	const char *dest = t->m->destination;
+	int fl = HUSK_PATH_MKDIR;
+	mode_t mode = 0755;
+	bool procsys = !bind && (strcmp(t->type, "proc") == 0 || strcmp(t->type, "sysfs") == 0);
+	if (bind) {
+		struct stat st;
+		if (stat(t->source, &st) < 0)
+			return husk_errno(e, "stat %s", t->source);
+		if (!S_ISDIR(st.st_mode))
+			fl = HUSK_PATH_MKFILE, mode = 0644;
+	}
+	if (procsys)
+		fl |= HUSK_PATH_NOFOLLOW;
+	t->dfd = husk_path_open(t->ctx->rootfs_fd, dest, fl, mode);
+	if (t->dfd < 0)
+		return husk_err(e, -t->dfd, "mkdir %s", dest);
+	if (procsys) {
+		struct stat st;
+		if (husk_sys->fstatat(t->dfd, "", &st, AT_EMPTY_PATH) < 0)
+			return husk_errno(e, "stat %s", dest);
+		if (!S_ISDIR(st.st_mode))
+			return husk_err(e, ENOTDIR, "%s must be mounted on an ordinary directory", t->type);
+	}
+	t->rel = husk_path_rel_of_fd(t->dfd, t->ctx->root_real, t->relbuf, sizeof(t->relbuf));
+	if (!t->rel)
+		return husk_errno(e, "resolve %s", dest);
+	return 0;
+}
+
+static bool source_is_procfs(const char *source)
+{
+	struct statfs sf;
+	return source && statfs(source, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_error *e)
+{
+	const struct husk_mount *m = t->m;
+	bool bind = mount_is_bind(m, &t->o);
+	if (bind) {
+		t->o.flags |= MS_BIND;
+		if (!m->source)
+			return husk_err(e, EINVAL, "bind mount without a source");
+		t->source = m->source[0] == '/' ? xstrdup(m->source)
+						: xasprintf("%s/%s", ctx->spec->bundle, m->source);
+	} else {
+		if (!m->type)
+			return husk_err(e, EINVAL, "mount type missing");
+		t->source = xstrdup(m->source ? m->source : m->type);
+	}
+	if (open_destination(t, bind, e) < 0)
+		return -1;
+
+	switch (husk_path_proc_guard(t->rel)) {
+	case HUSK_PROC_OUTSIDE:
+	case HUSK_PROC_ALLOWED:
+		break;
+	case HUSK_PROC_ITSELF:
+		if (!bind ? strcmp(t->type, "proc") == 0 : source_is_procfs(t->source))
+			break;
+		return husk_err(e, EPERM, "only procfs may be mounted on /proc");
+	case HUSK_PROC_DENIED:
+		return husk_err(e, EPERM, "/%s is inside /proc", t->rel);
+	}
+	if (bind)
+		return do_bind(t, e);
+	if (strcmp(t->type, "cgroup") == 0 || strcmp(t->type, "cgroup2") == 0)
+		return do_cgroup(t, e);
+
+	unsigned long flags = t->o.flags;
+	/* Devices still have to be made in a read-only /dev: finalize applies it. */
+	if (strcmp(t->rel, "dev") == 0 && (flags & MS_RDONLY)) {
+		ctx->dev_readonly = true;
+		flags &= ~(unsigned long)MS_RDONLY;
+	}
+	if (do_fs_mount(t, t->source, t->type, flags, e) == 0)
+		return 0;
+	if (ctx->in_userns && e->errnum == EPERM) {
+		if (strcmp(t->type, "sysfs") == 0)
+			return bind_host_fallback(t, "/sys", e);
+		if (strcmp(t->type, "mqueue") == 0)
+			return bind_host_fallback(t, "/dev/mqueue", e);
+	}
+	return -1;
+}
+
+static int mount_entry(struct husk_rootfs_ctx *ctx, size_t i, struct husk_error *e)
+{
+	struct mnt t = { .ctx = ctx, .m = &ctx->spec->mounts[i], .dfd = -1 };
+	int r = husk_mount_opts_parse(t.m->options, t.m->n_options, &t.o, e);
+	t.type = mount_is_bind(t.m, &t.o) ? "bind" : (t.m->type ? t.m->type : "none");
+	if (r == 0)
+		r = mount_one(ctx, &t, e);
+	if (r < 0)
+		husk_err_wrap(e, "mounts[%zu] %s on %s", i, t.type, t.m->destination);
+	if (t.dfd >= 0)
+		husk_sys->close(t.dfd);
+	free(t.source);
+	husk_mount_opts_free(&t.o);
+	return r;
+}
+
+/* /dev gets husk's nodes unless the config binds something onto it. */
+static bool wants_dev_setup(const struct husk_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct husk_mount *m = &spec->mounts[i];
+		if (!is_dev(m->destination))
+			continue;
+		if (m->type && strcmp(m->type, "bind") == 0)
+			return false;
+		for (size_t j = 0; j < m->n_options; j++)
+			if (strcmp(m->options[j], "bind") == 0 || strcmp(m->options[j], "rbind") == 0)
+				return false;
+	}
+	return true;
+}
+
+static int make_cwd(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	if (!ctx->cwd)
+		return 0;
+	int fd = husk_path_open(ctx->rootfs_fd, ctx->cwd, HUSK_PATH_MKDIR, 0755);
+	if (fd < 0)
+		return husk_err(e, -fd, "mkdir cwd %s", ctx->cwd);
+	husk_sys->close(fd);
+	return 0;
+}
+
+int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	const struct husk_spec *spec = ctx->spec;
+	ctx->rootfs_fd = -1;
+	ctx->root_real = NULL;
+	ctx->dev_readonly = false;
+	/* Modes asked for (0755 dirs, 0666 nodes, tmpcopyup) are exact;
+	 * finalize sets 0022. */
+	husk_sys->umask(0);
+
+	struct stat st;
+	ctx->have_host_null = husk_sys->fstatat(AT_FDCWD, "/dev/null", &st, 0) == 0;
+	if (ctx->have_host_null) {
+		ctx->host_null_dev = st.st_dev;
+		ctx->host_null_ino = st.st_ino;
+	}
+
+	_cleanup_fd_ int fd = open_rootfs(spec->root_path, e);
+	if (fd < 0)
+		return -1;
+	if (!ctx->new_mount_ns) {
+		if (spec->n_mounts)
+			return husk_err(e, EINVAL, "mounts need a mount namespace");
+		ctx->rootfs_fd = move_fd(&fd);
+	} else {
+		unsigned long prop = spec->rootfs_propagation ? spec->rootfs_propagation : MS_SLAVE | MS_REC;
+		if (husk_sys->mount(NULL, "/", NULL, prop, NULL) < 0)
+			return husk_errno(e, "make / %s", prop_name(prop));
+		/* rslave/rprivate leave no shared mount; anything else may. */
+		if ((!(prop & MS_REC) || (prop & MS_SHARED)) && make_parent_private(fd, e) < 0)
+			return husk_err_wrap(e, "rootfs %s", spec->root_path);
+		ctx->rootfs_fd = bind_rootfs(fd, spec->root_path, e);
+		if (ctx->rootfs_fd < 0)
+			return -1;
+		char buf[PATH_MAX];
+		const char *real = husk_path_rel_of_fd(ctx->rootfs_fd, "/", buf, sizeof(buf));
+		if (!real)
+			return husk_errno(e, "rootfs %s: resolve", spec->root_path);
+		ctx->root_real = xasprintf("/%s", real);
+
+		for (size_t i = 0; i < spec->n_mounts; i++)
+			if (mount_entry(ctx, i, e) < 0)
+				return -1;
+		if (wants_dev_setup(spec)) {
+			if (husk_devices_create(ctx->rootfs_fd, spec, ctx->in_userns, e) < 0 ||
+			    husk_devices_symlinks(ctx->rootfs_fd, e) < 0)
+				return -1;
+		}
+		if (husk_devices_console(ctx->rootfs_fd, ctx->console_fd, e) < 0)
+			return -1;
+	}
+	if (make_cwd(ctx, e) < 0)
+		return -1;
+	if (husk_sys->fchdir(ctx->rootfs_fd) < 0)
+		return husk_errno(e, "chdir to rootfs %s", spec->root_path);
+	return 0;
+}
+
+/* Std streams that were the host's /dev/null would keep the host's devtmpfs
+ * reachable; give the process the container's instead. */
+static int reopen_std_streams(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	if (!ctx->have_host_null)
+		return 0;
+	for (int i = 0; i <= 2; i++) {
+		struct stat st;
+		if (husk_sys->fstatat(i, "", &st, AT_EMPTY_PATH) < 0 || st.st_dev != ctx->host_null_dev ||
+		    st.st_ino != ctx->host_null_ino)
+			continue;
+		int fd = husk_sys->openat(AT_FDCWD, "/dev/null", O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd < 0)
+			return husk_errno(e, "reopen fd %d on /dev/null", i);
+		int r = husk_sys->dup3(fd, i, 0);
+		husk_sys->close(fd);
+		if (r < 0)
+			return husk_errno(e, "reopen fd %d on /dev/null", i);
+	}
+	return 0;
+}
+
+static void release(struct husk_rootfs_ctx *ctx)
+{
+	if (ctx->rootfs_fd >= 0)
+		husk_sys->close(ctx->rootfs_fd);
+	ctx->rootfs_fd = -1;
+	free(ctx->root_real);
+	ctx->root_real = NULL;
+}
+
+static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	const struct husk_spec *spec = ctx->spec;
+	int rootfd = ctx->rootfs_fd;
+	enum husk_pivot_mode mode = !ctx->new_mount_ns ? HUSK_PIVOT_CHROOT
+				    : ctx->no_pivot    ? HUSK_PIVOT_MOVE
+						       : HUSK_PIVOT_ROOT;
+	if (husk_pivot_enter(rootfd, mode, e) < 0)
+		return -1;
+	/* The requested propagation for the container's own root, now that
+	 * it is "/" (applied before the pivot it covered the host's tree). */
+	if (ctx->new_mount_ns && spec->rootfs_propagation &&
+	    husk_sys->mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
+		return husk_errno(e, "make / %s", prop_name(spec->rootfs_propagation));
+	if (husk_sysctl_apply(spec, e) < 0)
+		return -1;
+	if (ctx->new_mount_ns) {
+		if (husk_paths_readonly(rootfd, spec->readonly_paths, spec->n_readonly_paths, e) < 0 ||
+		    husk_paths_mask(rootfd, spec->masked_paths, spec->n_masked_paths, e) < 0)
+			return -1;
+		if (ctx->dev_readonly) {
+			_cleanup_fd_ int dev = husk_path_open(rootfd, "/dev", 0, 0);
+			if (dev < 0)
+				return husk_err(e, -dev, "open /dev");
+			if (husk_mount_set_ro(dev, false, e) < 0)
+				return husk_err_wrap(e, "/dev");
+		}
+		if (spec->root_readonly && husk_mount_set_ro(rootfd, false, e) < 0)
+			return husk_err_wrap(e, "root.readonly");
+	}
+	husk_sys->umask(0022);
+	return reopen_std_streams(ctx, e);
+}
+
+int husk_rootfs_finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	int r = finalize(ctx, e);
+	release(ctx);
+	return r;
+}

@@ -1,0 +1,60 @@
+/* The kernel calls of the rootfs code, behind a table of function pointers.
+ * husk_sys points at the real implementation; unit tests swap in a fake
+ * that records the mount calls so the rootfs logic runs without root. */
+#pragma once
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <linux/openat2.h>
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Every function returns what the syscall returns (-1 with errno set). */
+struct husk_sys {
+	int (*mount)(const char *src, const char *target, const char *type, unsigned long flags,
+		     const void *data);
+	int (*umount2)(const char *target, int flags);
+	int (*open_tree)(int dfd, const char *path, unsigned flags);
+	int (*move_mount)(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags);
+	int (*mount_setattr)(int dfd, const char *path, unsigned flags, struct mount_attr *attr,
+			     size_t size);
+	int (*pivot_root)(const char *new_root, const char *put_old);
+	int (*chroot)(const char *path);
+	int (*chdir)(const char *path);
+	int (*fchdir)(int fd);
+	int (*openat)(int dfd, const char *path, int flags, mode_t mode);
+	int (*openat2)(int dfd, const char *path, struct open_how *how, size_t size);
+	int (*mkdirat)(int dfd, const char *path, mode_t mode);
+	int (*mknodat)(int dfd, const char *path, mode_t mode, dev_t dev);
+	int (*symlinkat)(const char *target, int dfd, const char *linkpath);
+	int (*unlinkat)(int dfd, const char *path, int flags);
+	ssize_t (*readlinkat)(int dfd, const char *path, char *buf, size_t size);
+	int (*fstatat)(int dfd, const char *path, struct stat *st, int flags);
+	int (*fstatfs)(int fd, struct statfs *st);
+	int (*fstatvfs)(int fd, struct statvfs *st);
+	int (*fchownat)(int dfd, const char *path, uid_t uid, gid_t gid, int flags);
+	int (*fchmodat)(int dfd, const char *path, mode_t mode, int flags);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	int (*dup3)(int oldfd, int newfd, int flags);
+	int (*close)(int fd);
+	mode_t (*umask)(mode_t mask);
+};
+
+extern const struct husk_sys husk_sys_real;
+/* The table in use; never NULL. */
+extern const struct husk_sys *husk_sys;
+
+/* "/proc/self/fd/N" into buf (>= HUSK_PROCFD_LEN bytes): the path through
+ * which mount(2) reaches an fd. */
+#define HUSK_PROCFD_LEN 32
+const char *husk_procfd(char *buf, int fd);
