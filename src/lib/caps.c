@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 /* Highest capability the running kernel knows; asking for more is not an
@@ -108,6 +109,14 @@ int husk_caps_apply_sets(const struct husk_caps *c, struct husk_error *e)
 			continue;
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
 			char b[32];
+			/* Not in both permitted and inheritable (runc's default
+			 * spec asks for ambient caps without inheritable ones):
+			 * runc skips these silently, and so do we. */
+			if (errno == EPERM) {
+				husk_debug("ambient %s not raised: not permitted and inheritable",
+					   cap_label(cap, b, sizeof(b)));
+				continue;
+			}
 			return husk_errno(e, "raise ambient %s", cap_label(cap, b, sizeof(b)));
 		}
 	}
