@@ -12,10 +12,10 @@ that no mount, cgroup directory or zombie was leaked.
 import copy
 import ctypes
 import glob
+import itertools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -170,7 +170,7 @@ class Runtime:
         self.binary = HUSK
         self.root = root
         self.workdir = workdir
-        self._n = 0
+        self._n = itertools.count(1)  # thread-safe under the GIL
 
     def cmd(self, *args, root=True):
         return [self.binary] + (["--root", self.root] if root else []) + [str(a) for a in args]
@@ -180,8 +180,7 @@ class Runtime:
         """fd_map {target: source}: the runtime gets source as fd target (set
         up in the child only: pytest itself uses low fds for capture).
         listen_pid: set LISTEN_PID to the runtime's own pid."""
-        self._n += 1
-        base = os.path.join(self.workdir, f"cmd{self._n}")
+        base = os.path.join(self.workdir, f"cmd{next(self._n)}")
         argv = self.cmd(*args, root=root)
         preexec = None
         if fd_map or listen_pid:

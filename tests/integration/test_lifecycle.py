@@ -54,7 +54,7 @@ def test_create_start_kill_delete(env, rt):
     st = wait_status(rt, cid, "stopped")
     rt.ok("delete", cid)
     assert cid not in rt.ids(), rt.ids()
-    r = rt.fail("state", cid)
+    rt.fail("state", cid)
     assert not pid_alive(st["pid"]) if st.get("pid") else True
 
 
@@ -109,7 +109,7 @@ def test_run_detach_pid_file(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.write()
     cid = env.new_id()
-    r = rt.ok("run", "-d", "--pid-file", "rel.pid", "--bundle", b.path, cid)
+    rt.ok("run", "-d", "--pid-file", "rel.pid", "--bundle", b.path, cid)
     with open(os.path.join(rt.workdir, "rel.pid")) as f:
         pid = int(f.read().strip())
     st = rt.state(cid)

@@ -1,6 +1,5 @@
 """Namespaces: created, joined by path, and refused when inconsistent."""
 import os
-import time
 
 import pytest
 

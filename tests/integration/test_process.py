@@ -1,6 +1,5 @@
 """process.*: args, env, cwd, user, umask, rlimits, capabilities, ..."""
 import os
-import subprocess
 
 import pytest
 
