@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #ifndef P_PIDFD
@@ -193,10 +194,19 @@ static int run_one(const struct husk_hook *h, const char *state, struct husk_err
 int husk_hooks_run(const struct husk_hook_list *l, enum husk_hook_kind kind,
 		   const char *state_json, struct husk_error *e)
 {
+	/* The spec: a failing poststart or poststop hook is logged as a
+	 * warning and the remaining hooks and the lifecycle go on. */
+	bool keep_going = kind == HUSK_HOOK_POSTSTART || kind == HUSK_HOOK_POSTSTOP;
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct husk_hook *h = &l->v[i];
-		if (run_one(h, state_json, e) < 0)
-			return husk_err_wrap(e, "%s hook #%zu (%s)", husk_hook_name(kind), i, h->path);
+		if (run_one(h, state_json, e) < 0) {
+			husk_err_wrap(e, "%s hook #%zu (%s)", husk_hook_name(kind), i, h->path);
+			if (!keep_going)
+				return -1;
+			char why[HUSK_ERR_MSG_MAX + 64];
+			husk_warn("%s", husk_err_str(e, why, sizeof(why)));
+			husk_err_clear(e);
+		}
 	}
 	return 0;
 }
