@@ -1,5 +1,5 @@
-/* Unit tests (TAP) for util.c, the error idiom, the cgroup path helpers
- * and the executable lookup. */
+/* Unit tests (TAP) for util.c, the error idiom, the cgroup path helpers,
+ * the executable lookup and hook running. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +9,7 @@
 
 #include "cgroup/cgroup_internal.h"
 #include "error.h"
+#include "hooks.h"
 #include "process.h"
 #include "util.h"
 
@@ -262,6 +263,62 @@ static void test_find_executable(void)
 	ok(husk_process_find_executable(&p, out, sizeof(out), &e) == 0, "CAP_DAC_OVERRIDE may exec 0700");
 }
 
+static int run_hook(char **args, char **env, int timeout, enum husk_hook_kind kind, const char *state,
+		    struct husk_error *e)
+{
+	struct husk_hook h = { .path = "/bin/sh", .args = args, .env = env, .timeout = timeout };
+	struct husk_hook_list l = { &h, 1 };
+	husk_err_clear(e);
+	return husk_hooks_run(&l, kind, state, e);
+}
+
+static void test_hooks(void)
+{
+	struct husk_error e;
+	char out[256], cmd[1024];
+	snprintf(out, sizeof(out), "%s/hook.out", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cat > %s; echo \"$0 $V\" >> %s; env | wc -l >> %s", out, out, out);
+	char *a1[] = { "argzero", "-c", cmd, NULL };
+	char *env[] = { "V=v1", NULL };
+	ok(run_hook(a1, env, 0, HUSK_HOOK_PRESTART, "{\"id\":\"c\"}", &e) == 0, "hook runs");
+	char *text = NULL;
+	husk_read_file_at(AT_FDCWD, out, &text, NULL, &e);
+	/* sh adds PWD (and maybe SHLVL/_): at most 4 variables. */
+	ok(text && strncmp(text, "{\"id\":\"c\"}argzero v1\n", 21) == 0 && atoi(text + 21) <= 4,
+	   "hook gets state on stdin, its args and only its env");
+	diag_str("hook output", text);
+	free(text);
+
+	char *a2[] = { "sh", "-c", "exit 3", NULL };
+	ok(run_hook(a2, NULL, 0, HUSK_HOOK_CREATE_RUNTIME, "{}", &e) < 0 &&
+		   strcmp(e.msg, "createRuntime hook #0 (/bin/sh): exit status 3") == 0,
+	   "exit status reported");
+	diag_str("got", e.msg);
+	char *a3[] = { "sh", "-c", "kill -9 $$", NULL };
+	ok(run_hook(a3, NULL, 0, HUSK_HOOK_PRESTART, "{}", &e) < 0 && strstr(e.msg, "killed by signal 9"),
+	   "signal reported");
+	ok(run_hook(a2, NULL, 0, HUSK_HOOK_POSTSTOP, "{}", &e) == 0, "poststop failure only warns");
+
+	/* A hook that never reads a large state must not block us. */
+	size_t big = 1 << 20;
+	char *state = xmalloc(big + 1);
+	memset(state, ' ', big);
+	state[big] = '\0';
+	char *a4[] = { "sh", "-c", "exit 0", NULL };
+	ok(run_hook(a4, NULL, 0, HUSK_HOOK_PRESTART, state, &e) == 0, "unread stdin is fine");
+	free(state);
+
+	char *a5[] = { "sh", "-c", "sleep 5", NULL };
+	uint64_t t0 = husk_now_ns();
+	int r = run_hook(a5, NULL, 1, HUSK_HOOK_PRESTART, "{}", &e);
+	uint64_t ms = (husk_now_ns() - t0) / 1000000;
+	ok(r < 0 && strstr(e.msg, "timed out after 1 s") && ms >= 900 && ms < 3000, "timeout kills the hook");
+
+	struct husk_hook h = { .path = "/nonexistent/hook" };
+	struct husk_hook_list l = { &h, 1 };
+	ok(husk_hooks_run(&l, HUSK_HOOK_PRESTART, "{}", &e) < 0 && e.errnum == ENOENT, "missing hook: ENOENT");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -278,6 +335,7 @@ int main(void)
 	test_fds_and_time();
 	test_cgroup_helpers();
 	test_find_executable();
+	test_hooks();
 
 	struct husk_error e;
 	husk_rm_rf_at(AT_FDCWD, tmpdir, &e);
