@@ -187,6 +187,8 @@ out:;
 int husk_path_open(int rootfd, const char *path, int flags, mode_t mode)
 {
 	int fd;
+	if (!*path)
+		path = "/";
 	if (!(flags & HUSK_PATH_NO_OPENAT2)) {
 		fd = open_fast(rootfd, path, flags);
 		if (fd >= 0)

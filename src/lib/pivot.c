@@ -129,9 +129,9 @@ int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 		const char *nsname = NULL;
 		int ns = sysctl_ns(k, &nsname);
 		if (ns < 0)
-			return husk_err(e, EPERM, "sysctl %s: not a namespaced key", key);
+			return husk_err(e, 0, "sysctl %s: not a namespaced key", key);
 		if (!spec->namespaces[ns].present)
-			return husk_err(e, EPERM, "sysctl %s: needs the container's own %s namespace", key,
+			return husk_err(e, 0, "sysctl %s: needs the container's own %s namespace", key,
 					nsname);
 	}
 	return 0;
@@ -242,7 +242,7 @@ static int open_null(int rootfd, struct husk_error *e)
 	}
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
 		husk_sys->close(fd);
-		return husk_err(e, EPERM, "maskedPaths: /dev/null is not the null device");
+		return husk_err(e, 0, "maskedPaths: /dev/null is not the null device");
 	}
 	return fd;
 }

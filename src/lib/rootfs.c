@@ -129,7 +129,7 @@ static int open_rootfs(const char *root, struct husk_error *e)
 	if (errno == ENOTDIR) {
 		struct stat st;
 		if (husk_sys->fstatat(AT_FDCWD, root, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-			return husk_err(e, ELOOP, "rootfs %s: is a symlink", root);
+			return husk_err(e, 0, "rootfs %s: is a symlink, not a directory", root);
 		return husk_err(e, ENOTDIR, "rootfs %s", root);
 	}
 	return husk_errno(e, "rootfs %s", root);
@@ -276,7 +276,7 @@ static int do_bind(struct mnt *t, struct husk_error *e)
 	if (t->o.idmap)
 		/* TODO(issue 3): idmapped mounts need a user namespace fd built
 		 * from the mount's uidMappings/gidMappings. */
-		return husk_err(e, EOPNOTSUPP, "idmapped mounts are not supported yet");
+		return husk_err(e, 0, "idmapped mounts are not supported yet");
 	unsigned rec = (t->o.flags & MS_REC) ? AT_RECURSIVE : 0;
 	_cleanup_fd_ int tree = husk_sys->open_tree(AT_FDCWD, t->source,
 						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
@@ -447,7 +447,7 @@ static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
 		if (husk_sys->fstatat(t->dfd, "", &st, AT_EMPTY_PATH) < 0)
 			return husk_errno(e, "stat %s", dest);
 		if (!S_ISDIR(st.st_mode))
-			return husk_err(e, ENOTDIR, "%s must be mounted on an ordinary directory", t->type);
+			return husk_err(e, 0, "%s must be mounted on an ordinary directory", t->type);
 	}
 	t->rel = husk_path_rel_of_fd(t->dfd, t->ctx->root_real, t->relbuf, sizeof(t->relbuf));
 	if (!t->rel)
@@ -486,9 +486,9 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 	case HUSK_PROC_ITSELF:
 		if (!bind ? strcmp(t->type, "proc") == 0 : source_is_procfs(t->source))
 			break;
-		return husk_err(e, EPERM, "only procfs may be mounted on /proc");
+		return husk_err(e, 0, "only procfs may be mounted on /proc");
 	case HUSK_PROC_DENIED:
-		return husk_err(e, EPERM, "/%s is inside /proc", t->rel);
+		return husk_err(e, 0, "/%s is inside /proc", t->rel);
 	}
 	if (bind)
 		return do_bind(t, e);
@@ -577,7 +577,7 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 		return -1;
 	if (!ctx->new_mount_ns) {
 		if (spec->n_mounts)
-			return husk_err(e, EINVAL, "mounts need a mount namespace");
+			return husk_err(e, 0, "mounts need a mount namespace");
 		ctx->rootfs_fd = move_fd(&fd);
 	} else {
 		unsigned long prop = spec->rootfs_propagation ? spec->rootfs_propagation : MS_SLAVE | MS_REC;

@@ -1,0 +1,565 @@
+/* Unit tests (TAP) for path.c (resolution inside a root, creation of
+ * missing components, the /proc guard) and, through a recording fake of
+ * the sys layer, the rootfs code's mount sequence.  No root needed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "rootfs.h"
+#include "spec.h"
+#include "sys.h"
+#include "util.h"
+
+static int n_test, n_fail;
+
+static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+	n_test++;
+	if (!cond)
+		n_fail++;
+	printf("%sok %d - ", cond ? "" : "not ", n_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static char base[] = "/tmp/husk-test-path-XXXXXX";
+static char root[1024];
+static int rootfd = -1;
+
+static void mk(const char *rel, mode_t type, const char *target)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	int r = 0;
+	if (type == S_IFDIR)
+		r = (mkdir(p, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+	else if (type == S_IFLNK)
+		r = symlink(target, p);
+	else {
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		r = fd < 0 ? -1 : close(fd);
+	}
+	if (r < 0) {
+		printf("Bail out! setup %s: %s\n", rel, strerror(errno));
+		exit(1);
+	}
+}
+
+static bool exists_in_root(const char *rel, mode_t type)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+/* Same inode as root/rel (lstat)? */
+static bool same(int fd, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat a, b;
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	if (fd < 0 || fstat(fd, &a) < 0 || lstat(p, &b) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void setup(void)
+{
+	if (!mkdtemp(base)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		exit(1);
+	}
+	snprintf(root, sizeof(root), "%s/root", base);
+	mkdir(root, 0755);
+	mk("a", S_IFDIR, NULL);
+	mk("a/b", S_IFDIR, NULL);
+	mk("a/b/c", S_IFDIR, NULL);
+	mk("a/file", S_IFREG, NULL);
+	mk("abs", S_IFLNK, "/a/b");
+	mk("rel", S_IFLNK, "a/b");
+	mk("a/b/up", S_IFLNK, "../../../../../a");
+	mk("chain1", S_IFLNK, "chain2");
+	mk("chain2", S_IFLNK, "/abs");
+	mk("loop1", S_IFLNK, "loop2");
+	mk("loop2", S_IFLNK, "/loop1");
+	mk("esc", S_IFLNK, "/../../../etc");
+	mk("escrel", S_IFLNK, "../../../../../../tmp");
+	mk("dangling", S_IFLNK, "/made/here");
+	mk("tofile", S_IFLNK, "a/file");
+	mk("magic", S_IFLNK, "/proc/self/root");
+	mk("proc", S_IFDIR, NULL);
+	mk("procl", S_IFLNK, "/proc");
+	/* a sibling outside the root that escapes must never reach */
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/outside", base);
+	mkdir(p, 0755);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void test_resolve(int mode)
+{
+	const char *m = mode ? "walk" : "openat2";
+	static const struct {
+		const char *path, *expect;
+	} t[] = {
+		{ "/a/b/c", "a/b/c" },
+		{ "a/b/c", "a/b/c" },
+		{ "/abs", "a/b" },
+		{ "/abs/c", "a/b/c" },
+		{ "/rel/c", "a/b/c" },
+		{ "/chain1/c", "a/b/c" },
+		{ "/a/b/up/b", "a/b" },
+		{ "/../../a/./b//c/", "a/b/c" },
+		{ "/a/b/c/../../../../..", "" },
+		{ "/esc", "" },       /* target /etc does not exist in the root */
+		{ "/escrel", "" },
+		{ "/tofile", "a/file" },
+		{ "/", "" },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		int fd = husk_path_open(rootfd, t[i].path, mode, 0);
+		if (strcmp(t[i].path, "/esc") == 0 || strcmp(t[i].path, "/escrel") == 0) {
+			/* /esc -> /etc and escrel -> /tmp: missing inside the root */
+			ok(fd == -ENOENT, "%s: %s stays inside (ENOENT), got %d", m, t[i].path, fd);
+		} else {
+			ok(same(fd, t[i].expect), "%s: %s resolves to /%s", m, t[i].path, t[i].expect);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	int fd = husk_path_open(rootfd, "/loop1", mode, 0);
+	ok(fd == -ELOOP, "%s: symlink loop is ELOOP (%d)", m, fd);
+	fd = husk_path_open(rootfd, "/a/file/x", mode, 0);
+	ok(fd == -ENOTDIR, "%s: component under a file is ENOTDIR (%d)", m, fd);
+	fd = husk_path_open(rootfd, "/missing", mode, 0);
+	ok(fd == -ENOENT, "%s: missing is ENOENT", m);
+	fd = husk_path_open(rootfd, "/abs", mode | HUSK_PATH_NOFOLLOW, 0);
+	struct stat st;
+	ok(fd >= 0 && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode), "%s: NOFOLLOW gives the link", m);
+	if (fd >= 0)
+		close(fd);
+	fd = husk_path_open(rootfd, "/abs/c", mode | HUSK_PATH_NOFOLLOW, 0);
+	ok(same(fd, "a/b/c"), "%s: NOFOLLOW follows links before the last component", m);
+	if (fd >= 0)
+		close(fd);
+	fd = husk_path_open(rootfd, "/magic/etc", mode, 0);
+	ok(fd < 0, "%s: /proc/self/root-style link does not reach the host (%d)", m, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_create(int mode)
+{
+	const char *m = mode ? "walk" : "openat2";
+	char p[64];
+	snprintf(p, sizeof(p), "/new-%s/x/y", m);
+	int fd = husk_path_open(rootfd, p, mode | HUSK_PATH_MKDIR, 0700);
+	snprintf(p, sizeof(p), "new-%s/x/y", m);
+	struct stat st;
+	char full[PATH_MAX];
+	snprintf(full, sizeof(full), "%s/%s", root, p);
+	ok(same(fd, p) && stat(full, &st) == 0 && (st.st_mode & 07777) == 0700,
+	   "%s: mkdir -p inside the root", m);
+	if (fd >= 0)
+		close(fd);
+
+	snprintf(p, sizeof(p), "/esc/made-%s", m);
+	fd = husk_path_open(rootfd, p, mode | HUSK_PATH_MKDIR, 0755);
+	snprintf(p, sizeof(p), "etc/made-%s", m);
+	ok(same(fd, p), "%s: creation through an escaping symlink lands inside the root", m);
+	if (fd >= 0)
+		close(fd);
+	snprintf(p, sizeof(p), "/escrel/made-%s", m);
+	fd = husk_path_open(rootfd, p, mode | HUSK_PATH_MKDIR, 0755);
+	snprintf(p, sizeof(p), "tmp/made-%s", m);
+	ok(same(fd, p), "%s: relative ../ escape lands inside the root", m);
+	if (fd >= 0)
+		close(fd);
+
+	snprintf(p, sizeof(p), "/dangling/%s", m);
+	fd = husk_path_open(rootfd, p, mode | HUSK_PATH_MKDIR, 0755);
+	snprintf(p, sizeof(p), "made/here/%s", m);
+	ok(same(fd, p), "%s: dangling symlink target created inside the root", m);
+	if (fd >= 0)
+		close(fd);
+
+	snprintf(p, sizeof(p), "/files-%s/d/f", m);
+	fd = husk_path_open(rootfd, p, mode | HUSK_PATH_MKFILE, 0640);
+	snprintf(p, sizeof(p), "files-%s/d/f", m);
+	ok(same(fd, p) && exists_in_root(p, S_IFREG), "%s: MKFILE creates a file leaf", m);
+	if (fd >= 0)
+		close(fd);
+
+	fd = husk_path_open(rootfd, "/a/file/sub", mode | HUSK_PATH_MKDIR, 0755);
+	ok(fd == -ENOTDIR, "%s: mkdir under a file is ENOTDIR (%d)", m, fd);
+
+	fd = husk_path_open(rootfd, "/a/b/c", mode | HUSK_PATH_MKDIR, 0755);
+	ok(same(fd, "a/b/c"), "%s: existing directory reused", m);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_parent(void)
+{
+	char leaf[NAME_MAX + 1];
+	int fd = husk_path_open_parent(rootfd, "/abs/c", 0, leaf);
+	ok(same(fd, "a/b") && strcmp(leaf, "c") == 0, "parent of /abs/c is /a/b, leaf c");
+	if (fd >= 0)
+		close(fd);
+	fd = husk_path_open_parent(rootfd, "/top", 0, leaf);
+	ok(same(fd, "") && strcmp(leaf, "top") == 0, "parent of /top is the root");
+	if (fd >= 0)
+		close(fd);
+	fd = husk_path_open_parent(rootfd, "/p/q/r//", HUSK_PATH_MKDIR, leaf);
+	ok(same(fd, "p/q") && strcmp(leaf, "r") == 0, "parent created, trailing slashes ignored");
+	if (fd >= 0)
+		close(fd);
+	ok(husk_path_open_parent(rootfd, "/", 0, leaf) == -EINVAL, "/ has no leaf");
+	ok(husk_path_open_parent(rootfd, "/a/..", 0, leaf) == -EINVAL, ".. leaf refused");
+	ok(husk_path_open_parent(rootfd, "/nope/x", 0, leaf) == -ENOENT, "missing parent ENOENT");
+}
+
+static void test_proc_guard(void)
+{
+	static const struct {
+		const char *rel;
+		enum husk_proc_guard g;
+	} t[] = {
+		{ "proc", HUSK_PROC_ITSELF },	      { "proc/", HUSK_PROC_ITSELF },
+		{ "/proc", HUSK_PROC_ITSELF },	      { "proc/cpuinfo", HUSK_PROC_ALLOWED },
+		{ "proc/meminfo", HUSK_PROC_ALLOWED }, { "proc/diskstats", HUSK_PROC_ALLOWED },
+		{ "proc/stat", HUSK_PROC_ALLOWED },    { "proc/swaps", HUSK_PROC_ALLOWED },
+		{ "proc/uptime", HUSK_PROC_ALLOWED },  { "proc/loadavg", HUSK_PROC_ALLOWED },
+		{ "proc/slabinfo", HUSK_PROC_ALLOWED }, { "proc/net/dev", HUSK_PROC_ALLOWED },
+		{ "proc/sys", HUSK_PROC_DENIED },      { "proc/sys/kernel", HUSK_PROC_DENIED },
+		{ "proc/self", HUSK_PROC_DENIED },     { "proc/net", HUSK_PROC_DENIED },
+		{ "proc/stat/x", HUSK_PROC_DENIED },   { "proc/cpuinfox", HUSK_PROC_DENIED },
+		{ "procfs", HUSK_PROC_OUTSIDE },       { "sys/proc", HUSK_PROC_OUTSIDE },
+		{ "", HUSK_PROC_OUTSIDE },	      { "dev", HUSK_PROC_OUTSIDE },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		ok(husk_path_proc_guard(t[i].rel) == t[i].g, "proc guard: \"%s\"", t[i].rel);
+
+	/* the guard works on where the path really is */
+	char buf[PATH_MAX];
+	int fd = husk_path_open(rootfd, "/procl", 0, 0);
+	char real[PATH_MAX];
+	ok(realpath(root, real) != NULL, "realpath of root");
+	const char *rel = husk_path_rel_of_fd(fd, real, buf, sizeof(buf));
+	ok(rel && strcmp(rel, "proc") == 0, "a symlink to /proc resolves to \"proc\" (%s)",
+	   rel ? rel : "NULL");
+	if (fd >= 0)
+		close(fd);
+	fd = open(base, O_PATH | O_CLOEXEC);
+	ok(husk_path_rel_of_fd(fd, real, buf, sizeof(buf)) == NULL, "a path outside has no rel");
+	close(fd);
+	rel = husk_path_rel_of_fd(rootfd, real, buf, sizeof(buf));
+	ok(rel && strcmp(rel, "") == 0, "the root itself is \"\"");
+}
+
+/* --- the recording fake sys layer ------------------------------------------ */
+
+static char log_buf[16384];
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	size_t l = strlen(log_buf);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(log_buf + l, sizeof(log_buf) - l, fmt, ap);
+	va_end(ap);
+	l = strlen(log_buf);
+	if (l + 1 < sizeof(log_buf))
+		strcat(log_buf, "\n");
+}
+
+/* "/proc/self/fd/N" or an fd -> path relative to the fake root */
+static const char *show(const char *path, int fd, char *buf)
+{
+	char link[HUSK_PROCFD_LEN], tmp[PATH_MAX];
+	if (path && strncmp(path, "/proc/self/fd/", 14) != 0)
+		return path;
+	if (!path)
+		path = husk_procfd(link, fd);
+	ssize_t n = readlink(path, tmp, sizeof(tmp) - 1);
+	if (n < 0)
+		return "?";
+	tmp[n] = '\0';
+	char real[PATH_MAX];
+	if (!realpath(root, real))
+		return "?";
+	size_t rl = strlen(real);
+	if (strncmp(tmp, real, rl) == 0) {
+		snprintf(buf, PATH_MAX, "/%s", tmp[rl] == '/' ? tmp + rl + 1 : tmp + rl);
+		return buf;
+	}
+	snprintf(buf, PATH_MAX, "%s", tmp);
+	return buf;
+}
+
+static int fake_mount(const char *src, const char *target, const char *type, unsigned long flags,
+		      const void *data)
+{
+	char b1[PATH_MAX], b2[PATH_MAX];
+	logf_("mount %s %s %s %#lx %s", src ? show(src, -1, b1) : "-", show(target, -1, b2),
+	      type ? type : "-", flags, data ? (const char *)data : "-");
+	return 0;
+}
+static int fake_open_tree(int dfd, const char *path, unsigned flags)
+{
+	char b[PATH_MAX];
+	int fd = openat(dfd, path, O_PATH | O_CLOEXEC | ((flags & AT_EMPTY_PATH) ? 0 : 0));
+	if (!*path)
+		fd = openat(dfd, ".", O_PATH | O_CLOEXEC);
+	logf_("open_tree %s%s", *path ? path : show(NULL, dfd, b), (flags & AT_RECURSIVE) ? " rec" : "");
+	return fd;
+}
+static int fake_move_mount(int from, const char *fp, int to, const char *tp, unsigned flags)
+{
+	(void)fp, (void)tp, (void)flags, (void)from;
+	char b[PATH_MAX];
+	logf_("move_mount -> %s", show(NULL, to, b));
+	return 0;
+}
+static int fake_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *a,
+			      size_t size)
+{
+	(void)dfd, (void)path, (void)size;
+	logf_("setattr%s set=%#llx clr=%#llx prop=%#llx", (flags & AT_RECURSIVE) ? " rec" : "",
+	      (unsigned long long)a->attr_set, (unsigned long long)a->attr_clr,
+	      (unsigned long long)a->propagation);
+	return 0;
+}
+static int fake_mknodat(int dfd, const char *path, mode_t mode, dev_t dev)
+{
+	logf_("mknod %s %o %u:%u", path, mode & 07777, major(dev), minor(dev));
+	int fd = openat(dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+static int fake_fchownat(int dfd, const char *path, uid_t u, gid_t g, int flags)
+{
+	(void)dfd, (void)flags;
+	logf_("chown %s %u:%u", path, u, g);
+	return 0;
+}
+
+static struct husk_sys fake;
+
+static struct husk_mount mnt(const char *dest, const char *type, const char *src, char **opts)
+{
+	struct husk_mount m = { .destination = (char *)dest, .type = (char *)type, .source = (char *)src,
+				.options = opts };
+	m.n_options = husk_strv_len(opts);
+	return m;
+}
+
+static bool has_line(const char *line)
+{
+	const char *p = log_buf;
+	size_t l = strlen(line);
+	while ((p = strstr(p, line))) {
+		if ((p == log_buf || p[-1] == '\n') && (p[l] == '\n' || p[l] == '\0'))
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+static bool before(const char *a, const char *b)
+{
+	const char *pa = strstr(log_buf, a), *pb = strstr(log_buf, b);
+	return pa && pb && pa < pb;
+}
+
+static void test_rootfs_sequence(void)
+{
+	fake = husk_sys_real;
+	fake.mount = fake_mount;
+	fake.open_tree = fake_open_tree;
+	fake.move_mount = fake_move_mount;
+	fake.mount_setattr = fake_mount_setattr;
+	fake.mknodat = fake_mknodat;
+	fake.fchownat = fake_fchownat;
+
+	char rfs[1024], src[1024];
+	snprintf(rfs, sizeof(rfs), "%s/seq", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	mk("etc", S_IFDIR, NULL);
+	mk("run", S_IFREG, NULL);
+	mk("sysl", S_IFLNK, "/proc/sys");
+	snprintf(src, sizeof(src), "%s/outside", base);
+
+	char *o_proc[] = { NULL };
+	char *o_dev[] = { "nosuid", "strictatime", "mode=755", "size=65536k", NULL };
+	char *o_bind[] = { "rbind", "ro", "nosuid", "rprivate", NULL };
+	char *o_sys[] = { "nosuid", "noexec", "nodev", "ro", NULL };
+	struct husk_mount mounts[] = {
+		mnt("/proc", "proc", "proc", o_proc),
+		mnt("/dev", "tmpfs", "tmpfs", o_dev),
+		mnt("/sys", "sysfs", "sysfs", o_sys),
+		mnt("/mnt/data", "bind", src, o_bind),
+	};
+	struct husk_device devs[] = {
+		{ .type = 'c', .path = "/dev/fuse", .major = 10, .minor = 229, .has_uid = true, .uid = 7 },
+	};
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	spec.mounts = mounts;
+	spec.n_mounts = ARRAY_SIZE(mounts);
+	spec.devices = devs;
+	spec.n_devices = 1;
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .cwd = "/work/dir",
+				       .console_fd = -1, .rootfs_fd = -1 };
+	struct husk_error e = { 0 };
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+
+	husk_sys = &fake;
+	int r = husk_rootfs_prepare(&ctx, &e);
+	husk_sys = &husk_sys_real;
+	char msg[2048];
+	ok(r == 0, "prepare with the fake sys layer (%s)", r ? husk_err_str(&e, msg, sizeof(msg)) : "ok");
+	for (char *l = log_buf, *nl; *l; l = nl + 1) {
+		nl = strchrnul(l, '\n');
+		printf("# %.*s\n", (int)(nl - l), l);
+		if (!*nl)
+			break;
+	}
+	ok(has_line("mount - / - 0x84000 -"), "/ made rslave first");
+	ok(has_line("open_tree / rec") && has_line("move_mount -> /"), "rootfs bound onto itself");
+	ok(has_line("mount proc /proc proc 0 -"), "proc mounted on the resolved /proc");
+	ok(has_line("mount tmpfs /dev tmpfs 0x1000002 mode=755,size=65536k"),
+	   "tmpfs /dev with flags and data");
+	ok(has_line("mount sysfs /sys sysfs 0xf -"), "sysfs with ro,nosuid,nodev,noexec");
+	char line[PATH_MAX + 64];
+	snprintf(line, sizeof(line), "open_tree %s rec", src);
+	ok(has_line(line), "rbind source cloned recursively");
+	ok(has_line("setattr set=0x3 clr=0 prop=0") && has_line("move_mount -> /mnt/data") &&
+		   has_line("setattr rec set=0 clr=0 prop=0x40000"),
+	   "bind: ro,nosuid applied before attaching, rprivate after");
+	ok(before("setattr set=0x3", "move_mount -> /mnt/data") &&
+		   before("move_mount -> /mnt/data", "setattr rec set=0 clr=0 prop=0x40000"),
+	   "bind: attribute/attach/propagation order");
+	ok(exists_in_root("mnt/data", S_IFDIR), "missing bind destination created as a directory");
+	ok(has_line("mknod null 666 1:3") && has_line("mknod tty 666 5:0") &&
+		   has_line("mknod fuse 666 10:229") && has_line("chown fuse 7:0"),
+	   "default and config devices made");
+	ok(before("mount sysfs", "mknod null"), "devices after every mount");
+	ok(exists_in_root("dev/ptmx", S_IFLNK) && exists_in_root("dev/fd", S_IFLNK) &&
+		   exists_in_root("dev/stdin", S_IFLNK) && exists_in_root("dev/stderr", S_IFLNK),
+	   "/dev symlinks");
+	ok(exists_in_root("work/dir", S_IFDIR), "cwd created");
+	char now[PATH_MAX];
+	ok(getcwd(now, sizeof(now)) && strcmp(now, rfs) == 0, "cwd is the rootfs after prepare");
+	free(ctx.root_real);
+	if (ctx.rootfs_fd >= 0)
+		close(ctx.rootfs_fd);
+	if (cwd[0] && chdir(cwd) < 0)
+		perror("chdir");
+
+	/* errors name the mount */
+	const struct {
+		struct husk_mount m;
+		const char *msg;
+	} bad[] = {
+		{ { .destination = "/run/x", .type = "tmpfs", .source = "tmpfs", .options = o_proc },
+		  "mounts[0] tmpfs on /run/x: mkdir /run/x: Not a directory" },
+		{ { .destination = "/sysl/kernel", .type = "tmpfs", .source = "tmpfs", .options = o_proc },
+		  "mounts[0] tmpfs on /sysl/kernel: /proc/sys/kernel is inside /proc" },
+		{ { .destination = "/proc", .type = "tmpfs", .source = "tmpfs", .options = o_proc },
+		  "mounts[0] tmpfs on /proc: only procfs may be mounted on /proc" },
+		{ { .destination = "/proc/cpuinfo", .type = "bind", .source = src, .options = o_proc },
+		  NULL },
+		{ { .destination = "/etc", .type = "proc", .source = "proc", .options = o_proc }, NULL },
+		{ { .destination = "/sysl", .type = "proc", .source = "proc", .options = o_proc },
+		  "mounts[0] proc on /sysl: proc must be mounted on an ordinary directory" },
+	};
+	mk("proc", S_IFDIR, NULL);
+	mk("proc/sys", S_IFDIR, NULL);
+	mk("proc/sys/kernel", S_IFDIR, NULL);
+	mk("proc/cpuinfo", S_IFREG, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct husk_mount m = bad[i].m;
+		spec.mounts = &m;
+		spec.n_mounts = 1;
+		spec.n_devices = 0;
+		ctx.cwd = NULL;
+		log_buf[0] = '\0';
+		husk_err_clear(&e);
+		husk_sys = &fake;
+		r = husk_rootfs_prepare(&ctx, &e);
+		husk_sys = &husk_sys_real;
+		husk_err_str(&e, msg, sizeof(msg));
+		if (bad[i].msg)
+			ok(r < 0 && strcmp(msg, bad[i].msg) == 0, "error: \"%s\" (got \"%s\")", bad[i].msg,
+			   r < 0 ? msg : "success");
+		else
+			ok(r == 0, "allowed: %s %s (%s)", m.type, m.destination, r < 0 ? msg : "ok");
+		free(ctx.root_real);
+		if (ctx.rootfs_fd >= 0)
+			close(ctx.rootfs_fd);
+		if (cwd[0] && chdir(cwd) < 0)
+			perror("chdir");
+	}
+
+	/* rootfs checks */
+	mk("notdir", S_IFREG, NULL);
+	mk("linkdir", S_IFLNK, "etc");
+	static const struct {
+		const char *rel, *msg;
+	} rb[] = {
+		{ "notdir", "rootfs %s/notdir: Not a directory" },
+		{ "linkdir", "rootfs %s/linkdir: is a symlink, not a directory" },
+		{ "nothere", "rootfs %s/nothere: No such file or directory" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rb); i++) {
+		char rp[PATH_MAX], want[PATH_MAX * 2];
+		snprintf(rp, sizeof(rp), "%s/%s", rfs, rb[i].rel);
+		snprintf(want, sizeof(want), rb[i].msg, rfs);
+		spec.root_path = rp;
+		husk_err_clear(&e);
+		husk_sys = &fake;
+		r = husk_rootfs_prepare(&ctx, &e);
+		husk_sys = &husk_sys_real;
+		husk_err_str(&e, msg, sizeof(msg));
+		ok(r < 0 && strcmp(msg, want) == 0, "rootfs error \"%s\" (got \"%s\")", want, msg);
+	}
+	husk_sys->umask(022);
+}
+
+int main(void)
+{
+	umask(022);
+	setup();
+	test_resolve(0);
+	test_resolve(HUSK_PATH_NO_OPENAT2);
+	test_create(0);
+	test_create(HUSK_PATH_NO_OPENAT2);
+	test_parent();
+	test_proc_guard();
+	test_rootfs_sequence();
+	struct husk_error e = { 0 };
+	husk_rm_rf_at(AT_FDCWD, base, &e);
+	printf("1..%d\n", n_test);
+	return n_fail ? 1 : 0;
+}
