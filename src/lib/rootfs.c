@@ -394,7 +394,7 @@ static int do_fs_mount(struct mnt *t, const char *source, const char *type, unsi
 			return husk_errno(e, "tmpcopyup: open %s", t->m->destination);
 	}
 	if (husk_sys->mount(source, husk_procfd(dst, t->dfd), type, flags, t->o.data) < 0)
-		return husk_errno(e, "mount");
+		return husk_errno(e, "mount %s", source);
 	return after_fs_mount(t, covered, e);
 }
 
