@@ -50,12 +50,32 @@ static int replace_with_file(int dirfd, const char *leaf, mode_t mode)
 	return -1;
 }
 
-static int make_device(int rootfd, const struct husk_device *d, bool in_userns, struct husk_error *e)
+/* "/dev/NAME" -> NAME, else NULL (nested or elsewhere: resolved in full) */
+static const char *direct_dev_name(const char *path)
+{
+	if (strncmp(path, "/dev/", 5) != 0)
+		return NULL;
+	const char *n = path + 5;
+	if (!*n || strchr(n, '/') || strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strlen(n) > NAME_MAX)
+		return NULL;
+	return n;
+}
+
+static int make_device(int rootfd, int devfd, const struct husk_device *d, bool in_userns,
+		       struct husk_error *e)
 {
 	char leaf[NAME_MAX + 1];
-	_cleanup_fd_ int dirfd = husk_path_open_parent(rootfd, d->path, HUSK_PATH_MKDIR, leaf);
-	if (dirfd < 0)
-		return husk_err(e, -dirfd, "device %s: mkdir parent", d->path);
+	_cleanup_fd_ int owned = -1;
+	int dirfd = devfd;
+	const char *name = direct_dev_name(d->path);
+	if (name) {
+		strcpy(leaf, name);
+	} else {
+		owned = husk_path_open_parent(rootfd, d->path, HUSK_PATH_MKDIR, leaf);
+		if (owned < 0)
+			return husk_err(e, -owned, "device %s: mkdir parent", d->path);
+		dirfd = owned;
+	}
 	mode_t perm = d->has_file_mode ? (d->file_mode & 07777) : 0666;
 
 	/* Device nodes made in a user namespace do not work (the superblock is
@@ -88,15 +108,19 @@ static int make_device(int rootfd, const struct husk_device *d, bool in_userns, 
 int husk_devices_create(int rootfd, const struct husk_spec *spec, bool in_userns,
 			struct husk_error *e)
 {
+	/* One /dev fd serves every /dev/NAME device. */
+	_cleanup_fd_ int dev = husk_path_open(rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
+	if (dev < 0)
+		return husk_err(e, -dev, "mkdir /dev");
 	for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
 		bool listed = false;
 		for (size_t j = 0; j < spec->n_devices && !listed; j++)
 			listed = strcmp(spec->devices[j].path, default_devices[i].path) == 0;
-		if (!listed && make_device(rootfd, &default_devices[i], in_userns, e) < 0)
+		if (!listed && make_device(rootfd, dev, &default_devices[i], in_userns, e) < 0)
 			return -1;
 	}
 	for (size_t j = 0; j < spec->n_devices; j++) {
-		if (make_device(rootfd, &spec->devices[j], in_userns, e) < 0)
+		if (make_device(rootfd, dev, &spec->devices[j], in_userns, e) < 0)
 			return husk_err_wrap(e, "linux.devices[%zu]", j);
 	}
 	return 0;

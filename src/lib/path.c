@@ -184,25 +184,9 @@ out:;
 	return result;
 }
 
-int husk_path_open(int rootfd, const char *path, int flags, mode_t mode)
-{
-	int fd;
-	if (!*path)
-		path = "/";
-	if (!(flags & HUSK_PATH_NO_OPENAT2)) {
-		fd = open_fast(rootfd, path, flags);
-		if (fd >= 0)
-			return fd;
-		/* ENOSYS: no openat2; EPERM: a seccomp filter hiding it. */
-		if (errno != ENOSYS && errno != EPERM &&
-		    !(errno == ENOENT && (flags & (HUSK_PATH_MKDIR | HUSK_PATH_MKFILE))))
-			return -errno;
-	}
-	fd = open_walk(rootfd, path, flags, mode);
-	return fd < 0 ? -errno : fd;
-}
-
-int husk_path_open_parent(int rootfd, const char *path, int flags, char *leaf)
+/* path's directory (allocated, "/" for a top-level name) and last
+ * component; -EINVAL when the last component is empty, "." or "..". */
+static int split_path(const char *path, char **dir, char *leaf)
 {
 	size_t len = strlen(path);
 	while (len > 0 && path[len - 1] == '/')
@@ -211,15 +195,80 @@ int husk_path_open_parent(int rootfd, const char *path, int flags, char *leaf)
 	while (start > 0 && path[start - 1] != '/')
 		start--;
 	size_t n = len - start;
-	if (n == 0 || n > NAME_MAX)
-		return n ? -ENAMETOOLONG : -EINVAL;
+	if (n == 0)
+		return -EINVAL;
+	if (n > NAME_MAX)
+		return -ENAMETOOLONG;
 	memcpy(leaf, path + start, n);
 	leaf[n] = '\0';
 	if (strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0)
 		return -EINVAL;
-	_cleanup_free_ char *dir = xstrndup(path, start);
-	int f = (flags & (HUSK_PATH_MKDIR | HUSK_PATH_NO_OPENAT2));
-	return husk_path_open(rootfd, dir[0] ? dir : "/", f, 0755);
+	*dir = start ? xstrndup(path, start) : xstrdup("/");
+	return 0;
+}
+
+/* The common case of a missing path: only the last component (or the last
+ * few) is missing.  The parent is resolved, and created as needed, by the
+ * same rules; the leaf is made relative to the parent's fd.  -EAGAIN: let
+ * the walk sort it out (a dangling symlink, a race). */
+static int create_last(int rootfd, const char *path, int flags, mode_t mode)
+{
+	char leaf[NAME_MAX + 1];
+	_cleanup_free_ char *dir = NULL;
+	if (split_path(path, &dir, leaf) < 0)
+		return -EAGAIN;
+	int pflags = (flags & ~(HUSK_PATH_MKFILE | HUSK_PATH_NOFOLLOW)) | HUSK_PATH_MKDIR;
+	_cleanup_fd_ int dirfd = husk_path_open(rootfd, dir, pflags, 0755);
+	if (dirfd < 0)
+		return dirfd;
+	if (create_leaf(dirfd, leaf, flags, mode, true) < 0)
+		return errno == EEXIST ? -EAGAIN : -errno;
+	bool file = flags & HUSK_PATH_MKFILE;
+	int fd = husk_sys->openat(dirfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC | (file ? 0 : O_DIRECTORY),
+				  0);
+	if (fd < 0)
+		return -EAGAIN;
+	if (file) {
+		/* O_NOFOLLOW alone opens a symlink swapped in meanwhile */
+		struct stat st;
+		if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0 || S_ISLNK(st.st_mode)) {
+			husk_sys->close(fd);
+			return -EAGAIN;
+		}
+	}
+	return fd;
+}
+
+int husk_path_open(int rootfd, const char *path, int flags, mode_t mode)
+{
+	int fd;
+	bool create = flags & (HUSK_PATH_MKDIR | HUSK_PATH_MKFILE);
+	if (!*path)
+		path = "/";
+	if (!(flags & HUSK_PATH_NO_OPENAT2)) {
+		fd = open_fast(rootfd, path, flags);
+		if (fd >= 0)
+			return fd;
+		if (errno == ENOENT && create) {
+			fd = create_last(rootfd, path, flags, mode);
+			if (fd != -EAGAIN)
+				return fd;
+		} else if (errno != ENOSYS && errno != EPERM) {
+			/* ENOSYS: no openat2; EPERM: a seccomp filter hiding it. */
+			return -errno;
+		}
+	}
+	fd = open_walk(rootfd, path, flags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int husk_path_open_parent(int rootfd, const char *path, int flags, char *leaf)
+{
+	_cleanup_free_ char *dir = NULL;
+	int r = split_path(path, &dir, leaf);
+	if (r < 0)
+		return r;
+	return husk_path_open(rootfd, dir, flags & (HUSK_PATH_MKDIR | HUSK_PATH_NO_OPENAT2), 0755);
 }
 
 const char *husk_path_rel_of_fd(int fd, const char *root_real, char *buf, size_t len)
