@@ -98,6 +98,7 @@ def session_dir():
     d = tempfile.mkdtemp(prefix="husk-it-", dir="/tmp")
     os.chmod(d, 0o755)
     yield d
+    remove_cgroup_parents()
     if not os.environ.get("HUSK_TEST_KEEP"):
         if not _mounts_under(d):
             shutil.rmtree(d, ignore_errors=True)
@@ -366,12 +367,17 @@ class Env:
                             os.rmdir(d)
                         except OSError:
                             pass
-        for d in glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}"):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass  # another test's dir, or not empty
         return problems
+
+
+def remove_cgroup_parents():
+    # Only at session end: removing the shared parent while another runtime
+    # (another session) is between its mkdir of parent and child breaks it.
+    for d in glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass  # not empty: someone else's containers
 
 
 @pytest.fixture

@@ -337,3 +337,61 @@ def test_list_empty(env, rt):
     assert r.out.strip() == "", r
     r = rt.ok("list", "--format", "json")
     assert json.loads(r.out) in ([], None), r
+
+
+def test_process_killed_from_host_reports_stopped(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    pid = rt.state(cid)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_status(rt, cid, "stopped")
+    r = rt.ok("list", "--format", "json")
+    assert {e["id"]: e["status"] for e in json.loads(r.out)}[cid] == "stopped", r
+    rt.ok("delete", cid)
+
+
+def test_state_annotations(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["annotations"] = {"org.example.key": "value", "other": ""}
+    cid, _ = env.create(b)
+    st = rt.state(cid)
+    assert st.get("annotations") == b.config["annotations"], st
+
+
+def test_run_stdin(env, rt):
+    b = env.bundle().set_args("cat")
+    b.write()
+    src = os.path.join(env.base, "input")
+    with open(src, "w") as f:
+        f.write("from-stdin\n")
+    with open(src) as f:
+        r = rt("run", "--bundle", b.path, env.new_id(), stdin=f)
+    assert r.rc == 0 and r.out == "from-stdin\n", r
+
+
+def test_run_forwards_signals(env, rt):
+    """A foreground `run` passes signals it receives on to the container."""
+    import subprocess
+    b = env.bundle().sh("trap 'exit 42' TERM; touch /shared/up; while :; do sleep 0.05; done")
+    b.write()
+    with open(os.path.join(env.base, "fwd.out"), "w") as out:
+        p = subprocess.Popen(rt.cmd("run", "--bundle", b.path, env.new_id()),
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        try:
+            assert wait_for(lambda: os.path.exists(b.shared_file("up")))
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert rc == 42, open(os.path.join(env.base, "fwd.out")).read()
+
+
+def test_run_reaps_background_children(env, rt):
+    """The container's init exits while a child still runs: run returns the
+    init's status promptly (the pid namespace takes the child down)."""
+    r = env.run_sh("sleep 100 & exit 5", ok=False)
+    assert r.rc == 5, r
+    assert r.duration < 5, r

@@ -253,6 +253,21 @@ def test_preserve_fds(env, rt):
     assert sorted(lines[:-1], key=int) == ["0", "1", "2", "3", "4"], r
 
 
+# husk's own convention (runc does not do this): --preserve-fds N exports
+# LISTEN_FDS=N and LISTEN_PID=<container pid> so the program can find them.
+@pytest.mark.husk_only
+def test_preserve_fds_sets_listen_fds(env, rt):
+    b = env.bundle().sh('echo "$LISTEN_FDS $LISTEN_PID $$"')
+    b.write()
+    rfd = _pipe_with(b"x")
+    try:
+        r = rt("run", "--preserve-fds", "1", "--bundle", b.path, env.new_id(), fd_map={3: rfd})
+    finally:
+        os.close(rfd)
+    assert r.rc == 0, r
+    assert r.out.split() == ["1", "1", "1"], r
+
+
 def test_extra_fds_not_passed_without_preserve(env, rt):
     b = env.bundle().set_args("ls", "/proc/self/fd")
     b.write()
@@ -266,8 +281,9 @@ def test_extra_fds_not_passed_without_preserve(env, rt):
 
 
 def test_listen_fds_socket_activation(env, rt):
-    """LISTEN_FDS/LISTEN_PID addressed to the runtime: the fds pass through
-    and the container gets LISTEN_FDS."""
+    """systemd socket activation (runc-compatible): LISTEN_FDS/LISTEN_PID
+    addressed to the runtime make it pass those fds on, and the container
+    gets LISTEN_FDS."""
     b = env.bundle().sh('echo "LISTEN_FDS=$LISTEN_FDS"; ls /proc/self/fd | wc -l; cat <&3')
     b.write()
     rfd = _pipe_with(b"socket-fd\n")
