@@ -561,9 +561,9 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 	ctx->rootfs_fd = -1;
 	ctx->root_real = NULL;
 	ctx->dev_readonly = false;
-	/* Modes asked for (0755 dirs, 0666 nodes, tmpcopyup) are exact;
-	 * finalize sets 0022. */
-	husk_sys->umask(0);
+	/* Modes asked for (0755 dirs, 0666 nodes, tmpcopyup) are exact; the
+	 * old umask is back for the createContainer hooks, finalize sets 0022. */
+	mode_t old_umask = husk_sys->umask(0);
 
 	struct stat st;
 	ctx->have_host_null = husk_sys->fstatat(AT_FDCWD, "/dev/null", &st, 0) == 0;
@@ -610,6 +610,7 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 		return -1;
 	if (husk_sys->fchdir(ctx->rootfs_fd) < 0)
 		return husk_errno(e, "chdir to rootfs %s", spec->root_path);
+	husk_sys->umask(old_umask);
 	return 0;
 }
 
