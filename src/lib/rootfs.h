@@ -7,6 +7,9 @@
 #include "error.h"
 #include "spec.h"
 
+/* The caller fills spec, no_pivot, in_userns, new_mount_ns, cwd and
+ * console_fd (-1 when none); the rest is the module's.  new_mount_ns false
+ * means chroot only, and then config.json may list no mounts. */
 struct husk_rootfs_ctx {
 	const struct husk_spec *spec;
 	bool no_pivot;         /* --no-pivot: MS_MOVE + chroot */
