@@ -223,13 +223,28 @@ static char *absolute_bundle(const char *bundle)
 	return xasprintf("%s/%s", cwd, bundle);
 }
 
-static int do_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
+/* systemd socket activation addressed to us (LISTEN_PID is our pid):
+ * those fds go to the container too, ahead of --preserve-fds. */
+static int socket_activation_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long p, n;
+	if (!pid || !fds || husk_parse_long(pid, 1, INT_MAX, &p) < 0 || p != getpid() ||
+	    husk_parse_long(fds, 0, 1024, &n) < 0)
+		return 0;
+	return (int)n;
+}
+
+static int do_create(const struct husk_global_opts *g, const struct husk_create_opts *opts,
 		     struct created *out, struct husk_error *e)
 {
-	if (husk_validate_id(o->id, e) < 0)
+	if (husk_validate_id(opts->id, e) < 0)
 		return -1;
-	if (o->preserve_fds < 0)
+	if (opts->preserve_fds < 0)
 		return husk_err(e, 0, "--preserve-fds must not be negative");
+	struct husk_create_opts eff = *opts;
+	eff.preserve_fds += socket_activation_fds();
+	const struct husk_create_opts *o = &eff;
 	_cleanup_free_ char *bundle = absolute_bundle(o->bundle);
 	struct husk_spec *spec = NULL;
 	if (husk_spec_load(bundle, &spec, e) < 0)

@@ -4,8 +4,9 @@
 #include "error.h"
 #include "spec.h"
 
-/* Run every hook in the list in order.  The first failure stops the list
- * and fails with "<kind> hook <i> (<path>): <why>" (exit status, signal,
- * timeout or exec error). */
+/* Run every hook in the list in order.  For most kinds the first failure
+ * stops the list and fails with "<kind> hook #<i> (<path>): <why>" (exit
+ * status, signal, timeout or exec error); poststart and poststop failures
+ * are logged as warnings and the remaining hooks still run (spec). */
 int husk_hooks_run(const struct husk_hook_list *l, enum husk_hook_kind kind,
 		   const char *state_json, struct husk_error *e);

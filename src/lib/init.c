@@ -193,9 +193,12 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	char exe[PATH_MAX];
 	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
 		child_fail(sync_fd, e);
+	/* cwd first as root (it may be reachable only by root, as runc
+	 * allows), and again as the user if root could not enter it. */
+	bool in_cwd = chdir(p->cwd) == 0;
 	if (husk_process_apply(p, s->has_personality, s->personality, setgroups_allowed(), e) < 0)
 		child_fail(sync_fd, e);
-	if (chdir(p->cwd) < 0) {
+	if (!in_cwd && chdir(p->cwd) < 0) {
 		husk_errno(e, "chdir to cwd (\"%s\") set in config.json", p->cwd);
 		child_fail(sync_fd, e);
 	}

@@ -516,9 +516,22 @@ int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e)
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->n; i++) {
-		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", cg->h[i].dir);
-		if (husk_write_file_at(AT_FDCWD, f, buf, (size_t)n, e) < 0)
-			return husk_err_wrap(e, "join cgroup");
+		struct hier *h = &cg->h[i];
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", h->dir);
+		/* Containers may share a cgroupsPath: another one's delete can
+		 * remove the directory between our mkdir and this write. */
+		for (int tries = 0;; tries++) {
+			if (husk_write_file_at(AT_FDCWD, f, buf, (size_t)n, e) == 0)
+				break;
+			if (e->errnum != ENOENT || tries == 3)
+				return husk_err_wrap(e, "join cgroup");
+			if (husk_mkdir_p(h->dir, 0755, e) < 0)
+				return husk_err_wrap(e, "join cgroup");
+			if (husk_cg_ctrl_has(h->ctrl, "cpuset") && cpuset_inherit(h->dir, e) < 0)
+				return husk_err_wrap(e, "join cgroup");
+			if (h->created < 1)
+				h->created = 1;
+		}
 	}
 	return 0;
 }
