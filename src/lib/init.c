@@ -190,12 +190,13 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	if (husk_rootfs_finalize(&rctx, e) < 0)
 		child_fail(sync_fd, e);
 
+	/* cwd first as root (it may be reachable only by root, as runc
+	 * allows), and again as the user if root could not enter it.
+	 * Relative args[0] is looked up from there, like execvp would. */
+	bool in_cwd = chdir(p->cwd) == 0;
 	char exe[PATH_MAX];
 	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
 		child_fail(sync_fd, e);
-	/* cwd first as root (it may be reachable only by root, as runc
-	 * allows), and again as the user if root could not enter it. */
-	bool in_cwd = chdir(p->cwd) == 0;
 	if (husk_process_apply(p, s->has_personality, s->personality, setgroups_allowed(), e) < 0)
 		child_fail(sync_fd, e);
 	if (!in_cwd && chdir(p->cwd) < 0) {
