@@ -40,7 +40,8 @@ def test_create_start_kill_delete(env, rt):
     for key in ("rootfs", "created", "owner"):
         assert key in st, f"state lacks {key}: {st}"
     assert st["rootfs"] == b.rootfs, st
-    assert pid_alive(st["pid"])
+    pid = st["pid"]
+    assert pid_alive(pid)
     # The user program has not run yet.
     time.sleep(0.1)
     assert not os.path.exists(b.shared_file("started")), "process ran before start"
@@ -55,7 +56,7 @@ def test_create_start_kill_delete(env, rt):
     rt.ok("delete", cid)
     assert cid not in rt.ids(), rt.ids()
     rt.fail("state", cid)
-    assert not pid_alive(st["pid"]) if st.get("pid") else True
+    assert not pid_alive(pid)
 
 
 def test_start_twice_fails(env, rt):
