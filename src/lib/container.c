@@ -276,8 +276,17 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		goto out;
 
 	if (husk_cgroup_create(spec, o->id, g->systemd_cgroup, &cg, e) < 0) {
-		husk_err_wrap(e, "cgroup");
-		goto out;
+		/* Rootless without resource limits runs without a cgroup of
+		 * its own when it may not create one, as runc does. */
+		bool rootless = g->rootless == 1 || (g->rootless == -1 && geteuid() != 0);
+		bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
+		if (!(rootless && denied && !json_object_size(spec->resources))) {
+			husk_err_wrap(e, "cgroup");
+			goto out;
+		}
+		char why[HUSK_ERR_MSG_MAX + 64];
+		husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
+		cg = NULL;
 	}
 
 	struct sockaddr_un addr;
@@ -313,7 +322,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		goto out;
 	husk_closep(&sp[1]);
 
-	if (husk_cgroup_enter(cg, first, e) < 0) {
+	if (cg && husk_cgroup_enter(cg, first, e) < 0) {
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}
@@ -362,7 +371,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.created = created,
 		.owner = (char *)"",
 		.hooks = hooks_to_json(bundle),
-		.cgroup = husk_cgroup_serialize(cg),
+		.cgroup = cg ? husk_cgroup_serialize(cg) : NULL,
 	};
 	if (spec->n_annotations) {
 		st.annotations = json_object();
