@@ -5,23 +5,7 @@
 
 #include "mount_opts.h"
 #include "util.h"
-
-static int n_test, n_fail;
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
-static void ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%sok %d - ", cond ? "" : "not ", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+#include "tap.h"
 
 static struct husk_mount_opts parse(const char *csv)
 {
@@ -211,6 +195,5 @@ int main(void)
 	test_special();
 	test_data();
 	test_attr();
-	printf("1..%d\n", n_test);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }

@@ -16,22 +16,7 @@
 #include "spec.h"
 #include "sys.h"
 #include "util.h"
-
-static int n_test, n_fail;
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%sok %d - ", cond ? "" : "not ", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+#include "tap.h"
 
 static char base[] = "/tmp/husk-test-path-XXXXXX";
 static char root[1024];
@@ -560,6 +545,5 @@ int main(void)
 	test_rootfs_sequence();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);
-	printf("1..%d\n", n_test);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }

@@ -13,22 +13,7 @@
 
 #include "spec.h"
 #include "util.h"
-
-static int n_test, n_fail;
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+#include "tap.h"
 
 #define BASE "\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"rootfs\"}"
 #define PROC(extra) "\"process\": {\"args\": [\"sh\"], \"cwd\": \"/\"" extra "}"
@@ -526,6 +511,5 @@ int main(void)
 	test_linux();
 	test_mounts_hooks();
 	test_load();
-	printf("1..%d\n", n_test);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }

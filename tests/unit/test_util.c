@@ -12,21 +12,7 @@
 #include "hooks.h"
 #include "process.h"
 #include "util.h"
-
-static int n_test, n_fail;
-
-static void ok(bool cond, const char *name)
-{
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
-
-static void diag_str(const char *what, const char *got)
-{
-	printf("# %s: \"%s\"\n", what, got ? got : "(null)");
-}
+#include "tap.h"
 
 static char tmpdir[] = "/tmp/husk-test-util-XXXXXX";
 
@@ -339,6 +325,5 @@ int main(void)
 
 	struct husk_error e;
 	husk_rm_rf_at(AT_FDCWD, tmpdir, &e);
-	printf("1..%d\n", n_test);
-	return n_fail ? 1 : 0;
+	return tap_done();
 }
