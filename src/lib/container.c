@@ -316,6 +316,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.listen_fd = listen_fd,
 		.preserve_fds = o->preserve_fds,
 		.close_from = min_fd,
+		.cgroup = cg,
 	};
 	bool two_stage;
 	if (husk_init_spawn(&ic, &first, &two_stage, e) < 0)
@@ -431,8 +432,7 @@ int husk_container_create(const struct husk_global_opts *g, const struct husk_cr
 	return do_create(g, o, NULL, e);
 }
 
-/* Open and lock a container's directory and read its state. */
-static int open_container(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
+int husk_container_open(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
 			  struct husk_state **st, struct husk_error *e)
 {
 	if (husk_validate_id(id, e) < 0)
@@ -453,7 +453,7 @@ int husk_container_start(const struct husk_global_opts *g, const char *id, struc
 	_cleanup_free_ char *created_json = NULL, *running_json = NULL;
 	struct husk_state *st = NULL;
 	int ret = -1;
-	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0)
+	if (husk_container_open(g, id, &rootfd, &dirfd, &st, e) < 0)
 		goto out;
 	const char *status = husk_state_status(dirfd, st);
 	if (strcmp(status, "created") != 0) {
@@ -531,7 +531,7 @@ int husk_container_kill(const struct husk_global_opts *g, const char *id, int si
 	_cleanup_fd_ int rootfd = -1, dirfd = -1, pidfd = -1;
 	struct husk_state *st = NULL;
 	int ret = -1;
-	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0)
+	if (husk_container_open(g, id, &rootfd, &dirfd, &st, e) < 0)
 		goto out;
 	const char *status = husk_state_status(dirfd, st);
 	if (!strcmp(status, "stopped") && !all) {
@@ -596,7 +596,7 @@ int husk_container_delete(const struct husk_global_opts *g, const char *id, bool
 	_cleanup_fd_ int rootfd = -1, dirfd = -1;
 	struct husk_state *st = NULL;
 	int ret = -1;
-	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0) {
+	if (husk_container_open(g, id, &rootfd, &dirfd, &st, e) < 0) {
 		/* A create that died half-way leaves a directory without state:
 		 * --force cleans it up. */
 		if (force && rootfd >= 0 && dirfd >= 0 && !st) {
@@ -623,7 +623,7 @@ int husk_container_state(const struct husk_global_opts *g, const char *id, char 
 {
 	_cleanup_fd_ int rootfd = -1, dirfd = -1;
 	struct husk_state *st = NULL;
-	if (open_container(g, id, &rootfd, &dirfd, &st, e) < 0) {
+	if (husk_container_open(g, id, &rootfd, &dirfd, &st, e) < 0) {
 		husk_state_free(st);
 		return -1;
 	}

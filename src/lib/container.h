@@ -57,6 +57,13 @@ int husk_container_list(const struct husk_global_opts *g, struct husk_list_entry
 			struct husk_error *e);
 void husk_list_free(struct husk_list_entry *v, size_t n);
 
+/* Open and lock (flock, exclusive) a container's state directory and read
+ * its state: the common start of every command on an existing container.
+ * The caller closes *rootfd and *dirfd and frees *st (husk_state_free). */
+struct husk_state;
+int husk_container_open(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
+			struct husk_state **st, struct husk_error *e);
+
 /* Validate a container id: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes
  * ("." and ".." refused). */
 int husk_validate_id(const char *id, struct husk_error *e);

@@ -167,6 +167,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.new_mount_ns = s->namespaces[HUSK_NS_MNT].present && !s->namespaces[HUSK_NS_MNT].path,
 		.cwd = p ? p->cwd : NULL,
 		.console_fd = -1,
+		.cgroup = c->cgroup,
 		.rootfs_fd = -1,
 	};
 	if (husk_rootfs_prepare(&rctx, e) < 0)

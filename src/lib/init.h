@@ -10,6 +10,8 @@
 #include "namespaces.h"
 #include "spec.h"
 
+struct husk_cgroup;
+
 struct husk_init_config {
 	const struct husk_spec *spec;
 	const struct husk_create_opts *opts;
@@ -18,6 +20,7 @@ struct husk_init_config {
 	int listen_fd;    /* start.sock, listening */
 	int preserve_fds; /* fds 3 .. 3+preserve_fds-1 go to the process */
 	int close_from;   /* the child closes fds >= this that it does not need */
+	const struct husk_cgroup *cgroup; /* NULL when running without one (rootless) */
 };
 
 /* True when the prestart/createRuntime round trip is needed. */

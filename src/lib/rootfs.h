@@ -7,6 +7,8 @@
 #include "error.h"
 #include "spec.h"
 
+struct husk_cgroup;
+
 /* The caller fills spec, no_pivot, in_userns, new_mount_ns, cwd and
  * console_fd (-1 when none); the rest is the module's.  new_mount_ns false
  * means chroot only, and then config.json may list no mounts. */
@@ -17,6 +19,7 @@ struct husk_rootfs_ctx {
 	bool new_mount_ns;     /* false: only chroot into root.path */
 	const char *cwd;       /* process cwd, created inside the rootfs when missing */
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
+	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts), or NULL */
 	/* owned by the module between prepare and finalize (prepare sets them;
 	 * finalize releases them) */
 	int rootfs_fd;          /* the rootfs mount's root (O_PATH) */

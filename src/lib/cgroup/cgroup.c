@@ -36,6 +36,7 @@ enum cg_layout { CG_V1, CG_HYBRID, CG_V2 };
 struct hier {
 	char *ctrl;     /* v1: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
 	char *dir;      /* absolute directory of the container's cgroup */
+	char *mountpoint; /* where the host mounts this hierarchy */
 	int created;    /* trailing components of dir created by us */
 };
 
@@ -69,6 +70,7 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	for (size_t i = 0; i < cg->n; i++) {
 		free(cg->h[i].ctrl);
 		free(cg->h[i].dir);
+		free(cg->h[i].mountpoint);
 	}
 	free(cg->h);
 	free(cg);
@@ -325,6 +327,24 @@ static int cpuset_inherit(const char *dir, struct husk_error *e)
 /* Remove a cgroup directory and any cgroups below it (a container may
  * have made some).  Emptied cgroups can stay busy for a moment while
  * their last tasks finish exiting, so retry EBUSY a few times. */
+/* cpuset_inherit for every directory from below the mount point down to
+ * dir, top-down: a parent made by a concurrent create may still be empty. */
+static int cpuset_inherit_path(const char *mountpoint, const char *dir, struct husk_error *e)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	size_t base = strlen(mountpoint), len = strlen(p);
+	for (size_t i = base + 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char c = p[i];
+		p[i] = '\0';
+		if (cpuset_inherit(p, e) < 0)
+			return -1;
+		p[i] = c;
+	}
+	return 0;
+}
+
 static int rmdir_cgroup(const char *dir, bool retry, struct husk_error *e)
 {
 	_cleanup_dir_ DIR *d = opendir(dir);
@@ -394,13 +414,22 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 	_cleanup_free_ char *p = xstrdup(h->dir);
 	size_t len = strlen(p);
 	bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
-	int made = 0;
+	int made = 0, restarts = 0;
 	h->created = 0;
 	for (size_t i = base_len + 1; i <= len; i++) {
 		if (p[i] != '/' && p[i] != '\0')
 			continue;
 		p[i] = '\0';
-		if (mkdir(p, 0755) == 0) {
+		int r = mkdir(p, 0755);
+		if (r < 0 && errno == ENOENT && restarts++ < 5) {
+			/* A concurrent delete removed a shared parent under
+			 * our feet: walk again from the top. */
+			p[i] = i < len ? '/' : '\0';
+			i = base_len;
+			made = 0;
+			continue;
+		}
+		if (r == 0) {
 			made++;
 			if (cpuset && cpuset_inherit(p, e) < 0) {
 				rmdir_upward(p, made);
@@ -472,6 +501,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 	for (size_t i = 0; i < nm && r == 0; i++) {
 		struct hier *h = &cg->h[cg->n++];
 		h->ctrl = xstrdup(m[i].ctrl);
+		h->mountpoint = xstrdup(m[i].mountpoint);
 		/* base: the directory the cgroupsPath is relative to. */
 		_cleanup_free_ char *base = NULL;
 		if (!relative) {
@@ -523,14 +553,21 @@ int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e)
 		for (int tries = 0;; tries++) {
 			if (husk_write_file_at(AT_FDCWD, f, buf, (size_t)n, e) == 0)
 				break;
-			if (e->errnum != ENOENT || tries == 3)
+			bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
+			/* ENOSPC: a cpuset whose cpus/mems a concurrent create
+			 * has not filled in yet. */
+			/* ENODEV: the directory is being removed. */
+			bool gone = e->errnum == ENOENT || e->errnum == ENODEV;
+			if ((!gone && !(cpuset && e->errnum == ENOSPC)) || tries == 5)
 				return husk_err_wrap(e, "join cgroup");
-			if (husk_mkdir_p(h->dir, 0755, e) < 0)
+			if (gone) {
+				if (husk_mkdir_p(h->dir, 0755, e) < 0)
+					return husk_err_wrap(e, "join cgroup");
+				if (h->created < 1)
+					h->created = 1;
+			}
+			if (cpuset && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
 				return husk_err_wrap(e, "join cgroup");
-			if (husk_cg_ctrl_has(h->ctrl, "cpuset") && cpuset_inherit(h->dir, e) < 0)
-				return husk_err_wrap(e, "join cgroup");
-			if (h->created < 1)
-				h->created = 1;
 		}
 	}
 	return 0;
@@ -544,8 +581,9 @@ char *husk_cgroup_serialize(const struct husk_cgroup *cg)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < cg->n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:i}", "ctrl", cg->h[i].ctrl, "dir",
-						     cg->h[i].dir, "created", cg->h[i].created));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i}", "ctrl", cg->h[i].ctrl, "dir",
+						     cg->h[i].dir, "mount", cg->h[i].mountpoint, "created",
+						     cg->h[i].created));
 	json_t *o = json_pack("{s:s, s:o}", "layout", layout_names[cg->layout], "hierarchies", arr);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -574,9 +612,10 @@ int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct h
 	size_t i;
 	json_t *it;
 	json_array_foreach(arr, i, it) {
-		const char *ctrl = NULL, *dir = NULL;
+		const char *ctrl = NULL, *dir = NULL, *mount = NULL;
 		int created = 0;
-		if (json_unpack(it, "{s:s, s:s, s:i}", "ctrl", &ctrl, "dir", &dir, "created", &created) < 0 ||
+		if (json_unpack(it, "{s:s, s:s, s:s, s:i}", "ctrl", &ctrl, "dir", &dir, "mount", &mount,
+				"created", &created) < 0 ||
 		    dir[0] != '/') {
 			husk_cgroup_free(cg);
 			json_decref(o);
@@ -584,6 +623,7 @@ int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct h
 		}
 		cg->h[cg->n].ctrl = xstrdup(ctrl);
 		cg->h[cg->n].dir = xstrdup(dir);
+		cg->h[cg->n].mountpoint = xstrdup(mount);
 		cg->h[cg->n].created = created;
 		cg->n++;
 	}
@@ -658,4 +698,21 @@ int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
 		}
 	}
 	return r;
+}
+
+size_t husk_cgroup_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_hier_info *out,
+			       size_t max)
+{
+	for (size_t i = 0; i < cg->n && i < max; i++)
+		out[i] = (struct husk_cgroup_hier_info){
+			.ctrl = cg->h[i].ctrl,
+			.mountpoint = cg->h[i].mountpoint,
+			.dir = cg->h[i].dir,
+		};
+	return cg->n;
+}
+
+bool husk_cgroup_is_v2(const struct husk_cgroup *cg)
+{
+	return cg->layout == CG_V2;
 }

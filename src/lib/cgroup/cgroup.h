@@ -25,3 +25,18 @@ int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk
 /* Remove every directory created (waiting briefly for emptied cgroups). */
 int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e);
 void husk_cgroup_free(struct husk_cgroup *cg);
+
+/* One hierarchy of the container's cgroups, for the cgroup mount inside
+ * the container: ctrl is "memory", "cpu,cpuacct", "name=systemd", or ""
+ * for the unified (v2) hierarchy; mountpoint is where the host mounts it;
+ * dir is the container's cgroup directory in it. */
+struct husk_cgroup_hier_info {
+	const char *ctrl;
+	const char *mountpoint;
+	const char *dir;
+};
+/* Fills up to max entries, returns how many hierarchies there are. */
+size_t husk_cgroup_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_hier_info *out,
+			       size_t max);
+/* True on a pure cgroup v2 host. */
+bool husk_cgroup_is_v2(const struct husk_cgroup *cg);
