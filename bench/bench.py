@@ -43,19 +43,28 @@ def make_bundle(path, husk):
         cfg = json.load(f)
     cfg["process"]["terminal"] = False
     cfg["process"]["args"] = ["/bin/true"]
+    cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses 1.2.0
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
 
 
+def build_launcher(tmp):
+    exe = os.path.join(tmp, "launch")
+    subprocess.run(["cc", "-O2", "-o", exe, os.path.join(HERE, "launch.c")], check=True)
+    return exe
+
+
+LAUNCH = None
+
+
 def timed(argv, cwd):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
+    """Wall time and peak RSS of one command, measured by a small C parent."""
+    p = subprocess.run([LAUNCH] + argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL)
     if p.returncode != 0:
-        raise SystemExit(f"{argv}: exit {p.returncode}: {p.stderr.read().decode()}")
-    return dt, ru.ru_maxrss
+        raise SystemExit(f"{argv}: exit {p.returncode}: {p.stderr.decode()}")
+    ns, rss = p.stdout.split()[-2:]
+    return int(ns) / 1e9, int(rss)
 
 
 def reap():
@@ -87,14 +96,14 @@ def bench(name, binary, bundle, n, state):
     for i in range(n):
         t0 = time.perf_counter()
         for cmd in (["create", f"c{i}"], ["start", f"c{i}"]):
-            timed(base + cmd, bundle)
+            subprocess.run(base + cmd, cwd=bundle, check=True, stdout=subprocess.DEVNULL)
         # /bin/true exits at once; delete once it has.
         for _ in range(200):
             st = subprocess.run(base + ["state", f"c{i}"], capture_output=True, text=True)
             if '"stopped"' in st.stdout:
                 break
             time.sleep(0.0005)
-        timed(base + ["delete", f"c{i}"], bundle)
+        subprocess.run(base + ["delete", f"c{i}"], cwd=bundle, check=True)
         cycle_t.append(time.perf_counter() - t0)
         reap()
     return {
@@ -120,7 +129,9 @@ def main():
         if path:
             runtimes.append((name, path))
     tmp = tempfile.mkdtemp(prefix="husk-bench-")
+    global LAUNCH
     try:
+        LAUNCH = build_launcher(tmp)
         bundle = os.path.join(tmp, "bundle")
         make_bundle(bundle, husk)
         results = {}
@@ -129,7 +140,7 @@ def main():
         h = results["husk"]
         print(f"{'runtime':8} {'run ms':>8} {'c+s+d ms':>9} {'peak RSS KiB':>13}   ratios vs husk (run, c+s+d, rss)")
         for name, r in results.items():
-            print(f"{name:8} {r['run_ms']:8.2f} {r['cycle_ms']:9.2f} {r['rss_kib']:13d}   "
+            print(f"{name:8} {r['run_ms']:8.2f} {r['cycle_ms']:9.2f} {r['rss_kib']:13.0f}   "
                   f"{r['run_ms'] / h['run_ms']:.2f}x {r['cycle_ms'] / h['cycle_ms']:.2f}x "
                   f"{r['rss_kib'] / h['rss_kib']:.2f}x")
     finally:
