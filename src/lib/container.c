@@ -22,6 +22,8 @@
 #include "namespaces.h"
 #include "spec.h"
 #include "state.h"
+#include "seccomp_filter.h"
+#include "label.h"
 #include "sync.h"
 #include "util.h"
 
@@ -258,6 +260,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	pid_t first = -1, init_pid = -1;
 	char *state_json = NULL;
 	int min_fd = 3 + o->preserve_fds;
+	struct husk_seccomp *seccomp = NULL;
 
 	if (!spec->process) {
 		husk_err(e, 0, "config.json: process: required to create a container");
@@ -267,6 +270,12 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err(e, 0, "config.json: process.terminal is true: a terminal needs --console-socket");
 		goto out;
 	}
+	/* Labels and the seccomp filter are checked and compiled before
+	 * anything exists, so a bad profile leaves nothing to clean up. */
+	if (husk_label_check(spec->process, spec->mount_label, "config.json", e) < 0 ||
+	    (spec->seccomp &&
+	     husk_seccomp_prepare(spec->seccomp, "config.json: linux.seccomp", &seccomp, e) < 0))
+		goto out;
 	if (husk_state_root_open(root_of(g), true, &rootfd, e) < 0)
 		goto out;
 	if (husk_state_dir_create(rootfd, o->id, &dirfd, e) < 0)
@@ -317,6 +326,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.preserve_fds = o->preserve_fds,
 		.close_from = min_fd,
 		.cgroup = cg,
+		.seccomp = seccomp,
 	};
 	bool two_stage;
 	if (husk_init_spawn(&ic, &first, &two_stage, e) < 0)
@@ -414,6 +424,7 @@ out:
 		}
 	}
 	free(state_json);
+	husk_seccomp_free(seccomp);
 	if (ns_ready)
 		husk_ns_plan_close(&ns);
 	husk_cgroup_free(cg);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "seccomp_filter.h"
 #include "spec.h"
 #include "util.h"
 
@@ -43,16 +44,17 @@ char *husk_features_json(void)
 
 	json_t *doc = json_pack(
 		"{s:s, s:s, s:o, s:o,"
-		" s:{s:o, s:o, s:{s:b, s:b, s:b, s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b},"
+		" s:{s:o, s:o, s:{s:b, s:b, s:b, s:b}, s:o, s:{s:b}, s:{s:b}, s:{s:b},"
 		"    s:{s:{s:b}}},"
 		" s:{s:s, s:s}}",
 		"ociVersionMin", "1.0.0", "ociVersionMax", HUSK_SPEC_VERSION, "hooks", hooks,
 		"mountOptions", opts,
 		"linux", "namespaces", ns, "capabilities", caps,
 		"cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0,
-		/* seccomp filters are not loaded yet, whatever libseccomp says */
-		"seccomp", "enabled", 0,
-		"apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
+		"seccomp", husk_seccomp_features(),
+		/* AppArmor profiles are applied where the host has AppArmor;
+		 * SELinux lacks mount labels, so it is not claimed. */
+		"apparmor", "enabled", 1, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
 		"mountExtensions", "idmap", "enabled", 0,
 		"annotations", "io.github.husk.version", HUSK_VERSION, "io.github.husk.commit",
 		HUSK_COMMIT);

@@ -16,6 +16,8 @@
 #include "hooks.h"
 #include "process.h"
 #include "rootfs.h"
+#include "label.h"
+#include "seccomp_filter.h"
 #include "sync.h"
 #include "util.h"
 
@@ -198,6 +200,14 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	char exe[PATH_MAX];
 	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
 		child_fail(sync_fd, e);
+	/* Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN,
+	 * which the process may lose now: load it first.  Otherwise wait
+	 * until right before execve, so that our own last steps (start
+	 * handshake, startContainer hooks) do not run under it. */
+	bool seccomp_late = husk_seccomp_load_late(p);
+	if (husk_label_apply_exec(p, e) < 0 ||
+	    (c->seccomp && !seccomp_late && husk_seccomp_load(c->seccomp, e) < 0))
+		child_fail(sync_fd, e);
 	if (husk_process_apply(p, s->has_personality, s->personality, setgroups_allowed(), e) < 0)
 		child_fail(sync_fd, e);
 	if (!in_cwd && chdir(p->cwd) < 0) {
@@ -234,6 +244,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	int keep = conn;
 	husk_close_fds_from(3 + c->preserve_fds, &keep, 1);
 	reset_signals();
+	if (c->seccomp && seccomp_late && husk_seccomp_load(c->seccomp, e) < 0)
+		child_fail(conn, e);
 	execve(exe, p->args, env);
 	husk_errno(e, "exec %s", p->args[0]);
 	child_fail(conn, e);

@@ -11,6 +11,7 @@
 #include "spec.h"
 
 struct husk_cgroup;
+struct husk_seccomp;
 
 struct husk_init_config {
 	const struct husk_spec *spec;
@@ -21,6 +22,7 @@ struct husk_init_config {
 	int preserve_fds; /* fds 3 .. 3+preserve_fds-1 go to the process */
 	int close_from;   /* the child closes fds >= this that it does not need */
 	const struct husk_cgroup *cgroup; /* NULL when running without one (rootless) */
+	const struct husk_seccomp *seccomp; /* compiled linux.seccomp, NULL when absent */
 };
 
 /* True when the prestart/createRuntime round trip is needed. */

@@ -1,0 +1,503 @@
+/* linux.seccomp.  The runtime validates the object and compiles it with
+ * libseccomp before cloning anything, so a bad profile fails create early
+ * with its JSON path, and the container process only makes the one
+ * seccomp(2) call that installs the ready BPF program. */
+#include "seccomp_filter.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+#if HAVE_SECCOMP
+#include <seccomp.h>
+#endif
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+#define CAP_SYS_ADMIN_BIT 21
+
+struct husk_seccomp {
+	struct sock_fprog prog;
+	unsigned int flags; /* SECCOMP_FILTER_FLAG_* for seccomp(2) */
+};
+
+bool husk_seccomp_load_late(const struct husk_process *p)
+{
+	if (p->no_new_privileges)
+		return true;
+	return p->has_caps && p->caps.has_effective &&
+	       (p->caps.effective & (1ULL << CAP_SYS_ADMIN_BIT));
+}
+
+size_t husk_seccomp_len(const struct husk_seccomp *sc)
+{
+	return sc ? sc->prog.len : 0;
+}
+
+void husk_seccomp_free(struct husk_seccomp *sc)
+{
+	if (!sc)
+		return;
+	free(sc->prog.filter);
+	free(sc);
+}
+
+int husk_seccomp_load(const struct husk_seccomp *sc, struct husk_error *e)
+{
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, sc->flags, &sc->prog) == 0)
+		return 0;
+	if (errno == EACCES)
+		return husk_errno(e, "load seccomp filter (needs noNewPrivileges or CAP_SYS_ADMIN)");
+	return husk_errno(e, "load seccomp filter");
+}
+
+int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e)
+{
+	struct husk_seccomp *sc = NULL;
+	if (husk_seccomp_prepare(obj, where, &sc, e) < 0)
+		return -1;
+	int r = husk_seccomp_load(sc, e);
+	husk_seccomp_free(sc);
+	return r;
+}
+
+#if HAVE_SECCOMP
+
+/* seccomp(2) flags as config.json names them.  supported: what husk can
+ * honour; WAIT_KILLABLE_RECV only means something with a notify listener,
+ * which husk does not implement. */
+static const struct {
+	const char *name;
+	unsigned int flag;
+	bool supported;
+} filter_flags[] = {
+	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC, true },
+	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG, true },
+	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW, true },
+	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, false },
+};
+
+/* A NULL program makes the kernel check the flags and then fail with
+ * EFAULT: the cheapest way to ask whether it knows a flag. */
+static bool kernel_has_flag(unsigned int flag)
+{
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
+}
+
+static const struct {
+	const char *name;
+	uint32_t action;
+	bool has_errno; /* takes errnoRet */
+} actions[] = {
+	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false },
+	{ "SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true },
+	{ "SCMP_ACT_KILL", SCMP_ACT_KILL, false },
+	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
+	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false },
+	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
+	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true },
+	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, false },
+};
+
+static const struct {
+	const char *name;
+	enum scmp_compare op;
+} operators[] = {
+	{ "SCMP_CMP_EQ", SCMP_CMP_EQ },   { "SCMP_CMP_GE", SCMP_CMP_GE },
+	{ "SCMP_CMP_GT", SCMP_CMP_GT },   { "SCMP_CMP_LE", SCMP_CMP_LE },
+	{ "SCMP_CMP_LT", SCMP_CMP_LT },   { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+	{ "SCMP_CMP_NE", SCMP_CMP_NE },
+};
+
+/* Every SCMP_ARCH_* name of the spec; libseccomp's name is the suffix in
+ * lower case.  Those this libseccomp does not know are not offered. */
+static const char *const arch_names[] = {
+	"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",      "SCMP_ARCH_MIPS",     "SCMP_ARCH_MIPS64",
+	"SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
+	"SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64", "SCMP_ARCH_PPC",      "SCMP_ARCH_PPC64",
+	"SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64",  "SCMP_ARCH_S390",     "SCMP_ARCH_S390X",
+	"SCMP_ARCH_X32",     "SCMP_ARCH_X86",      "SCMP_ARCH_X86_64",
+};
+
+static uint32_t arch_token(const char *name)
+{
+	if (strncmp(name, "SCMP_ARCH_", 10) != 0 || strlen(name) > 40)
+		return 0;
+	char lower[40];
+	size_t i = 0;
+	for (const char *c = name + 10; *c; c++)
+		lower[i++] = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+	lower[i] = '\0';
+	return seccomp_arch_resolve_name(lower);
+}
+
+#define SC_PATH_MAX 512
+
+static const char *sub(char *buf, const char *parent, const char *key)
+{
+	/* Checking the length keeps -Wformat-truncation quiet; a path this
+	 * long is cut, which only shortens an error message. */
+	if (snprintf(buf, SC_PATH_MAX, "%s.%s", parent, key) >= SC_PATH_MAX)
+		buf[SC_PATH_MAX - 1] = '\0';
+	return buf;
+}
+
+static const char *idx(char *buf, const char *parent, const char *key, size_t i)
+{
+	if (snprintf(buf, SC_PATH_MAX, "%s.%s[%zu]", parent, key, i) >= SC_PATH_MAX)
+		buf[SC_PATH_MAX - 1] = '\0';
+	return buf;
+}
+
+/* An unsigned integer; jansson hands over integers too big for
+ * json_int_t as integral reals. */
+static int get_uint(json_t *v, const char *path, uint64_t max, uint64_t *out,
+		    struct husk_error *e)
+{
+	uint64_t x;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		x = (uint64_t)json_integer_value(v);
+	} else if (json_is_real(v) && json_real_value(v) >= 0 &&
+		   json_real_value(v) < 18446744073709551616.0 &&
+		   (double)(uint64_t)json_real_value(v) == json_real_value(v)) {
+		x = (uint64_t)json_real_value(v);
+	} else if (json_is_real(v) && json_real_value(v) == 18446744073709551616.0) {
+		x = UINT64_MAX; /* what UINT64_MAX rounds to as a double */
+	} else {
+		return husk_err(e, 0, "%s: expected an unsigned integer", path);
+	}
+	if (x > max)
+		return husk_err(e, 0, "%s: value %llu out of range [0, %llu]", path,
+				(unsigned long long)x, (unsigned long long)max);
+	*out = x;
+	return 0;
+}
+
+/* obj[key], NULL when missing or null (null counts as absent, as in Go). */
+static json_t *member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_null(v) ? NULL : v;
+}
+
+static int get_array(json_t *obj, const char *parent, const char *key, json_t **out,
+		     struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	*out = member(obj, key);
+	if (*out && !json_is_array(*out))
+		return husk_err(e, 0, "%s: expected an array", sub(p, parent, key));
+	return 0;
+}
+
+/* action (required) and its errno (optional) into a libseccomp action. */
+static int parse_action(json_t *obj, const char *parent, const char *akey, const char *ekey,
+			uint32_t *out, struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	json_t *a = member(obj, akey), *er = member(obj, ekey);
+	if (!a)
+		return husk_err(e, 0, "%s: required", sub(p, parent, akey));
+	if (!json_is_string(a))
+		return husk_err(e, 0, "%s: expected a string", sub(p, parent, akey));
+	const char *name = json_string_value(a);
+	if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
+		return husk_err(e, ENOTSUP, "%s: SCMP_ACT_NOTIFY (seccomp user notification)",
+				sub(p, parent, akey));
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
+		if (strcmp(name, actions[i].name) != 0)
+			continue;
+		uint64_t ret = EPERM;
+		if (er && !actions[i].has_errno)
+			return husk_err(e, 0, "%s: %s takes no errno return code",
+					sub(p, parent, ekey), name);
+		if (er && get_uint(er, sub(p, parent, ekey), 0xffff, &ret, e) < 0)
+			return -1;
+		*out = actions[i].action | (actions[i].has_errno ? (uint32_t)ret : 0);
+		return 0;
+	}
+	return husk_err(e, 0, "%s: unknown action \"%s\"", sub(p, parent, akey), name);
+}
+
+static int parse_flags(json_t *obj, const char *where, unsigned int *flags, struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	json_t *arr, *it;
+	size_t i;
+	if (get_array(obj, where, "flags", &arr, e) < 0)
+		return -1;
+	json_array_foreach(arr, i, it) {
+		if (!json_is_string(it))
+			return husk_err(e, 0, "%s: expected a string", idx(p, where, "flags", i));
+		const char *name = json_string_value(it);
+		size_t k = 0;
+		while (k < ARRAY_SIZE(filter_flags) && strcmp(name, filter_flags[k].name) != 0)
+			k++;
+		if (k == ARRAY_SIZE(filter_flags))
+			return husk_err(e, 0, "%s: unknown flag \"%s\"", idx(p, where, "flags", i), name);
+		if (!filter_flags[k].supported)
+			return husk_err(e, ENOTSUP, "%s: %s", idx(p, where, "flags", i), name);
+		if (!kernel_has_flag(filter_flags[k].flag))
+			return husk_err(e, EINVAL, "%s: %s: not supported by the kernel",
+					idx(p, where, "flags", i), name);
+		*flags |= filter_flags[k].flag;
+	}
+	return 0;
+}
+
+static int parse_archs(json_t *obj, const char *where, scmp_filter_ctx ctx, struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	json_t *arr, *it;
+	size_t i;
+	if (get_array(obj, where, "architectures", &arr, e) < 0)
+		return -1;
+	json_array_foreach(arr, i, it) {
+		if (!json_is_string(it))
+			return husk_err(e, 0, "%s: expected a string", idx(p, where, "architectures", i));
+		uint32_t tok = arch_token(json_string_value(it));
+		if (!tok)
+			return husk_err(e, 0, "%s: unknown architecture \"%s\"",
+					idx(p, where, "architectures", i), json_string_value(it));
+		int r = seccomp_arch_add(ctx, tok);
+		if (r < 0 && r != -EEXIST)
+			return husk_err(e, -r, "%s: add architecture %s", idx(p, where, "architectures", i),
+					json_string_value(it));
+	}
+	return 0;
+}
+
+static int parse_arg(json_t *a, const char *path, struct scmp_arg_cmp *out, struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	uint64_t index, value, two = 0;
+	if (!json_is_object(a))
+		return husk_err(e, 0, "%s: expected an object", path);
+	json_t *vi = member(a, "index"), *vv = member(a, "value"), *v2 = member(a, "valueTwo"),
+	       *vo = member(a, "op");
+	if (!vi)
+		return husk_err(e, 0, "%s: required", sub(p, path, "index"));
+	if (get_uint(vi, sub(p, path, "index"), 5, &index, e) < 0)
+		return -1;
+	if (!vv)
+		return husk_err(e, 0, "%s: required", sub(p, path, "value"));
+	if (get_uint(vv, sub(p, path, "value"), UINT64_MAX, &value, e) < 0)
+		return -1;
+	if (v2 && get_uint(v2, sub(p, path, "valueTwo"), UINT64_MAX, &two, e) < 0)
+		return -1;
+	if (!vo)
+		return husk_err(e, 0, "%s: required", sub(p, path, "op"));
+	if (!json_is_string(vo))
+		return husk_err(e, 0, "%s: expected a string", sub(p, path, "op"));
+	const char *op = json_string_value(vo);
+	for (size_t i = 0; i < ARRAY_SIZE(operators); i++) {
+		if (strcmp(op, operators[i].name) == 0) {
+			/* MASKED_EQ: (arg & value) == valueTwo; the others compare
+			 * with value alone. */
+			*out = (struct scmp_arg_cmp){ .arg = (unsigned int)index,
+						      .op = operators[i].op,
+						      .datum_a = value,
+						      .datum_b = two };
+			return 0;
+		}
+	}
+	return husk_err(e, 0, "%s: unknown operator \"%s\"", sub(p, path, "op"), op);
+}
+
+static int add_rule(scmp_filter_ctx ctx, const char *path, const char *name, int nr,
+		    uint32_t action, const struct scmp_arg_cmp *args, unsigned int nargs,
+		    struct husk_error *e)
+{
+	int r = seccomp_rule_add_array(ctx, action, nr, nargs, args);
+	if (r < 0)
+		return husk_err(e, -r, "%s: add rule for %s", path, name);
+	return 0;
+}
+
+static int parse_syscall(json_t *sc, const char *path, uint32_t def, scmp_filter_ctx ctx,
+			 struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	json_t *names, *args, *it;
+	size_t i;
+	uint32_t action;
+	struct scmp_arg_cmp cmp[6];
+	unsigned int ncmp = 0, per_index[6] = { 0 };
+	bool shared_index = false;
+
+	if (!json_is_object(sc))
+		return husk_err(e, 0, "%s: expected an object", path);
+	if (get_array(sc, path, "names", &names, e) < 0 || get_array(sc, path, "args", &args, e) < 0)
+		return -1;
+	if (!names || json_array_size(names) == 0)
+		return husk_err(e, 0, "%s: at least one name required", sub(p, path, "names"));
+	json_array_foreach(names, i, it)
+		if (!json_is_string(it))
+			return husk_err(e, 0, "%s: expected a string", idx(p, path, "names", i));
+	if (parse_action(sc, path, "action", "errnoRet", &action, e) < 0)
+		return -1;
+	if (json_array_size(args) > ARRAY_SIZE(cmp))
+		return husk_err(e, 0, "%s: at most %zu conditions", sub(p, path, "args"),
+				ARRAY_SIZE(cmp));
+	json_array_foreach(args, i, it) {
+		if (parse_arg(it, idx(p, path, "args", i), &cmp[ncmp], e) < 0)
+			return -1;
+		shared_index |= per_index[cmp[ncmp].arg]++ > 0;
+		ncmp++;
+	}
+	/* libseccomp refuses a rule that repeats the default action, and it
+	 * would change nothing anyway. */
+	if (action == def)
+		return 0;
+
+	json_array_foreach(names, i, it) {
+		const char *name = json_string_value(it);
+		int nr = seccomp_syscall_resolve_name(name);
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* unknown to libseccomp: skipped, as runc does */
+		if (!shared_index) {
+			/* The conditions hold together (AND). */
+			if (add_rule(ctx, path, name, nr, action, cmp, ncmp, e) < 0)
+				return -1;
+			continue;
+		}
+		/* Two conditions on one argument cannot be ANDed in one rule:
+		 * like runc, make each a rule of its own (OR). */
+		for (unsigned int k = 0; k < ncmp; k++)
+			if (add_rule(ctx, path, name, nr, action, &cmp[k], 1, e) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog, struct husk_error *e)
+{
+	/* libseccomp 2.5 exports only to an fd. */
+	_cleanup_fd_ int fd = memfd_create("husk-seccomp", MFD_CLOEXEC);
+	if (fd < 0)
+		return husk_errno(e, "memfd_create");
+	int r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return husk_err(e, -r, "export seccomp filter");
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return husk_errno(e, "fstat seccomp filter");
+	size_t len = (size_t)st.st_size;
+	if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return husk_err(e, E2BIG, "seccomp filter of %zu bytes", len);
+	struct sock_filter *insns = xmalloc(len);
+	if (pread(fd, insns, len, 0) != (ssize_t)len) {
+		free(insns);
+		return husk_errno(e, "read seccomp filter");
+	}
+	prog->filter = insns;
+	prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+	return 0;
+}
+
+int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
+			 struct husk_error *e)
+{
+	char p[SC_PATH_MAX];
+	json_t *v, *arr, *it;
+	size_t i;
+	uint32_t def;
+	unsigned int flags = 0;
+	int ret = -1;
+
+	*out = NULL;
+	if (!json_is_object(obj))
+		return husk_err(e, 0, "%s: expected an object", where);
+	if (parse_action(obj, where, "defaultAction", "defaultErrnoRet", &def, e) < 0 ||
+	    parse_flags(obj, where, &flags, e) < 0 ||
+	    get_array(obj, where, "syscalls", &arr, e) < 0)
+		return -1;
+	if ((v = member(obj, "listenerMetadata")) && !json_is_string(v))
+		return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerMetadata"));
+	if ((v = member(obj, "listenerPath"))) {
+		if (!json_is_string(v))
+			return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerPath"));
+		if (*json_string_value(v))
+			return husk_err(e, ENOTSUP, "%s: seccomp user notification",
+					sub(p, where, "listenerPath"));
+	}
+
+	scmp_filter_ctx ctx = seccomp_init(def);
+	if (!ctx)
+		return husk_err(e, EINVAL, "%s: libseccomp rejects the default action",
+				sub(p, where, "defaultAction"));
+	/* We load the program ourselves: NNP stays the config's business.
+	 * A binary tree keeps long allowlists cheap for every syscall. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (parse_archs(obj, where, ctx, e) < 0)
+		goto out;
+	json_array_foreach(arr, i, it)
+		if (parse_syscall(it, idx(p, where, "syscalls", i), def, ctx, e) < 0)
+			goto out;
+
+	struct husk_seccomp *sc = xcalloc(1, sizeof(*sc));
+	sc->flags = flags;
+	if (export_bpf(ctx, &sc->prog, e) < 0) {
+		free(sc);
+		husk_err_wrap(e, "%s", where);
+		goto out;
+	}
+	*out = sc;
+	ret = 0;
+out:
+	seccomp_release(ctx);
+	return ret;
+}
+
+json_t *husk_seccomp_features(void)
+{
+	json_t *acts = json_array(), *ops = json_array(), *archs = json_array();
+	json_t *known = json_array(), *supported = json_array();
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+		json_array_append_new(acts, json_string(actions[i].name));
+	for (size_t i = 0; i < ARRAY_SIZE(operators); i++)
+		json_array_append_new(ops, json_string(operators[i].name));
+	for (size_t i = 0; i < ARRAY_SIZE(arch_names); i++)
+		if (arch_token(arch_names[i]))
+			json_array_append_new(archs, json_string(arch_names[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(filter_flags); i++) {
+		json_array_append_new(known, json_string(filter_flags[i].name));
+		if (filter_flags[i].supported && kernel_has_flag(filter_flags[i].flag))
+			json_array_append_new(supported, json_string(filter_flags[i].name));
+	}
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "enabled", 1, "actions", acts,
+			 "operators", ops, "archs", archs, "knownFlags", known, "supportedFlags",
+			 supported);
+}
+
+#else /* !HAVE_SECCOMP */
+
+int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
+			 struct husk_error *e)
+{
+	(void)obj;
+	*out = NULL;
+	/* Running the container unconfined instead would be a silent hole. */
+	return husk_err(e, ENOTSUP, "%s: husk was built without libseccomp", where);
+}
+
+json_t *husk_seccomp_features(void)
+{
+	return json_pack("{s:b}", "enabled", 0);
+}
+
+#endif

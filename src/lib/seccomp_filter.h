@@ -1,0 +1,42 @@
+/* linux.seccomp: the OCI seccomp object compiled with libseccomp into a
+ * BPF program by the runtime (before any clone), then loaded by the
+ * container process with a single seccomp(2) call. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "spec.h"
+
+struct husk_seccomp; /* a compiled filter, ready to load */
+
+/* Validate and compile a seccomp object (config.json's linux.seccomp, or
+ * an exec'd process's own).  where names the object in errors, e.g.
+ * "config.json: linux.seccomp", giving messages like
+ * "config.json: linux.seccomp.syscalls[3].action: unknown action ...".
+ * Syscall names libseccomp does not know are skipped, as runc does.
+ * Fails (errnum ENOTSUP) in a build without libseccomp. */
+int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
+			 struct husk_error *e);
+
+/* Install the filter on the calling process: one seccomp(2) call, no
+ * allocation.  Needs no_new_privileges or CAP_SYS_ADMIN. */
+int husk_seccomp_load(const struct husk_seccomp *sc, struct husk_error *e);
+
+void husk_seccomp_free(struct husk_seccomp *sc);
+
+/* prepare + load + free, for callers without a parent/child split. */
+int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e);
+
+/* True when p keeps the right to load a filter after husk_process_apply
+ * (no_new_privileges, or CAP_SYS_ADMIN in its effective set), so that the
+ * filter can wait until right before execve and the runtime's own last
+ * syscalls (start handshake, hooks) do not run under it. */
+bool husk_seccomp_load_late(const struct husk_process *p);
+
+/* BPF instructions in the program (for tests and debug logs). */
+size_t husk_seccomp_len(const struct husk_seccomp *sc);
+
+/* features.md's linux.seccomp object (enabled, actions, operators,
+ * archs, knownFlags, supportedFlags). */
+json_t *husk_seccomp_features(void);
