@@ -40,6 +40,7 @@ struct husk_cmd {
  * line in main.c's table, one line in meson.build. */
 extern const struct husk_cmd husk_create_cmd, husk_start_cmd, husk_run_cmd, husk_state_cmd,
 	husk_kill_cmd, husk_delete_cmd, husk_list_cmd, husk_spec_cmd, husk_features_cmd;
+extern const struct husk_cmd husk_exec_cmd;
 
 /* Outcome of husk_cli_parse besides success. */
 #define HUSK_CLI_HELP 1            /* --help/-h seen: help already printed */

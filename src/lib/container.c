@@ -25,6 +25,7 @@
 #include "seccomp_filter.h"
 #include "label.h"
 #include "sync.h"
+#include "terminal.h"
 #include "util.h"
 
 const char *husk_default_root(void)
@@ -184,7 +185,7 @@ static json_t *hooks_to_json(const char *bundle)
 	return r;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct husk_error *e)
+int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e)
 {
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
@@ -209,6 +210,7 @@ static int write_pid_file(const char *path, pid_t pid, struct husk_error *e)
 /* What create leaves behind for run: the init is our child. */
 struct created {
 	pid_t init_pid;
+	int master;   /* pty master to proxy (run -t without --console-socket), or -1 */
 };
 
 static char *absolute_bundle(const char *bundle)
@@ -260,15 +262,28 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	pid_t first = -1, init_pid = -1;
 	char *state_json = NULL;
 	int min_fd = 3 + o->preserve_fds;
+	int console_sock = -1, master = -1;
 	struct husk_seccomp *seccomp = NULL;
 
 	if (!spec->process) {
 		husk_err(e, 0, "config.json: process: required to create a container");
 		goto out;
 	}
-	if (spec->process->terminal && !o->console_socket) {
-		husk_err(e, 0, "config.json: process.terminal is true: a terminal needs --console-socket");
+	/* A terminal goes to --console-socket, or is proxied by a foreground
+	 * run; without a terminal there is nothing to send (as runc). */
+	bool proxy_tty = spec->process->terminal && !o->console_socket;
+	if (proxy_tty && (!out || o->detach)) {
+		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
 		goto out;
+	}
+	if (!spec->process->terminal && o->console_socket) {
+		husk_err(e, 0, "cannot use a console socket if husk will not allocate a tty");
+		goto out;
+	}
+	if (o->console_socket) {
+		console_sock = fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
+		if (console_sock < 0)
+			goto out;
 	}
 	/* Labels and the seccomp filter are checked and compiled before
 	 * anything exists, so a bad profile leaves nothing to clean up. */
@@ -368,6 +383,12 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		if (husk_sync_send(sp[0], SYNC_HOOKS_DONE, 0, state_json, strlen(state_json), e) < 0)
 			goto out;
 	}
+	if (spec->process->terminal) {
+		if (husk_terminal_recv_master(sp[0], &master, e) < 0)
+			goto out;
+		if (console_sock >= 0 && husk_terminal_send_console(console_sock, master, e) < 0)
+			goto out;
+	}
 	if (husk_sync_expect(sp[0], SYNC_READY, NULL, NULL, e) < 0)
 		goto out;
 
@@ -396,10 +417,12 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	free(st.cgroup);
 	if (r < 0)
 		goto out;
-	if (o->pid_file && write_pid_file(o->pid_file, init_pid, e) < 0)
+	if (o->pid_file && husk_write_pid_file(o->pid_file, init_pid, e) < 0)
 		goto out;
-	if (out)
+	if (out) {
 		out->init_pid = init_pid;
+		out->master = proxy_tty ? move_fd(&master) : -1;
+	}
 	ret = 0;
 out:
 	if (ret < 0) {
@@ -425,6 +448,8 @@ out:
 	}
 	free(state_json);
 	husk_seccomp_free(seccomp);
+	husk_closep(&master);
+	husk_closep(&console_sock);
 	if (ns_ready)
 		husk_ns_plan_close(&ns);
 	husk_cgroup_free(cg);
@@ -740,40 +765,29 @@ int husk_container_run(const struct husk_global_opts *g, const struct husk_creat
 	if (!o->detach)
 		sigprocmask(SIG_BLOCK, &set, &old);
 
-	struct created c = { 0 };
+	struct created c = { .master = -1 };
 	if (do_create(g, o, &c, e) < 0)
 		goto fail;
 	if (husk_container_start(g, o->id, e) < 0) {
 		struct husk_error ignored;
 		husk_container_delete(g, o->id, true, &ignored);
+		husk_closep(&c.master);
 		goto fail;
 	}
 	if (o->detach)
 		return 0;
 
+	/* Signals go to the init; with a terminal of our own, the pty is
+	 * proxied to the caller's and SIGWINCH resizes it instead. */
 	int status = 0;
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
-			kill(c.init_pid, sig);
-			continue;
-		}
-		pid_t r;
-		int st;
-		bool done = false;
-		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (r == c.init_pid) {
-				status = st;
-				done = true;
-			}
-		}
-		if (done)
-			break;
-	}
+	int r = husk_terminal_wait(c.init_pid, c.master, &set, &status, e);
+	husk_closep(&c.master);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		struct husk_error ignored;
+		husk_container_delete(g, o->id, true, &ignored);
+		return -1;
+	}
 	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (!o->keep) {
 		if (husk_container_delete(g, o->id, true, e) < 0)

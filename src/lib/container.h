@@ -64,6 +64,9 @@ struct husk_state;
 int husk_container_open(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
 			struct husk_state **st, struct husk_error *e);
 
+/* Write pid to path (relative to the current directory) atomically. */
+int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e);
+
 /* Validate a container id: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes
  * ("." and ".." refused). */
 int husk_validate_id(const char *id, struct husk_error *e);

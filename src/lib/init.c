@@ -13,12 +13,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "devices.h"
 #include "hooks.h"
+#include "path.h"
 #include "process.h"
 #include "rootfs.h"
 #include "label.h"
 #include "seccomp_filter.h"
 #include "sync.h"
+#include "sys.h"
+#include "terminal.h"
 #include "util.h"
 
 #ifndef CLONE_NEWTIME
@@ -126,6 +130,29 @@ static char **process_env(const struct husk_process *p, int preserve_fds)
 	return env;
 }
 
+/* The pty, on the container's devpts (its /dev/ptmx resolved inside the
+ * rootfs, before the pivot so /dev/console can still be bound when /dev
+ * is to become read-only): the slave becomes /dev/console, the
+ * controlling terminal and stdio; the master goes to the runtime. */
+static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_process *p, int sync_fd,
+			  struct husk_error *e)
+{
+	int ptmx = husk_path_open(rctx->rootfs_fd, "/dev/ptmx", 0, 0);
+	if (ptmx < 0)
+		return husk_err(e, -ptmx, "open /dev/ptmx in the container");
+	char path[HUSK_PROCFD_LEN];
+	_cleanup_fd_ int master = -1, slave = -1;
+	int r = husk_terminal_open(AT_FDCWD, husk_procfd(path, ptmx), p, &master, &slave, e);
+	close(ptmx);
+	if (r < 0)
+		return -1;
+	if (rctx->new_mount_ns && husk_devices_console(rctx->rootfs_fd, slave, e) < 0)
+		return -1;
+	if (husk_terminal_send_master(sync_fd, master, e) < 0)
+		return -1;
+	return husk_terminal_setup_stdio(move_fd(&slave), e);
+}
+
 /* Everything between the namespaces and the wait for start. */
 static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 {
@@ -189,6 +216,9 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 				   state_json, e) < 0)
 			child_fail(sync_fd, e);
 	}
+
+	if (p->terminal && setup_terminal(&rctx, p, sync_fd, e) < 0)
+		child_fail(sync_fd, e);
 
 	if (husk_rootfs_finalize(&rctx, e) < 0)
 		child_fail(sync_fd, e);

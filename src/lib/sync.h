@@ -15,6 +15,7 @@ enum husk_sync_type {
 	SYNC_HOOKS_DONE,    /* parent -> init: payload is the state JSON */
 	SYNC_READY,         /* init -> parent: waiting for start */
 	SYNC_ERROR,         /* either way: val = errnum, payload = message */
+	SYNC_CONSOLE,       /* init/exec -> parent: pty master attached (terminal.c) */
 };
 
 struct husk_sync_msg {

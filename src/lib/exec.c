@@ -1,0 +1,674 @@
+/* husk exec.  The runtime clones a child that joins every namespace of the
+ * container's init at once (setns on a pidfd: the user namespace first,
+ * atomically) and clones the process proper, so that it lives in the
+ * joined pid and time namespaces.  The runtime moves that process into the
+ * container's cgroups, then it sets up its terminal, applies the process
+ * attributes and execs.  Errors before the exec come back over the sync
+ * socket; its close-on-exec EOF says the exec happened. */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "label.h"
+#include "process.h"
+#include "seccomp_filter.h"
+#include "spec.h"
+#include "state.h"
+#include "sync.h"
+#include "terminal.h"
+#include "util.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* Signals a foreground exec passes on to its process (as run does). */
+static const int forwarded_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+					 SIGWINCH, SIGCONT, SIGALRM, SIGPWR };
+
+/* ---- the process spec ---- */
+
+static int set_env(struct husk_process *p, const char *kv, struct husk_error *e)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return husk_err(e, 0, "--env \"%s\": not of the form KEY=VALUE", kv);
+	size_t klen = (size_t)(eq - kv) + 1;
+	for (size_t i = 0; i < p->n_env; i++)
+		if (strncmp(p->env[i], kv, klen) == 0) {
+			free(p->env[i]);
+			p->env[i] = xstrdup(kv);
+			return 0;
+		}
+	p->env = xrealloc(p->env, (p->n_env + 2) * sizeof(char *));
+	p->env[p->n_env++] = xstrdup(kv);
+	p->env[p->n_env] = NULL;
+	return 0;
+}
+
+static int parse_user(const char *s, struct husk_process *p, struct husk_error *e)
+{
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *colon = strchr(copy, ':');
+	if (colon)
+		*colon = '\0';
+	long uid, gid;
+	if (husk_parse_long(copy, 0, UINT32_MAX - 1, &uid) < 0 ||
+	    (colon && husk_parse_long(colon + 1, 0, UINT32_MAX - 1, &gid) < 0))
+		return husk_err(e, 0, "--user \"%s\": expected uid[:gid] as numbers", s);
+	p->user.uid = (uint32_t)uid;
+	if (colon)
+		p->user.gid = (uint32_t)gid;
+	return 0;
+}
+
+static int add_cap(struct husk_process *p, const char *name, struct husk_error *e)
+{
+	_cleanup_free_ char *full = strncasecmp(name, "CAP_", 4) ? xasprintf("CAP_%s", name) : xstrdup(name);
+	for (char *c = full; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+	int cap = husk_cap_from_name(full);
+	if (cap < 0)
+		return husk_err(e, 0, "--cap \"%s\": unknown capability", name);
+	uint64_t bit = 1ULL << cap;
+	struct husk_caps *c = &p->caps;
+	p->has_caps = true;
+	c->has_bounding = c->has_effective = c->has_permitted = c->has_ambient = true;
+	c->bounding |= bit;
+	c->effective |= bit;
+	c->permitted |= bit;
+	c->ambient |= bit;
+	return 0;
+}
+
+static int load_process_file(const char *path, struct husk_process **out, struct husk_error *e)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	if (!doc) {
+		if (jerr.line < 0)
+			return husk_err(e, ENOENT, "--process %s", path);
+		return husk_err(e, 0, "--process %s: line %d column %d: %s", path, jerr.line, jerr.column,
+				jerr.text);
+	}
+	int r = husk_process_parse(doc, "process", out, e);
+	if (r == 0) {
+		json_t *sc = json_object_get(doc, "seccomp");
+		if (json_is_object(sc))
+			(*out)->seccomp = json_incref(sc);
+	} else {
+		husk_err_wrap(e, "--process %s", path);
+	}
+	json_decref(doc);
+	return r;
+}
+
+/* The process to run: --process as given (what it leaves out comes from
+ * the container's process, as runc does), or the container's process with
+ * the command line's changes. */
+static int build_process(const struct husk_exec_opts *o, struct husk_spec *spec,
+			 struct husk_process **out, struct husk_error *e)
+{
+	struct husk_process *base = spec->process;
+	struct husk_process *p;
+	if (o->process_file) {
+		if (load_process_file(o->process_file, &p, e) < 0)
+			return -1;
+		if (base && !p->has_caps) {
+			p->has_caps = base->has_caps;
+			p->caps = base->caps;
+		}
+		if (base && !p->n_rlimits && base->n_rlimits) {
+			p->rlimits = xcalloc(base->n_rlimits, sizeof(*p->rlimits));
+			for (size_t i = 0; i < base->n_rlimits; i++) {
+				p->rlimits[i] = base->rlimits[i];
+				p->rlimits[i].type = xstrdup(base->rlimits[i].type);
+			}
+			p->n_rlimits = base->n_rlimits;
+		}
+		if (base && !p->apparmor_profile && base->apparmor_profile)
+			p->apparmor_profile = xstrdup(base->apparmor_profile);
+		if (base && !p->selinux_label && base->selinux_label)
+			p->selinux_label = xstrdup(base->selinux_label);
+		if (o->tty)
+			p->terminal = true;
+	} else {
+		if (!base)
+			return husk_err(e, 0, "config.json of the container has no process");
+		if (!o->args || !o->args[0])
+			return husk_err(e, 0, "no command given: exec needs ARGS or --process");
+		p = move_ptr(spec->process);
+		husk_strv_free(p->args);
+		p->n_args = husk_strv_len(o->args);
+		p->args = xcalloc(p->n_args + 1, sizeof(char *));
+		for (size_t i = 0; i < p->n_args; i++)
+			p->args[i] = xstrdup(o->args[i]);
+		p->terminal = o->tty;
+		/* consoleSize belongs to the container's terminal. */
+		p->has_console_size = false;
+	}
+	*out = p;
+	if (o->cwd) {
+		if (o->cwd[0] != '/')
+			return husk_err(e, 0, "--cwd \"%s\": not an absolute path", o->cwd);
+		free(p->cwd);
+		p->cwd = xstrdup(o->cwd);
+	}
+	for (size_t i = 0; i < o->n_env; i++)
+		if (set_env(p, o->env[i], e) < 0)
+			return -1;
+	if (o->user && parse_user(o->user, p, e) < 0)
+		return -1;
+	if (o->n_additional_gids) {
+		size_t n = p->user.n_additional_gids;
+		p->user.additional_gids = xrealloc(p->user.additional_gids,
+						   (n + o->n_additional_gids) * sizeof(uint32_t));
+		memcpy(p->user.additional_gids + n, o->additional_gids,
+		       o->n_additional_gids * sizeof(uint32_t));
+		p->user.n_additional_gids = n + o->n_additional_gids;
+	}
+	for (size_t i = 0; i < o->n_caps; i++)
+		if (add_cap(p, o->caps[i], e) < 0)
+			return -1;
+	if (o->no_new_privs)
+		p->no_new_privileges = true;
+	if (o->apparmor) {
+		free(p->apparmor_profile);
+		p->apparmor_profile = xstrdup(o->apparmor);
+	}
+	if (o->process_label) {
+		free(p->selinux_label);
+		p->selinux_label = xstrdup(o->process_label);
+	}
+	return 0;
+}
+
+/* ---- the container ---- */
+
+/* pidfd of the container's init, checked against the state's start time
+ * (after opening: the pidfd pins the process we verified). */
+static int init_pidfd(const struct husk_state *st, struct husk_error *e)
+{
+	int fd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+	if (fd < 0 && errno != ESRCH)
+		return husk_errno(e, "pidfd_open %d", (int)st->pid);
+	if (fd < 0 || husk_proc_starttime(st->pid, NULL) != st->pid_start) {
+		if (fd >= 0)
+			close(fd);
+		return husk_err(e, 0, "container is not running");
+	}
+	return fd;
+}
+
+/* CLONE_NEW* of the init's namespaces that differ from ours: setns into
+ * one's own user namespace fails, the others would be no-ops. */
+static int ns_to_join(pid_t pid, struct husk_error *e)
+{
+	int flags = 0;
+	for (int t = 0; t < HUSK_NS__COUNT; t++) {
+		char path[64];
+		struct stat theirs, ours;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, husk_ns_proc_name(t));
+		if (stat(path, &theirs) < 0) {
+			if (errno == ENOENT)
+				continue; /* a kernel without this namespace type */
+			return husk_errno(e, "stat %s", path);
+		}
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", husk_ns_proc_name(t));
+		if (stat(path, &ours) < 0 || ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+			flags |= husk_ns_clone_flag(t);
+	}
+	return flags;
+}
+
+/* --cgroup: "path" for every hierarchy, or "ctrl[,ctrl]:path" for those
+ * hierarchies only; the others get the container's cgroup. */
+static int enter_cgroup(struct husk_cgroup *cg, const char *sub, pid_t pid, struct husk_error *e)
+{
+	if (!sub)
+		return husk_cgroup_enter(cg, pid, e);
+	const char *path = sub, *colon = strchr(sub, ':');
+	_cleanup_free_ char *ctrls = NULL;
+	if (colon) {
+		ctrls = xstrndup(sub, (size_t)(colon - sub));
+		path = colon + 1;
+	}
+	if (strstr(path, ".."))
+		return husk_err(e, 0, "--cgroup \"%s\": \"..\" is not allowed", sub);
+	struct husk_cgroup_hier_info h[32];
+	size_t n = husk_cgroup_hierarchies(cg, h, ARRAY_SIZE(h));
+	if (n > ARRAY_SIZE(h))
+		n = ARRAY_SIZE(h);
+	char pidbuf[32];
+	int len = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		bool match = !ctrls;
+		if (ctrls) {
+			/* any named controller among this hierarchy's */
+			_cleanup_free_ char *want = xstrdup(ctrls);
+			char *save = NULL;
+			for (char *c = strtok_r(want, ",", &save); c && !match; c = strtok_r(NULL, ",", &save)) {
+				_cleanup_free_ char *have = xstrdup(h[i].ctrl);
+				char *s2 = NULL;
+				for (char *d = strtok_r(have, ",", &s2); d; d = strtok_r(NULL, ",", &s2))
+					if (!strcmp(c, d))
+						match = true;
+			}
+		}
+		_cleanup_free_ char *procs = xasprintf("%s/%s%s%s/cgroup.procs", h[i].mountpoint, h[i].dir,
+						       match ? "/" : "", match ? path : "");
+		if (husk_write_file_at(AT_FDCWD, procs, pidbuf, (size_t)len, e) < 0)
+			return husk_err_wrap(e, "--cgroup %s", sub);
+	}
+	return 0;
+}
+
+/* ---- the child ---- */
+
+struct exec_child {
+	const struct husk_exec_opts *o;
+	const struct husk_process *p;
+	const struct husk_spec *spec;
+	int sync_fd;
+	int pidfd;
+	int rootfd;        /* /proc/<init>/root */
+	int ns_flags;
+	int preserve_fds;  /* including socket activation */
+	int min_fd;
+	const struct husk_seccomp *seccomp; /* the process's own filter, or the container's */
+};
+
+static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
+{
+	husk_sync_send_error(sync_fd, e);
+	_exit(1);
+}
+
+static bool setgroups_allowed(void)
+{
+	char buf[16] = "";
+	_cleanup_fd_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	return !(n > 0 && strncmp(buf, "deny", 4) == 0);
+}
+
+static char **process_env(const struct husk_process *p, int preserve_fds)
+{
+	char **env = xcalloc(p->n_env + 3, sizeof(char *));
+	size_t j = 0;
+	for (size_t i = 0; i < p->n_env; i++) {
+		if (preserve_fds > 0 && (strncmp(p->env[i], "LISTEN_FDS=", 11) == 0 ||
+					 strncmp(p->env[i], "LISTEN_PID=", 11) == 0))
+			continue;
+		env[j++] = p->env[i];
+	}
+	if (preserve_fds > 0) {
+		env[j++] = xasprintf("LISTEN_FDS=%d", preserve_fds);
+		env[j++] = xasprintf("LISTEN_PID=%d", (int)getpid());
+	}
+	return env;
+}
+
+static __attribute__((noreturn)) void exec_main(struct exec_child *c)
+{
+	struct husk_error err = { 0 }, *e = &err;
+	const struct husk_process *p = c->p;
+	int sync_fd = c->sync_fd;
+
+	prctl(PR_SET_DUMPABLE, 0); /* inherited from the joiner; stated again */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, e) < 0)
+		_exit(1);
+	/* The container's root as its init sees it (setns on the mount
+	 * namespace gave us the namespace's root; a chroot-only container
+	 * needs this too). */
+	if (fchdir(c->rootfd) < 0 || chroot(".") < 0) {
+		husk_errno(e, "enter the container's root");
+		child_fail(sync_fd, e);
+	}
+	close(c->rootfd);
+	if (p->terminal) {
+		int master, slave;
+		if (husk_terminal_open(AT_FDCWD, "/dev/ptmx", p, &master, &slave, e) < 0)
+			child_fail(sync_fd, e);
+		int r = husk_terminal_send_master(sync_fd, master, e);
+		close(master);
+		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
+			child_fail(sync_fd, e);
+	}
+	bool in_cwd = chdir(p->cwd) == 0;
+	char exe[PATH_MAX];
+	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
+		child_fail(sync_fd, e);
+	/* As the init: a filter that may not be loaded once the process
+	 * drops CAP_SYS_ADMIN is loaded now, else right before execve. */
+	bool seccomp_late = husk_seccomp_load_late(p);
+	if (husk_label_apply_exec(p, e) < 0 ||
+	    (c->seccomp && !seccomp_late && husk_seccomp_load(c->seccomp, e) < 0))
+		child_fail(sync_fd, e);
+	if (husk_process_apply(p, c->spec->has_personality, c->spec->personality, setgroups_allowed(),
+			       e) < 0)
+		child_fail(sync_fd, e);
+	if (!in_cwd && chdir(p->cwd) < 0) {
+		husk_errno(e, "chdir to cwd (\"%s\")", p->cwd);
+		child_fail(sync_fd, e);
+	}
+	char **env = process_env(p, c->preserve_fds);
+
+	for (int fd = 3; fd < 3 + c->preserve_fds; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && (fl & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	husk_close_fds_from(3 + c->preserve_fds, &sync_fd, 1);
+	sigset_t none;
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A foreground exec outlives nothing; a detached one must outlive us. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	if (c->seccomp && seccomp_late && husk_seccomp_load(c->seccomp, e) < 0)
+		child_fail(sync_fd, e);
+	execve(exe, p->args, env);
+	husk_errno(e, "exec %s", p->args[0]);
+	child_fail(sync_fd, e);
+}
+
+static pid_t raw_clone(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+/* The first child: joins the namespaces, clones the process into them
+ * (as our parent's child) and reports its pid. */
+static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
+{
+	struct husk_error err = { 0 };
+	/* Never dumpable before the exec: a container process must not
+	 * ptrace us or open our /proc/<pid>/exe (the host's husk binary). */
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int keep[3] = { c->sync_fd, c->pidfd, c->rootfd };
+	husk_close_fds_from(c->min_fd, keep, ARRAY_SIZE(keep));
+	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
+		husk_errno(&err, "join the container's namespaces");
+		child_fail(c->sync_fd, &err);
+	}
+	close(c->pidfd);
+	if (c->ns_flags & CLONE_NEWUSER) {
+		/* uid/gid 0 of the container's user namespace; unmapped,
+		 * the user switch later does the rest. */
+		if ((setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) && errno != EINVAL) {
+			husk_errno(&err, "become root in the container's user namespace");
+			child_fail(c->sync_fd, &err);
+		}
+	}
+	pid_t pid = raw_clone(CLONE_PARENT);
+	if (pid < 0) {
+		husk_errno(&err, "clone the exec process");
+		child_fail(c->sync_fd, &err);
+	}
+	if (pid == 0)
+		exec_main(c);
+	if (husk_sync_send(c->sync_fd, SYNC_CHILD_PID, pid, NULL, 0, &err) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+/* ---- the runtime side ---- */
+
+static int fd_above(int fd, int min_fd)
+{
+	if (fd < 0 || fd >= min_fd)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	return hi;
+}
+
+static int socket_activation_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long p, n;
+	if (!pid || !fds || husk_parse_long(pid, 1, INT_MAX, &p) < 0 || p != getpid() ||
+	    husk_parse_long(fds, 0, 1024, &n) < 0)
+		return 0;
+	return (int)n;
+}
+
+/* EOF on the sync socket: the process exec'd; a message: why it did not. */
+static int wait_exec(int sync_fd, struct husk_error *e)
+{
+	char buf[sizeof(struct husk_sync_msg) + HUSK_ERR_MSG_MAX];
+	ssize_t n;
+	do
+		n = recv(sync_fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return husk_errno(e, "sync: receive");
+	struct husk_sync_msg h;
+	if ((size_t)n < sizeof(h))
+		return husk_err(e, EPROTO, "sync: short message");
+	memcpy(&h, buf, sizeof(h));
+	buf[n] = '\0';
+	if (h.type == SYNC_ERROR)
+		return husk_err(e, h.val, "%s", buf + sizeof(h));
+	return husk_err(e, EPROTO, "sync: unexpected message %u", h.type);
+}
+
+static void reap(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = -1;
+}
+
+int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec_opts *o,
+			int *exit_status, struct husk_error *e)
+{
+	*exit_status = 0;
+	if (o->preserve_fds < 0)
+		return husk_err(e, 0, "--preserve-fds must not be negative");
+	int preserve = o->preserve_fds + socket_activation_fds();
+	int min_fd = 3 + preserve;
+	int rootfd = -1, dirfd = -1, pidfd = -1, croot = -1, console = -1, master = -1;
+	int sp[2] = { -1, -1 };
+	struct husk_state *st = NULL;
+	struct husk_spec *spec = NULL;
+	struct husk_process *p = NULL;
+	struct husk_cgroup *cg = NULL;
+	struct husk_seccomp *seccomp = NULL;
+	pid_t joiner = -1, pid = -1;
+	bool masked = false;
+	sigset_t set, old;
+	int ret = -1;
+
+	if (husk_container_open(g, o->id, &rootfd, &dirfd, &st, e) < 0)
+		goto out;
+	rootfd = fd_above(rootfd, min_fd);
+	dirfd = fd_above(dirfd, min_fd);
+	const char *status = husk_state_status(dirfd, st);
+	if (!strcmp(status, "paused") && !o->ignore_paused) {
+		husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
+		goto out;
+	}
+	if (strcmp(status, "running") && strcmp(status, "paused")) {
+		husk_err(e, 0, "cannot exec in a %s container", status);
+		goto out;
+	}
+	if (!st->bundle || husk_spec_load(st->bundle, &spec, e) < 0) {
+		if (!st->bundle)
+			husk_err(e, 0, "the container's state has no bundle");
+		husk_err_wrap(e, "container config");
+		goto out;
+	}
+	if (build_process(o, spec, &p, e) < 0)
+		goto out;
+	if (p->terminal && !o->console_socket && o->detach) {
+		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
+		goto out;
+	}
+	if (!p->terminal && o->console_socket) {
+		husk_err(e, 0, "cannot use a console socket if husk will not allocate a tty");
+		goto out;
+	}
+	/* Checked and compiled before anything runs in the container. */
+	json_t *sc = p->seccomp ? p->seccomp : spec->seccomp;
+	if (husk_label_check(p, NULL, "exec", e) < 0 ||
+	    (sc && husk_seccomp_prepare(sc, p->seccomp ? "--process: seccomp" : "config.json: linux.seccomp",
+					&seccomp, e) < 0))
+		goto out;
+	if (o->console_socket) {
+		console = fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
+		if (console < 0)
+			goto out;
+	}
+	if (st->cgroup && husk_cgroup_deserialize(st->cgroup, &cg, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
+	if (o->cgroup && !cg) {
+		husk_err(e, 0, "--cgroup: the container has no cgroup");
+		goto out;
+	}
+	pidfd = fd_above(init_pidfd(st, e), min_fd);
+	if (pidfd < 0)
+		goto out;
+	int ns_flags = ns_to_join(st->pid, e);
+	if (ns_flags < 0)
+		goto out;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
+	croot = fd_above(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), min_fd);
+	if (croot < 0) {
+		husk_errno(e, "open the container's root");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		husk_errno(e, "sync socketpair");
+		goto out;
+	}
+	sp[0] = fd_above(sp[0], min_fd);
+	sp[1] = fd_above(sp[1], min_fd);
+	if (sp[0] < 0 || sp[1] < 0) {
+		husk_errno(e, "sync socketpair");
+		goto out;
+	}
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	sigaddset(&set, SIGCHLD);
+	/* Blocked before the clone: nothing is lost before the wait; the
+	 * process resets its mask before exec. */
+	sigprocmask(SIG_BLOCK, &set, &old);
+	masked = true;
+
+	struct exec_child child = {
+		.o = o,
+		.p = p,
+		.spec = spec,
+		.sync_fd = sp[1],
+		.pidfd = pidfd,
+		.rootfd = croot,
+		.ns_flags = ns_flags,
+		.preserve_fds = preserve,
+		.min_fd = min_fd,
+		.seccomp = seccomp,
+	};
+	joiner = raw_clone(0);
+	if (joiner < 0) {
+		husk_errno(e, "clone");
+		goto out;
+	}
+	if (joiner == 0)
+		joiner_main(&child);
+	husk_closep(&sp[1]);
+	int32_t cpid;
+	int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, NULL, e);
+	reap(&joiner);
+	if (r < 0)
+		goto out;
+	pid = cpid;
+	if (cg && enter_cgroup(cg, o->cgroup, pid, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
+	if (husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
+		goto out;
+	if (p->terminal) {
+		if (husk_terminal_recv_master(sp[0], &master, e) < 0)
+			goto out;
+		if (console >= 0) {
+			if (husk_terminal_send_console(console, master, e) < 0)
+				goto out;
+			husk_closep(&master);
+		}
+	}
+	if (wait_exec(sp[0], e) < 0)
+		goto out;
+	if (o->pid_file && husk_write_pid_file(o->pid_file, pid, e) < 0)
+		goto out;
+	/* The container is not ours to hold while the process runs. */
+	husk_closep(&dirfd);
+	husk_closep(&rootfd);
+	if (o->detach) {
+		pid = -1;
+		ret = 0;
+		goto out;
+	}
+	int wst = 0;
+	if (husk_terminal_wait(pid, master, &set, &wst, e) < 0)
+		goto out;
+	pid = -1;
+	*exit_status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	ret = 0;
+out:
+	if (joiner > 0) {
+		kill(joiner, SIGKILL);
+		reap(&joiner);
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		reap(&pid);
+	}
+	if (masked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	husk_closep(&sp[0]);
+	husk_closep(&sp[1]);
+	husk_closep(&master);
+	husk_closep(&console);
+	husk_closep(&croot);
+	husk_closep(&pidfd);
+	husk_closep(&dirfd);
+	husk_closep(&rootfd);
+	husk_cgroup_free(cg);
+	husk_seccomp_free(seccomp);
+	husk_process_free(p);
+	husk_spec_free(spec);
+	husk_state_free(st);
+	return ret;
+}
