@@ -20,6 +20,7 @@
 #include "init.h"
 #include "log.h"
 #include "namespaces.h"
+#include "rootfs.h"
 #include "spec.h"
 #include "state.h"
 #include "seccomp_filter.h"
@@ -356,6 +357,9 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		goto out;
 	if (husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
 		goto out;
+	/* idmap requests may come before and after the intermediate's pid. */
+	if (husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
+		goto out;
 	if (two_stage) {
 		int32_t pid;
 		int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &pid, NULL, e);
@@ -370,6 +374,8 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		first = -1;
 	}
 
+	if (two_stage && husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
+		goto out;
 	if (husk_init_wants_runtime_hooks(spec) || spec->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
 		int32_t which;
 		if (husk_sync_expect(sp[0], SYNC_HOOKS, &which, NULL, e) < 0)

@@ -197,6 +197,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.cwd = p ? p->cwd : NULL,
 		.console_fd = -1,
 		.cgroup = c->cgroup,
+		.idmap_sock = sync_fd,
 		.rootfs_fd = -1,
 	};
 	if (husk_rootfs_prepare(&rctx, e) < 0)

@@ -11,8 +11,97 @@
 #include "sys.h"
 #include "util.h"
 
-static int move_root(struct husk_error *e)
+static bool path_under(const char *path, const char *dir)
 {
+	size_t n = strlen(dir);
+	while (n > 0 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Without pivot_root the host's mounts stay in the namespace below the
+ * moved rootfs.  Detach every one that is neither the rootfs, inside it,
+ * nor one of the mounts it sits on (each top-level branch takes its
+ * submounts along); one that cannot be detached (locked in a user
+ * namespace) is covered with an empty read-only tmpfs.  Only --no-pivot
+ * and initramfs roots pay for reading mountinfo. */
+static int hide_host_mounts(const char *root_real, struct husk_error *e)
+{
+	_cleanup_free_ char *text = NULL;
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, e) < 0)
+		return husk_err_wrap(e, "hide host mounts");
+	size_t cap = 64, n = 0;
+	struct ent {
+		long id, parent;
+		char *mp;
+	} *v = xcalloc(cap, sizeof(*v));
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		long id, parent;
+		int off = 0;
+		if (sscanf(line, "%ld %ld %*s %*s %n", &id, &parent, &off) < 2 || !off)
+			continue;
+		char *mp = line + off, *sp = strchr(mp, ' ');
+		if (sp)
+			*sp = '\0';
+		unescape_octal(mp);
+		if (n == cap)
+			v = xrealloc(v, (cap *= 2) * sizeof(*v));
+		v[n++] = (struct ent){ id, parent, mp };
+	}
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const char *mp = v[i].mp;
+		/* the rootfs's own mounts, and the ones it sits on */
+		if (path_under(mp, root_real) || path_under(root_real, mp))
+			continue;
+		/* top-level branches only: the parent is one the rootfs sits on */
+		bool top = false;
+		for (size_t j = 0; j < n && !top; j++)
+			top = v[j].id == v[i].parent && path_under(root_real, v[j].mp);
+		if (!top)
+			continue;
+		/* EACCES: the container's root cannot even reach it. */
+		if (husk_sys->umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 || errno == ENOENT ||
+		    errno == EACCES)
+			continue;
+		if (errno != EINVAL && errno != EPERM) {
+			r = husk_errno(e, "detach host mount %s", mp);
+			break;
+		}
+		struct stat st;
+		if (husk_sys->fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (husk_sys->mount("tmpfs", mp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				    NULL) < 0 &&
+		    errno != ENOENT && errno != EACCES)
+			r = husk_errno(e, "cover host mount %s", mp);
+	}
+	free(v);
+	return r;
+}
+
+static int move_root(const char *root_real, struct husk_error *e)
+{
+	if (root_real && hide_host_mounts(root_real, e) < 0)
+		return -1;
 	if (husk_sys->mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		return husk_errno(e, "move rootfs onto /");
 	if (husk_sys->chroot(".") < 0)
@@ -30,7 +119,8 @@ static bool root_is_initramfs(void)
 	return sf.f_type == RAMFS_MAGIC || sf.f_type == TMPFS_MAGIC;
 }
 
-int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, struct husk_error *e)
+int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_real,
+		     struct husk_error *e)
 {
 	if (husk_sys->fchdir(rootfd) < 0)
 		return husk_errno(e, "chdir into rootfs");
@@ -40,7 +130,7 @@ int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, struct husk_error *e
 			return husk_errno(e, "chroot into rootfs");
 		break;
 	case HUSK_PIVOT_MOVE:
-		if (move_root(e) < 0)
+		if (move_root(root_real, e) < 0)
 			return -1;
 		break;
 	case HUSK_PIVOT_ROOT:
@@ -48,7 +138,7 @@ int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, struct husk_error *e
 		 * one at "."; no directory for it is needed inside the rootfs. */
 		if (husk_sys->pivot_root(".", ".") < 0) {
 			if (errno == EINVAL && root_is_initramfs()) {
-				if (move_root(e) < 0)
+				if (move_root(root_real, e) < 0)
 					return -1;
 				break;
 			}

@@ -13,8 +13,11 @@ enum husk_pivot_mode {
 };
 
 /* Make rootfd the root and the cwd.  HUSK_PIVOT_ROOT falls back to
- * HUSK_PIVOT_MOVE on an initramfs root, where pivot_root cannot work. */
-int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, struct husk_error *e);
+ * HUSK_PIVOT_MOVE on an initramfs root, where pivot_root cannot work.
+ * HUSK_PIVOT_MOVE first detaches (or covers) every host mount outside
+ * root_real, the rootfs's real path (NULL: skip that). */
+int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_real,
+		     struct husk_error *e);
 
 /* linux.sysctl, written under /proc/sys after the pivot.  Only keys of
  * namespaces the container has are accepted. */

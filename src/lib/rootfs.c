@@ -20,12 +20,9 @@
 #include "mount_opts.h"
 #include "path.h"
 #include "pivot.h"
+#include "rootfs_internal.h"
 #include "sys.h"
 #include "util.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 static const char *prop_name(unsigned long p)
 {
@@ -164,20 +161,7 @@ static int bind_rootfs(int fd, const char *root, struct husk_error *e)
 
 /* --- one mount of config.json --------------------------------------------- */
 
-struct mnt {
-	struct husk_rootfs_ctx *ctx;
-	const struct husk_mount *m;
-	struct husk_mount_opts o;
-	const char *type;     /* "bind" for bind mounts */
-	char *source;         /* absolute for binds (bundle-relative resolved) */
-	int dfd;              /* destination, O_PATH */
-	const char *rel;      /* destination relative to the rootfs's real path */
-	char relbuf[PATH_MAX];
-};
-
-/* Reopen the destination after something got mounted on it: dfd still
- * names the covered directory. */
-static int reopen_top(struct mnt *t, struct husk_error *e)
+int rootfs_reopen_top(struct mnt *t, struct husk_error *e)
 {
 	int fd = husk_path_open(t->ctx->rootfs_fd, t->rel, 0, 0);
 	if (fd < 0)
@@ -185,7 +169,7 @@ static int reopen_top(struct mnt *t, struct husk_error *e)
 	return fd;
 }
 
-static int set_propagation(int fd, unsigned long prop, struct husk_error *e)
+int rootfs_set_propagation(int fd, unsigned long prop, struct husk_error *e)
 {
 	struct mount_attr attr = { .propagation = prop & ~(unsigned long)MS_REC };
 	unsigned fl = AT_EMPTY_PATH | ((prop & MS_REC) ? AT_RECURSIVE : 0);
@@ -236,18 +220,67 @@ static int setattr(int fd, unsigned flags, uint64_t set, uint64_t clr, bool in_u
 	return husk_errno(e, "set mount attributes");
 }
 
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000
+#endif
+
+/* The kernel may keep a flag from sticking without failing (a remount on
+ * old kernels, filesystems that ignore one): what was asked for must be
+ * what the mount has, or the container does not start. */
+static int check_flags(int fd, uint64_t want, struct husk_error *e)
+{
+	static const struct {
+		uint64_t attr;
+		unsigned long st;
+		const char *name;
+	} map[] = {
+		{ MOUNT_ATTR_RDONLY, ST_RDONLY, "ro" },
+		{ MOUNT_ATTR_NOSUID, ST_NOSUID, "nosuid" },
+		{ MOUNT_ATTR_NODEV, ST_NODEV, "nodev" },
+		{ MOUNT_ATTR_NOEXEC, ST_NOEXEC, "noexec" },
+		{ MOUNT_ATTR_NODIRATIME, ST_NODIRATIME, "nodiratime" },
+		{ MOUNT_ATTR_NOSYMFOLLOW, ST_NOSYMFOLLOW, "nosymfollow" },
+	};
+	want &= ~(uint64_t)MOUNT_ATTR__ATIME;
+	if (!want)
+		return 0;
+	struct statvfs sv;
+	if (husk_sys->fstatvfs(fd, &sv) < 0)
+		return husk_errno(e, "statvfs");
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if ((want & map[i].attr) && !(sv.f_flag & map[i].st))
+			return husk_err(e, EPERM, "the kernel did not apply %s", map[i].name);
+	return 0;
+}
+
+int rootfs_attach(struct husk_rootfs_ctx *ctx, int tree, int dst, uint64_t set, uint64_t clr,
+		  uint64_t rset, uint64_t rclr, unsigned long prop, const char *what,
+		  struct husk_error *e)
+{
+	if (setattr(tree, 0, set, clr, ctx->in_userns, e) < 0 ||
+	    setattr(tree, AT_RECURSIVE, rset, rclr, ctx->in_userns, e) < 0 ||
+	    check_flags(tree, set | rset, e) < 0)
+		return husk_err_wrap(e, "%s", what);
+	if (husk_sys->move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return husk_errno(e, "attach %s", what);
+	return prop ? rootfs_set_propagation(tree, prop, e) : 0;
+}
+
 /* Kernels without the new mount API: bind, then a bind remount carrying
  * the options' flags plus, in a user namespace, the locked ones. */
 static int bind_legacy(struct mnt *t, struct husk_error *e)
 {
 	char dst[HUSK_PROCFD_LEN];
 	unsigned long rec = t->o.flags & MS_REC;
+	if (t->o.idmap)
+		return husk_err(e, ENOSYS, "idmapped mounts need Linux 5.12");
 	if (husk_sys->mount(t->source, husk_procfd(dst, t->dfd), NULL, MS_BIND | rec, NULL) < 0)
 		return husk_errno(e, "bind %s", t->source);
 	unsigned long fl = t->o.flags & HUSK_MS_PER_MOUNT;
 	if (!fl && !t->o.propagation)
 		return 0;
-	_cleanup_fd_ int top = reopen_top(t, e);
+	_cleanup_fd_ int top = rootfs_reopen_top(t, e);
 	if (top < 0)
 		return -1;
 	if (fl) {
@@ -262,21 +295,21 @@ static int bind_legacy(struct mnt *t, struct husk_error *e)
 		}
 		if (husk_sys->mount(NULL, husk_procfd(dst, top), NULL, MS_REMOUNT | MS_BIND | fl, NULL) < 0)
 			return husk_errno(e, "remount %s", t->m->destination);
+		uint64_t set, clr;
+		husk_mount_opts_attr(&t->o, &set, &clr);
+		if (check_flags(top, set, e) < 0)
+			return husk_err_wrap(e, "%s", t->source);
 	}
 	if (t->o.rec_set || t->o.rec_clr)
 		return husk_err(e, ENOSYS, "recursive mount options need Linux 5.12");
-	return t->o.propagation ? set_propagation(top, t->o.propagation, e) : 0;
+	return t->o.propagation ? rootfs_set_propagation(top, t->o.propagation, e) : 0;
 }
 
 /* Bind mounts: clone the source, apply the options to the detached copy,
  * attach it on the destination fd.  The mount is never visible with the
- * wrong flags. */
+ * wrong flags (or, for idmap, the wrong owners). */
 static int do_bind(struct mnt *t, struct husk_error *e)
 {
-	if (t->o.idmap)
-		/* TODO(issue 3): idmapped mounts need a user namespace fd built
-		 * from the mount's uidMappings/gidMappings. */
-		return husk_err(e, 0, "idmapped mounts are not supported yet");
 	unsigned rec = (t->o.flags & MS_REC) ? AT_RECURSIVE : 0;
 	_cleanup_fd_ int tree = husk_sys->open_tree(AT_FDCWD, t->source,
 						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
@@ -285,15 +318,12 @@ static int do_bind(struct mnt *t, struct husk_error *e)
 			return bind_legacy(t, e);
 		return husk_errno(e, "bind %s", t->source);
 	}
+	if (t->o.idmap && rootfs_idmap_tree(t, tree, e) < 0)
+		return -1;
 	uint64_t set, clr;
 	husk_mount_opts_attr(&t->o, &set, &clr);
-	if (setattr(tree, 0, set, clr, t->ctx->in_userns, e) < 0 ||
-	    setattr(tree, AT_RECURSIVE, t->o.rec_set, t->o.rec_clr, t->ctx->in_userns, e) < 0)
-		return -1;
-	if (husk_sys->move_mount(tree, "", t->dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
-	    0)
-		return husk_errno(e, "attach %s", t->source);
-	return t->o.propagation ? set_propagation(tree, t->o.propagation, e) : 0;
+	return rootfs_attach(t->ctx, tree, t->dfd, set, clr, t->o.rec_set, t->o.rec_clr,
+			     t->o.propagation, t->source, e);
 }
 
 /* tmpcopyup: what the image had at the destination, copied into the fresh
@@ -366,7 +396,7 @@ static int after_fs_mount(struct mnt *t, int covered, struct husk_error *e)
 {
 	if (!t->o.propagation && !t->o.rec_set && !t->o.rec_clr && covered < 0)
 		return 0;
-	_cleanup_fd_ int top = reopen_top(t, e);
+	_cleanup_fd_ int top = rootfs_reopen_top(t, e);
 	if (top < 0)
 		return -1;
 	if (covered >= 0) {
@@ -378,11 +408,11 @@ static int after_fs_mount(struct mnt *t, int covered, struct husk_error *e)
 	}
 	if (setattr(top, AT_RECURSIVE, t->o.rec_set, t->o.rec_clr, t->ctx->in_userns, e) < 0)
 		return -1;
-	return t->o.propagation ? set_propagation(top, t->o.propagation, e) : 0;
+	return t->o.propagation ? rootfs_set_propagation(top, t->o.propagation, e) : 0;
 }
 
-static int do_fs_mount(struct mnt *t, const char *source, const char *type, unsigned long flags,
-		       struct husk_error *e)
+int rootfs_fs_mount(struct mnt *t, const char *source, const char *type, unsigned long flags,
+		    struct husk_error *e)
 {
 	char dst[HUSK_PROCFD_LEN];
 	_cleanup_fd_ int covered = -1;
@@ -406,22 +436,6 @@ static int bind_host_fallback(struct mnt *t, const char *host, struct husk_error
 	t->source = xstrdup(host);
 	t->o.flags |= MS_BIND | MS_REC;
 	return do_bind(t, e);
-}
-
-static int do_cgroup(struct mnt *t, struct husk_error *e)
-{
-	const struct husk_spec *spec = t->ctx->spec;
-	struct statfs sf;
-	bool v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
-	unsigned long flags = t->o.flags & ~(unsigned long)(MS_BIND | MS_REC);
-	if (v2 && spec->namespaces[HUSK_NS_CGROUP].present)
-		return do_fs_mount(t, "cgroup2", "cgroup2", flags, e);
-	/* TODO(issue 3/4): on cgroup v1 (and v2 without a cgroup namespace)
-	 * mount the container's own per-controller hierarchies instead of
-	 * binding the whole host tree read-only. */
-	t->o.rec_set |= MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-	t->o.rec_clr &= ~t->o.rec_set;
-	return bind_host_fallback(t, "/sys/fs/cgroup", e);
 }
 
 static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
@@ -476,6 +490,10 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 			return husk_err(e, EINVAL, "mount type missing");
 		t->source = xstrdup(m->source ? m->source : m->type);
 	}
+	if ((m->n_uid_mappings || m->n_gid_mappings) && !t->o.idmap)
+		return husk_err(e, EINVAL, "uidMappings/gidMappings need the idmap or ridmap option");
+	if (t->o.idmap && !bind)
+		return husk_err(e, EINVAL, "idmap needs a bind mount");
 	if (open_destination(t, bind, e) < 0)
 		return -1;
 
@@ -493,7 +511,7 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 	if (bind)
 		return do_bind(t, e);
 	if (strcmp(t->type, "cgroup") == 0 || strcmp(t->type, "cgroup2") == 0)
-		return do_cgroup(t, e);
+		return rootfs_mount_cgroup(t, e);
 
 	unsigned long flags = t->o.flags;
 	/* Devices still have to be made in a read-only /dev: finalize applies it. */
@@ -501,7 +519,7 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 		ctx->dev_readonly = true;
 		flags &= ~(unsigned long)MS_RDONLY;
 	}
-	if (do_fs_mount(t, t->source, t->type, flags, e) == 0)
+	if (rootfs_fs_mount(t, t->source, t->type, flags, e) == 0)
 		return 0;
 	if (ctx->in_userns && e->errnum == EPERM) {
 		if (strcmp(t->type, "sysfs") == 0)
@@ -514,7 +532,7 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 
 static int mount_entry(struct husk_rootfs_ctx *ctx, size_t i, struct husk_error *e)
 {
-	struct mnt t = { .ctx = ctx, .m = &ctx->spec->mounts[i], .dfd = -1 };
+	struct mnt t = { .ctx = ctx, .m = &ctx->spec->mounts[i], .index = i, .dfd = -1 };
 	int r = husk_mount_opts_parse(t.m->options, t.m->n_options, &t.o, e);
 	t.type = mount_is_bind(t.m, &t.o) ? "bind" : (t.m->type ? t.m->type : "none");
 	if (r == 0)
@@ -652,7 +670,7 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 	enum husk_pivot_mode mode = !ctx->new_mount_ns ? HUSK_PIVOT_CHROOT
 				    : ctx->no_pivot    ? HUSK_PIVOT_MOVE
 						       : HUSK_PIVOT_ROOT;
-	if (husk_pivot_enter(rootfd, mode, e) < 0)
+	if (husk_pivot_enter(rootfd, mode, ctx->root_real, e) < 0)
 		return -1;
 	/* The requested propagation for the container's own root, now that
 	 * it is "/" (applied before the pivot it covered the host's tree). */

@@ -134,6 +134,11 @@ static void test_special(void)
 	ok(o.idmap && !o.idmap_recursive && !o.data, "idmap");
 	o = parse("ridmap");
 	ok(o.idmap && o.idmap_recursive && !o.data, "ridmap");
+	o = parse("ridmap,idmap");
+	ok(o.idmap && !o.idmap_recursive, "idmap after ridmap: not recursive");
+	o = parse("idmap,ridmap,ro");
+	ok(o.idmap && o.idmap_recursive && (o.flags & MS_RDONLY) && !o.data,
+	   "ridmap after idmap: recursive, other flags kept");
 	o = parse("tmpcopyup,mode=755");
 	ok(o.tmpcopyup && o.data && strcmp(o.data, "mode=755") == 0, "tmpcopyup is not data");
 	husk_mount_opts_free(&o);

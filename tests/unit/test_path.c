@@ -11,7 +11,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
+
+#include "cgroup/cgroup.h"
 #include "path.h"
+#include "pivot.h"
 #include "rootfs.h"
 #include "spec.h"
 #include "sys.h"
@@ -345,6 +349,47 @@ static int fake_fchownat(int dfd, const char *path, uid_t u, gid_t g, int flags)
 	return 0;
 }
 
+static unsigned long fake_stflags = ~0UL; /* what fstatvfs reports */
+static int fake_fstatvfs(int fd, struct statvfs *st)
+{
+	int r = fstatvfs(fd, st);
+	st->f_flag = fake_stflags;
+	return r;
+}
+static int fake_pivot_errno;      /* pivot_root fails with this when set */
+static long fake_root_magic;      /* fstatfs's f_type, when set */
+static int fake_pivot_root(const char *n, const char *o)
+{
+	logf_("pivot_root %s %s", n, o);
+	if (fake_pivot_errno) {
+		errno = fake_pivot_errno;
+		return -1;
+	}
+	return 0;
+}
+static int fake_chroot(const char *path)
+{
+	logf_("chroot %s", path);
+	return 0;
+}
+static int fake_chdir(const char *path)
+{
+	logf_("chdir %s", path);
+	return 0;
+}
+static int fake_umount2(const char *path, int flags)
+{
+	logf_("umount2 %s %#x", path, flags);
+	return 0;
+}
+static int fake_fstatfs(int fd, struct statfs *st)
+{
+	int r = fstatfs(fd, st);
+	if (fake_root_magic)
+		st->f_type = fake_root_magic;
+	return r;
+}
+
 static struct husk_sys fake;
 
 static struct husk_mount mnt(const char *dest, const char *type, const char *src, char **opts)
@@ -382,6 +427,7 @@ static void test_rootfs_sequence(void)
 	fake.mount_setattr = fake_mount_setattr;
 	fake.mknodat = fake_mknodat;
 	fake.fchownat = fake_fchownat;
+	fake.fstatvfs = fake_fstatvfs;
 
 	char rfs[1024], src[1024];
 	snprintf(rfs, sizeof(rfs), "%s/seq", base);
@@ -532,6 +578,248 @@ static void test_rootfs_sequence(void)
 	husk_sys->umask(022);
 }
 
+/* prepare with the fake layer; the error text (or "ok") in msg */
+static int prepare_fake(struct husk_rootfs_ctx *ctx, char *msg, size_t len)
+{
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	struct husk_error e = { 0 };
+	log_buf[0] = '\0';
+	husk_sys = &fake;
+	int r = husk_rootfs_prepare(ctx, &e);
+	husk_sys = &husk_sys_real;
+	snprintf(msg, len, "ok");
+	if (r < 0)
+		husk_err_str(&e, msg, len);
+	free(ctx->root_real);
+	ctx->root_real = NULL;
+	if (ctx->rootfs_fd >= 0)
+		close(ctx->rootfs_fd);
+	ctx->rootfs_fd = -1;
+	if (cwd[0] && chdir(cwd) < 0)
+		perror("chdir");
+	husk_sys->umask(022);
+	return r;
+}
+
+static void dump_log(void)
+{
+	for (char *l = log_buf, *nl; *l; l = nl + 1) {
+		nl = strchrnul(l, '\n');
+		printf("# %.*s\n", (int)(nl - l), l);
+		if (!*nl)
+			break;
+	}
+}
+
+/* cgroup v1/hybrid layout, the statvfs check, the console, idmap rules. */
+static void test_rootfs_more(void)
+{
+	char rfs[1024], cgdir[256], msg[2048];
+	snprintf(rfs, sizeof(rfs), "%s/more", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	mk("sys", S_IFDIR, NULL);
+	mk("etc", S_IFDIR, NULL);
+	snprintf(cgdir, sizeof(cgdir), "%s/cgsrc", base);
+	mkdir(cgdir, 0755);
+
+	/* a hybrid host with cpu,cpuacct co-mounted and a named hierarchy */
+	char json[8192];
+	snprintf(json, sizeof(json),
+		 "{\"layout\":\"hybrid\",\"hierarchies\":["
+		 "{\"ctrl\":\"cpu,cpuacct\",\"dir\":\"%s\",\"mount\":\"/sys/fs/cgroup/cpu,cpuacct\",\"created\":0},"
+		 "{\"ctrl\":\"memory\",\"dir\":\"%s\",\"mount\":\"/sys/fs/cgroup/memory\",\"created\":0},"
+		 "{\"ctrl\":\"name=systemd\",\"dir\":\"%s\",\"mount\":\"/sys/fs/cgroup/systemd\",\"created\":0},"
+		 "{\"ctrl\":\"\",\"dir\":\"%s\",\"mount\":\"/sys/fs/cgroup/unified\",\"created\":0}]}",
+		 cgdir, cgdir, cgdir, cgdir);
+	struct husk_cgroup *cg = NULL;
+	struct husk_error e = { 0 };
+	ok(husk_cgroup_deserialize(json, &cg, &e) == 0, "fake hybrid cgroup");
+
+	char *o_cg[] = { "nosuid", "noexec", "nodev", "relatime", "ro", NULL };
+	struct husk_mount m = mnt("/sys/fs/cgroup", "cgroup", "cgroup", o_cg);
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	spec.mounts = &m;
+	spec.n_mounts = 1;
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .console_fd = -1,
+				       .rootfs_fd = -1, .cgroup = cg };
+	int r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0, "cgroup v1 mount (%s)", msg);
+	dump_log();
+	ok(has_line("mount tmpfs /sys/fs/cgroup tmpfs 0xe mode=755"), "v1: a tmpfs first");
+	char line[2048];
+	snprintf(line, sizeof(line), "open_tree %s", cgdir);
+	ok(has_line(line), "v1: the container's own cgroup dir is cloned (not the host's tree)");
+	ok(has_line("move_mount -> /sys/fs/cgroup/cpu,cpuacct") &&
+		   has_line("move_mount -> /sys/fs/cgroup/memory") &&
+		   has_line("move_mount -> /sys/fs/cgroup/systemd") &&
+		   has_line("move_mount -> /sys/fs/cgroup/unified"),
+	   "v1: one bind per hierarchy (name=systemd -> systemd, cgroup2 -> unified)");
+	ok(has_line("setattr set=0xf clr=0x70 prop=0"), "v1: binds ro,nosuid,nodev,noexec,relatime");
+	char t1[PATH_MAX] = "", t2[PATH_MAX] = "";
+	snprintf(line, sizeof(line), "%s/sys/fs/cgroup/cpu", rfs);
+	ssize_t n1 = readlink(line, t1, sizeof(t1) - 1);
+	snprintf(line, sizeof(line), "%s/sys/fs/cgroup/cpuacct", rfs);
+	ssize_t n2 = readlink(line, t2, sizeof(t2) - 1);
+	ok(n1 > 0 && n2 > 0 && strncmp(t1, "cpu,cpuacct", (size_t)n1) == 0 &&
+		   strncmp(t2, "cpu,cpuacct", (size_t)n2) == 0,
+	   "v1: cpu and cpuacct symlinked to cpu,cpuacct");
+	ok(has_line("setattr set=0x1 clr=0 prop=0") &&
+		   before("move_mount -> /sys/fs/cgroup/unified", "setattr set=0x1 clr=0 prop=0"),
+	   "v1: the tmpfs made read-only last");
+
+	/* v2 host: a bind of the container's dir, or cgroup2 with a cgroupns */
+	snprintf(json, sizeof(json),
+		 "{\"layout\":\"v2\",\"hierarchies\":[{\"ctrl\":\"\",\"dir\":\"%s\","
+		 "\"mount\":\"/sys/fs/cgroup\",\"created\":0}]}",
+		 cgdir);
+	struct husk_cgroup *cg2 = NULL;
+	ok(husk_cgroup_deserialize(json, &cg2, &e) == 0, "fake v2 cgroup");
+	ctx.cgroup = cg2;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	snprintf(line, sizeof(line), "open_tree %s", cgdir);
+	ok(r == 0 && has_line(line) && has_line("move_mount -> /sys/fs/cgroup") &&
+		   !strstr(log_buf, "cgroup2"),
+	   "v2 without cgroupns: bind of the container's cgroup (%s)", msg);
+	spec.namespaces[HUSK_NS_CGROUP].present = true;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && has_line("mount cgroup2 /sys/fs/cgroup cgroup2 0x20000f -"),
+	   "v2 with cgroupns: a cgroup2 mount (%s)", msg);
+	spec.namespaces[HUSK_NS_CGROUP].present = false;
+	husk_cgroup_free(cg);
+	husk_cgroup_free(cg2);
+	ctx.cgroup = NULL;
+
+	/* statvfs check: a flag the kernel did not apply fails loudly */
+	char src[1024];
+	snprintf(src, sizeof(src), "%s/outside", base);
+	char *o_ro[] = { "bind", "ro", "nosuid", NULL };
+	m = mnt("/etc/x", "bind", src, o_ro);
+	fake_stflags = ST_NOSUID;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	snprintf(line, sizeof(line),
+		 "mounts[0] bind on /etc/x: %s: the kernel did not apply ro: Operation not permitted", src);
+	ok(r < 0 && strcmp(msg, line) == 0, "dropped flag: \"%s\"", msg);
+	ok(!strstr(log_buf, "move_mount -> /etc/x"), "dropped flag: never attached");
+	fake_stflags = ~0UL;
+
+	/* idmap rules */
+	char *o_idmap[] = { "bind", "idmap", NULL };
+	m = mnt("/etc/x", "bind", src, o_idmap);
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strstr(msg, "idmap: needs uidMappings/gidMappings or a user namespace"),
+	   "idmap without mappings or userns refused (%s)", msg);
+	struct husk_id_mapping map = { 0, 100000, 65536 };
+	m.uid_mappings = &map;
+	m.n_uid_mappings = 1;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strstr(msg, "uidMappings and gidMappings go together"),
+	   "idmap with only uidMappings refused (%s)", msg);
+	m.options = o_ro;
+	m.n_options = 3;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strstr(msg, "mounts[0] bind on /etc/x: uidMappings/gidMappings need the idmap"),
+	   "mappings without idmap refused (%s)", msg);
+	char *o_tidmap[] = { "idmap", NULL };
+	m = mnt("/etc/x", "tmpfs", "tmpfs", o_tidmap);
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strstr(msg, "idmap needs a bind mount"), "idmap on tmpfs refused (%s)", msg);
+
+	/* /dev/console: the pty slave bound over a file in /dev */
+	spec.n_mounts = 0;
+	char cons[1024];
+	snprintf(cons, sizeof(cons), "%s/pty-slave", base);
+	int cfd = open(cons, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ctx.console_fd = cfd;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	snprintf(line, sizeof(line), "mount %s /dev/console - 0x1000 -", cons);
+	ok(r == 0 && has_line(line), "console bound on /dev/console (%s)", msg);
+	ok(exists_in_root("dev/console", S_IFREG), "/dev/console is a file to bind over");
+	/* an image's /dev/console symlink is replaced, not followed */
+	snprintf(line, sizeof(line), "%s/dev/console", rfs);
+	unlink(line);
+	if (symlink("/etc/passwd", line) < 0)
+		perror("symlink");
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && exists_in_root("dev/console", S_IFREG) && !exists_in_root("etc/passwd", S_IFREG),
+	   "a symlinked /dev/console is replaced (%s)", msg);
+	close(cfd);
+	ctx.console_fd = -1;
+}
+
+/* pivot_root, its initramfs fallback and --no-pivot */
+static void test_pivot(void)
+{
+	fake.pivot_root = fake_pivot_root;
+	fake.chroot = fake_chroot;
+	fake.chdir = fake_chdir;
+	fake.umount2 = fake_umount2;
+	fake.fstatfs = fake_fstatfs;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	struct husk_error e = { 0 };
+	char msg[1024];
+	int fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	log_buf[0] = '\0';
+	husk_sys = &fake;
+	int r = husk_pivot_enter(fd, HUSK_PIVOT_ROOT, base, &e);
+	husk_sys = &husk_sys_real;
+	ok(r == 0 && has_line("pivot_root . .") && has_line("mount - . - 0x84000 -") &&
+		   has_line("umount2 . 0x2") && before("mount - . - 0x84000 -", "umount2 . 0x2"),
+	   "pivot_root(.,.), old root rslave then detached");
+
+	fake_pivot_errno = EINVAL;
+	fake_root_magic = RAMFS_MAGIC;
+	log_buf[0] = '\0';
+	husk_sys = &fake;
+	r = husk_pivot_enter(fd, HUSK_PIVOT_ROOT, base, &e);
+	husk_sys = &husk_sys_real;
+	dump_log();
+	ok(r == 0 && has_line("mount . / - 0x2000 -") && has_line("chroot .") &&
+		   before("mount . / - 0x2000 -", "chroot ."),
+	   "initramfs root: MS_MOVE + chroot instead");
+	ok(has_line("umount2 /proc 0xa"), "initramfs root: host mounts detached first");
+
+	fake_root_magic = EXT4_SUPER_MAGIC;
+	log_buf[0] = '\0';
+	husk_err_clear(&e);
+	husk_sys = &fake;
+	r = husk_pivot_enter(fd, HUSK_PIVOT_ROOT, base, &e);
+	husk_sys = &husk_sys_real;
+	husk_err_str(&e, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "pivot_root: Invalid argument") == 0 && !strstr(log_buf, "chroot"),
+	   "pivot_root failure elsewhere is an error (%s)", msg);
+	fake_pivot_errno = 0;
+	fake_root_magic = 0;
+
+	log_buf[0] = '\0';
+	husk_sys = &fake;
+	r = husk_pivot_enter(fd, HUSK_PIVOT_MOVE, base, &e);
+	husk_sys = &husk_sys_real;
+	ok(r == 0 && !strstr(log_buf, "pivot_root") && has_line("umount2 /proc 0xa") &&
+		   before("umount2 /proc 0xa", "mount . / - 0x2000 -") && has_line("chroot ."),
+	   "--no-pivot: host mounts detached, MS_MOVE + chroot");
+	char line[PATH_MAX + 32];
+	snprintf(line, sizeof(line), "umount2 %s", base);
+	ok(!strstr(log_buf, line) && !has_line("umount2 / 0xa"),
+	   "--no-pivot: the rootfs and the mounts it sits on stay");
+
+	log_buf[0] = '\0';
+	husk_sys = &fake;
+	r = husk_pivot_enter(fd, HUSK_PIVOT_CHROOT, base, &e);
+	husk_sys = &husk_sys_real;
+	ok(r == 0 && has_line("chroot .") && !strstr(log_buf, "mount"), "no mount ns: chroot only");
+	close(fd);
+	if (cwd[0] && chdir(cwd) < 0)
+		perror("chdir");
+}
+
 int main(void)
 {
 	umask(022);
@@ -543,6 +831,8 @@ int main(void)
 	test_parent();
 	test_proc_guard();
 	test_rootfs_sequence();
+	test_rootfs_more();
+	test_pivot();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);
 	return tap_done();

@@ -1,0 +1,246 @@
+/* idmap/ridmap bind mounts.  Idmapping a mount needs CAP_SYS_ADMIN over the
+ * source's superblock (the host's user namespace for host filesystems),
+ * which the init in its user namespace lacks; and a detached tree made by
+ * the runtime cannot be attached inside the container's user namespace.  So
+ * the init clones the source itself, hands the detached tree to the runtime
+ * over the sync socket, the runtime sets MOUNT_ATTR_IDMAP on it, and the
+ * init attaches it as any other bind.  The user namespace is the mount's own
+ * uidMappings/gidMappings (a short-lived helper holds it) or else the
+ * container's, sent along by the init. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rootfs_internal.h"
+#include "sync.h"
+#include "sys.h"
+#include "util.h"
+
+/* A private message type of the sync protocol, init -> runtime: val is the
+ * mount's index, SCM_RIGHTS carries the tree and, without the mount's own
+ * mappings, the container's user namespace.  The reply is the same type
+ * (or SYNC_ERROR). */
+#define SYNC_IDMAP_REQ 0x4944 /* "ID" */
+
+static bool has_own_mappings(const struct husk_mount *m)
+{
+	return m->n_uid_mappings || m->n_gid_mappings;
+}
+
+static bool opt_is_idmap(const struct husk_mount *m)
+{
+	for (size_t i = 0; i < m->n_options; i++)
+		if (strcmp(m->options[i], "idmap") == 0 || strcmp(m->options[i], "ridmap") == 0)
+			return true;
+	return false;
+}
+
+static int send_fds(int sock, int32_t val, const int *fds, size_t n, struct husk_error *e)
+{
+	struct husk_sync_msg h = { .type = SYNC_IDMAP_REQ, .val = val };
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	ssize_t r;
+	do
+		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return husk_errno(e, "sync: send idmap request");
+	return 0;
+}
+
+int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e)
+{
+	const struct husk_rootfs_ctx *ctx = t->ctx;
+	const struct husk_mount *m = t->m;
+	if (!!m->n_uid_mappings != !!m->n_gid_mappings)
+		return husk_err(e, EINVAL, "idmap: uidMappings and gidMappings go together");
+	if (!has_own_mappings(m) && !ctx->in_userns)
+		return husk_err(e, EINVAL,
+				"idmap: needs uidMappings/gidMappings or a user namespace");
+	if (ctx->idmap_sock <= 0)
+		return husk_err(e, ENOTSUP, "idmap: not available here");
+	int fds[2] = { tree, -1 };
+	size_t n = 1;
+	_cleanup_fd_ int userns = -1;
+	if (!has_own_mappings(m)) {
+		userns = husk_sys->openat(AT_FDCWD, "/proc/self/ns/user", O_RDONLY | O_CLOEXEC, 0);
+		if (userns < 0)
+			return husk_errno(e, "idmap: open user namespace");
+		fds[n++] = userns;
+	}
+	if (send_fds(ctx->idmap_sock, (int32_t)t->index, fds, n, e) < 0)
+		return -1;
+	if (husk_sync_expect(ctx->idmap_sock, (enum husk_sync_type)SYNC_IDMAP_REQ, NULL, NULL, e) < 0)
+		return husk_err_wrap(e, "idmap");
+	return 0;
+}
+
+/* --- the runtime's side ---------------------------------------------------- */
+
+static int write_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
+		     struct husk_error *e)
+{
+	char buf[4096], path[64];
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id,
+				 m[i].host_id, m[i].size);
+		if (r < 0 || (size_t)r >= sizeof(buf) - len)
+			return husk_err(e, E2BIG, "idmap: too many mappings");
+		len += (size_t)r;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if (husk_write_file_at(AT_FDCWD, path, buf, len, e) < 0)
+		return husk_err_wrap(e, "idmap: write %s", file);
+	return 0;
+}
+
+/* A user namespace with the mount's mappings, held by a child that waits
+ * on a pipe just long enough for the namespace fd to be opened. */
+static int helper_userns(const struct husk_mount *m, struct husk_error *e)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return husk_errno(e, "idmap: pipe");
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		husk_errno(e, "idmap: clone user namespace");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	int fd = -1;
+	if (write_map(pid, "uid_map", m->uid_mappings, m->n_uid_mappings, e) == 0 &&
+	    write_map(pid, "gid_map", m->gid_mappings, m->n_gid_mappings, e) == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			husk_errno(e, "idmap: open %s", path);
+	}
+	close(p[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+static int apply_idmap(const struct husk_spec *spec, int32_t idx, int tree, int userns,
+		       struct husk_error *e)
+{
+	if (idx < 0 || (size_t)idx >= spec->n_mounts || !opt_is_idmap(&spec->mounts[idx]))
+		return husk_err(e, EPROTO, "idmap: bad request for mount %d", idx);
+	const struct husk_mount *m = &spec->mounts[idx];
+	_cleanup_fd_ int own = -1;
+	if (has_own_mappings(m)) {
+		own = helper_userns(m, e);
+		if (own < 0)
+			return -1;
+		userns = own;
+	} else if (userns < 0) {
+		return husk_err(e, EPROTO, "idmap: no user namespace");
+	}
+	bool rec = false;
+	for (size_t i = 0; i < m->n_options; i++) {
+		if (strcmp(m->options[i], "ridmap") == 0)
+			rec = true;
+		else if (strcmp(m->options[i], "idmap") == 0)
+			rec = false;
+	}
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+	if (husk_sys->mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr,
+				    sizeof(attr)) < 0)
+		return husk_errno(e, "set the id mapping");
+	return 0;
+}
+
+/* One request: returns 1 when one was served, 0 when the next message is
+ * something else (left in the socket), -1 on a broken socket. */
+static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *e)
+{
+	struct husk_sync_msg h;
+	ssize_t r;
+	do
+		r = recv(sock, &h, sizeof(h), MSG_PEEK);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return husk_errno(e, "sync: receive");
+	if ((size_t)r < sizeof(h) || h.type != SYNC_IDMAP_REQ)
+		return 0;
+
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	do
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return husk_errno(e, "sync: receive idmap request");
+	int fds[4] = { -1, -1, -1, -1 };
+	size_t n = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && n < ARRAY_SIZE(fds); i++)
+			memcpy(&fds[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	struct husk_error err = { 0 };
+	int ok = -1;
+	if (msg.msg_flags & MSG_CTRUNC)
+		husk_err(&err, EPROTO, "idmap: truncated request");
+	else if (n < 1)
+		husk_err(&err, EPROTO, "idmap: no mount in the request");
+	else
+		ok = apply_idmap(spec, h.val, fds[0], n > 1 ? fds[1] : -1, &err);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	/* The init reports the failure with its own context. */
+	if (ok < 0 ? husk_sync_send_error(sock, &err) < 0
+		   : husk_sync_send(sock, (enum husk_sync_type)SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0)
+		return ok < 0 ? husk_err(e, err.errnum, "%s", err.msg) : -1;
+	return 1;
+}
+
+int husk_rootfs_idmap_serve(int sock, const struct husk_spec *spec, struct husk_error *e)
+{
+	bool any = false;
+	for (size_t i = 0; i < spec->n_mounts && !any; i++)
+		any = opt_is_idmap(&spec->mounts[i]);
+	if (!any)
+		return 0;
+	int r;
+	while ((r = serve_one(sock, spec, e)) > 0)
+		;
+	return r;
+}

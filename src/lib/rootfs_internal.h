@@ -1,0 +1,48 @@
+/* Shared between the rootfs module's files (rootfs.c, mount_cgroup.c,
+ * mount_idmap.c): one config.json mount being made, and the helpers that
+ * clone, flag, check and attach mounts on resolved fds. */
+#pragma once
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "mount_opts.h"
+#include "rootfs.h"
+
+struct mnt {
+	struct husk_rootfs_ctx *ctx;
+	const struct husk_mount *m;
+	size_t index;         /* in config.json's mounts */
+	struct husk_mount_opts o;
+	const char *type;     /* "bind" for bind mounts */
+	char *source;         /* absolute for binds (bundle-relative resolved) */
+	int dfd;              /* destination, O_PATH */
+	const char *rel;      /* destination relative to the rootfs's real path */
+	char relbuf[PATH_MAX];
+};
+
+/* The mount now on top of the destination (dfd still names the covered
+ * directory once something got mounted on it). */
+int rootfs_reopen_top(struct mnt *t, struct husk_error *e);
+
+/* A detached tree (open_tree clone) made ready and attached on dst: set/clr
+ * on its root mount, rset/rclr recursively, the flags checked with statvfs,
+ * then move_mount and the propagation.  what names the source in errors. */
+int rootfs_attach(struct husk_rootfs_ctx *ctx, int tree, int dst, uint64_t set, uint64_t clr,
+		  uint64_t rset, uint64_t rclr, unsigned long prop, const char *what,
+		  struct husk_error *e);
+
+/* mount(2) of a filesystem on the destination, then tmpcopyup, recursive
+ * attributes and propagation from t->o. */
+int rootfs_fs_mount(struct mnt *t, const char *source, const char *type, unsigned long flags,
+		    struct husk_error *e);
+
+int rootfs_set_propagation(int fd, unsigned long prop, struct husk_error *e);
+
+/* mount_cgroup.c: type "cgroup" / "cgroup2". */
+int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e);
+
+/* mount_idmap.c: in the init, have the runtime idmap the detached tree
+ * (the init has no CAP_SYS_ADMIN over the source's superblock). */
+int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e);
