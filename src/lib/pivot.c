@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "path.h"
 #include "sys.h"
@@ -144,9 +146,11 @@ int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_rea
 			}
 			return husk_errno(e, "pivot_root");
 		}
-		/* rslave first so the detach cannot propagate to the host. */
-		if (husk_sys->mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-			return husk_errno(e, "make old root rslave");
+		/* The detach cannot propagate to the host: prepare made every
+		 * mount of the namespace a slave (or private).  No propagation
+		 * change here: mount(2) on "." would reach the new root (only
+		 * umount2 resolves "." to the old root stacked on it) and undo
+		 * the propagation options of the container's mounts. */
 		if (husk_sys->umount2(".", MNT_DETACH) < 0)
 			return husk_errno(e, "detach old root");
 		break;
@@ -209,8 +213,35 @@ static bool sysctl_key_valid(const char *key)
 	}
 }
 
+/* A network namespace joined by path may be the runtime's own (the host's):
+ * net.* keys would then change the host.  The runtime is our parent; the
+ * procfs still at /proc before the pivot names it by a pid getppid()
+ * cannot give in a new pid namespace.  When it cannot be read (a user
+ * namespace), nothing is claimed. */
+static bool joined_host_netns(const struct husk_spec *spec)
+{
+	if (!spec->namespaces[HUSK_NS_NET].path)
+		return false;
+	_cleanup_free_ char *stat = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/stat", &stat, NULL, &ignored) < 0)
+		return false;
+	const char *p = strrchr(stat, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid <= 0)
+		return false;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", ppid);
+	struct stat a, b;
+	if (husk_sys->fstatat(AT_FDCWD, "/proc/self/ns/net", &a, 0) < 0 ||
+	    husk_sys->fstatat(AT_FDCWD, path, &b, 0) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 {
+	bool host_net = false, checked_net = false;
 	for (size_t i = 0; i < spec->n_sysctl; i++) {
 		const char *key = spec->sysctl[i].key;
 		if (!sysctl_key_valid(key))
@@ -223,6 +254,12 @@ int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 		if (!spec->namespaces[ns].present)
 			return husk_err(e, 0, "sysctl %s: needs the container's own %s namespace", key,
 					nsname);
+		if (ns == HUSK_NS_NET && !checked_net) {
+			checked_net = true;
+			host_net = joined_host_netns(spec);
+		}
+		if (ns == HUSK_NS_NET && host_net)
+			return husk_err(e, 0, "sysctl %s: the joined network namespace is the host's", key);
 	}
 	return 0;
 }
@@ -231,8 +268,6 @@ int husk_sysctl_apply(const struct husk_spec *spec, struct husk_error *e)
 {
 	if (spec->n_sysctl == 0)
 		return 0;
-	if (husk_sysctl_check(spec, e) < 0)
-		return -1;
 	for (size_t i = 0; i < spec->n_sysctl; i++) {
 		const char *key = spec->sysctl[i].key, *val = spec->sysctl[i].value;
 		_cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);

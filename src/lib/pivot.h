@@ -19,8 +19,10 @@ enum husk_pivot_mode {
 int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_real,
 		     struct husk_error *e);
 
-/* linux.sysctl, written under /proc/sys after the pivot.  Only keys of
- * namespaces the container has are accepted. */
+/* linux.sysctl: husk_sysctl_check (in prepare, before the pivot) accepts
+ * only keys of namespaces the container has, and no net.* key for a joined
+ * network namespace that is the runtime's own; husk_sysctl_apply writes
+ * them under /proc/sys after the pivot. */
 int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e);
 int husk_sysctl_apply(const struct husk_spec *spec, struct husk_error *e);
 

@@ -58,64 +58,6 @@ static bool mount_is_bind(const struct husk_mount *m, const struct husk_mount_op
 	return (o->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
 }
 
-/* --- the rootfs's parent mount -------------------------------------------- */
-
-static void unescape_octal(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* pivot_root refuses a new root whose parent mount is shared.  Only
- * reached when the requested root propagation could leave it shared (the
- * default rslave cannot), so reading mountinfo stays off the common path. */
-static int make_parent_private(int fd, struct husk_error *e)
-{
-	char path[64], *buf = NULL;
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if (husk_read_file_at(AT_FDCWD, path, &buf, NULL, e) < 0)
-		return -1;
-	const char *p = strstr(buf, "mnt_id:");
-	long id = p ? strtol(p + 7, NULL, 10) : -1;
-	free(buf);
-	buf = NULL;
-	if (id < 0)
-		return husk_err(e, EINVAL, "rootfs: no mnt_id in %s", path);
-	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &buf, NULL, e) < 0)
-		return -1;
-	_cleanup_free_ char *text = buf;
-	for (char *line = text, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		long mid, parent;
-		char mp[PATH_MAX];
-		int off = 0;
-		if (sscanf(line, "%ld %ld %*s %*s %4095s%n", &mid, &parent, mp, &off) < 3 || mid != id)
-			continue;
-		/* Optional fields sit between the mount options and " - ". */
-		char *sep = strstr(line + off, " - ");
-		if (sep)
-			*sep = '\0';
-		if (!strstr(line + off, " shared:"))
-			return 0;
-		unescape_octal(mp);
-		if (husk_sys->mount(NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
-			return husk_errno(e, "make %s private", mp);
-		return 0;
-	}
-	return 0;
-}
-
 /* --- rootfs ---------------------------------------------------------------- */
 
 static int open_rootfs(const char *root, struct husk_error *e)
@@ -438,6 +380,19 @@ static int bind_host_fallback(struct mnt *t, const char *host, struct husk_error
 	return do_bind(t, e);
 }
 
+/* Is key ("mode=") one of the comma-separated data options? */
+static bool data_has(const char *data, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = data; p && *p;) {
+		if (strncmp(p, key, n) == 0)
+			return true;
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
+}
+
 static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
 {
 	const char *dest = t->m->destination;
@@ -453,6 +408,21 @@ static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
 	}
 	if (procsys)
 		fl |= HUSK_PATH_NOFOLLOW;
+	/* A tmpfs without mode= on an existing directory keeps its mode (as
+	 * runc); one on a directory made here gets tmpfs's default. */
+	if (!bind && strcmp(t->type, "tmpfs") == 0 && !data_has(t->o.data, "mode=")) {
+		t->dfd = husk_path_open(t->ctx->rootfs_fd, dest, 0, 0);
+		struct stat st;
+		if (t->dfd >= 0 && husk_sys->fstatat(t->dfd, "", &st, AT_EMPTY_PATH) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			char *d = t->o.data ? xasprintf("%s,mode=%o", t->o.data, st.st_mode & 07777)
+					    : xasprintf("mode=%o", st.st_mode & 07777);
+			free(t->o.data);
+			t->o.data = d;
+		}
+		if (t->dfd >= 0)
+			husk_sys->close(t->dfd);
+	}
 	t->dfd = husk_path_open(t->ctx->rootfs_fd, dest, fl, mode);
 	if (t->dfd < 0)
 		return husk_err(e, -t->dfd, "mkdir %s", dest);
@@ -590,6 +560,8 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 		ctx->host_null_ino = st.st_ino;
 	}
 
+	if (spec->n_sysctl && husk_sysctl_check(spec, e) < 0)
+		return -1;
 	_cleanup_fd_ int fd = open_rootfs(spec->root_path, e);
 	if (fd < 0)
 		return -1;
@@ -598,12 +570,15 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 			return husk_err(e, 0, "mounts need a mount namespace");
 		ctx->rootfs_fd = move_fd(&fd);
 	} else {
-		unsigned long prop = spec->rootfs_propagation ? spec->rootfs_propagation : MS_SLAVE | MS_REC;
+		/* Nothing the container mounts may reach the host: "/" is
+		 * rslave (rprivate when private is asked for) while the rootfs
+		 * is built; rootfsPropagation itself is applied to the
+		 * container's own root after the pivot.  Neither leaves a shared
+		 * parent for pivot_root to refuse. */
+		unsigned long prop = (spec->rootfs_propagation & MS_PRIVATE) ? MS_PRIVATE | MS_REC
+									      : MS_SLAVE | MS_REC;
 		if (husk_sys->mount(NULL, "/", NULL, prop, NULL) < 0)
 			return husk_errno(e, "make / %s", prop_name(prop));
-		/* rslave/rprivate leave no shared mount; anything else may. */
-		if ((!(prop & MS_REC) || (prop & MS_SHARED)) && make_parent_private(fd, e) < 0)
-			return husk_err_wrap(e, "rootfs %s", spec->root_path);
 		ctx->rootfs_fd = bind_rootfs(fd, spec->root_path, e);
 		if (ctx->rootfs_fd < 0)
 			return -1;
@@ -672,11 +647,6 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 						       : HUSK_PIVOT_ROOT;
 	if (husk_pivot_enter(rootfd, mode, ctx->root_real, e) < 0)
 		return -1;
-	/* The requested propagation for the container's own root, now that
-	 * it is "/" (applied before the pivot it covered the host's tree). */
-	if (ctx->new_mount_ns && spec->rootfs_propagation &&
-	    husk_sys->mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
-		return husk_errno(e, "make / %s", prop_name(spec->rootfs_propagation));
 	if (husk_sysctl_apply(spec, e) < 0)
 		return -1;
 	if (ctx->new_mount_ns) {
@@ -692,6 +662,13 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 		}
 		if (spec->root_readonly && husk_mount_set_ro(rootfd, false, e) < 0)
 			return husk_err_wrap(e, "root.readonly");
+		/* The requested propagation for the container's own root, now
+		 * that it is "/" (before the pivot it covered the host's tree),
+		 * and last: an unbindable root cannot be cloned for the
+		 * readonlyPaths above. */
+		if (spec->rootfs_propagation &&
+		    husk_sys->mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
+			return husk_errno(e, "make / %s", prop_name(spec->rootfs_propagation));
 	}
 	husk_sys->umask(0022);
 	return reopen_std_streams(ctx, e);
