@@ -19,6 +19,11 @@ struct husk_seccomp; /* a compiled filter, ready to load */
 int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
 			 struct husk_error *e);
 
+/* Compiled programs are cached by profile text in /run/husk-cache (or
+ * $XDG_RUNTIME_DIR/husk-cache).  For tests: use dir instead, or no cache
+ * at all when dir is NULL. */
+void husk_seccomp_set_cache_dir(const char *dir);
+
 /* Install the filter on the calling process: one seccomp(2) call, no
  * allocation.  Needs no_new_privileges or CAP_SYS_ADMIN. */
 int husk_seccomp_load(const struct husk_seccomp *sc, struct husk_error *e);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -258,6 +259,56 @@ static char *docker_like(void)
 	return text;
 }
 
+static void test_cache(void)
+{
+	char dir[] = "/tmp/husk-test-seccomp-XXXXXX";
+	if (!mkdtemp(dir)) {
+		ok(false, "mkdtemp");
+		return;
+	}
+	husk_seccomp_set_cache_dir(dir);
+	const char *prof = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\":"
+			   " [\"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 61}]}";
+	/* The same profile with its keys in another order. */
+	const char *reordered = "{\"syscalls\": [{\"errnoRet\": 61, \"action\": \"SCMP_ACT_ERRNO\","
+				" \"names\": [\"mkdirat\"]}], \"defaultAction\": \"SCMP_ACT_ALLOW\"}";
+	size_t n1 = accepts(prof, "a profile (cache miss)");
+	_cleanup_dir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	char name[300] = "";
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, "seccomp-", 8) == 0)
+			snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
+	ok(*name, "the program was cached");
+	size_t n2 = accepts(reordered, "the same profile (cache hit)");
+	ok(n1 == n2 && n1 > 0, "cached program has the same length");
+	int st = under_filter(reordered, probe_mkdir);
+	ok(exited(st, 61), "the cached program works (status %#x)", st);
+
+	/* A damaged or foreign entry is a miss, never a wrong filter. */
+	FILE *f = fopen(name, "r+");
+	if (f) {
+		fseek(f, 30, SEEK_SET);
+		fputc('X', f);
+		fclose(f);
+	}
+	st = under_filter(prof, probe_mkdir);
+	ok(exited(st, 61), "a damaged cache entry is recompiled (status %#x)", st);
+	st = under_filter("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\":"
+			  " [\"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 62}]}",
+			  probe_mkdir);
+	ok(exited(st, 62), "a different profile gets its own program (status %#x)", st);
+
+	if (name[0])
+		unlink(name);
+	rewinddir(d);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' || strlen(de->d_name) > 2)
+			unlinkat(dirfd(d), de->d_name, 0);
+	rmdir(dir);
+	husk_seccomp_set_cache_dir(NULL);
+}
+
 #endif
 
 static __attribute__((unused)) void test_errors(void)
@@ -316,6 +367,7 @@ static __attribute__((unused)) void test_errors(void)
 
 int main(void)
 {
+	husk_seccomp_set_cache_dir(NULL); /* exercise the compiler itself */
 #if HAVE_SECCOMP
 	test_errors();
 
@@ -349,6 +401,7 @@ int main(void)
 	ok(n > 100, "docker-like profile compiled to %zu instructions in %.2f ms", n, (double)dt / 1e6);
 
 	test_effects();
+	test_cache();
 
 	json_t *f = husk_seccomp_features();
 	ok(json_is_true(json_object_get(f, "enabled")) && json_array_size(json_object_get(f, "actions")) == 8 &&
