@@ -40,6 +40,8 @@ struct husk_cmd {
  * line in main.c's table, one line in meson.build. */
 extern const struct husk_cmd husk_create_cmd, husk_start_cmd, husk_run_cmd, husk_state_cmd,
 	husk_kill_cmd, husk_delete_cmd, husk_list_cmd, husk_spec_cmd, husk_features_cmd;
+extern const struct husk_cmd husk_pause_cmd, husk_resume_cmd, husk_ps_cmd, husk_events_cmd,
+	husk_update_cmd;
 extern const struct husk_cmd husk_exec_cmd;
 
 /* Outcome of husk_cli_parse besides success. */

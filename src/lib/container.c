@@ -313,6 +313,8 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
 		cg = NULL;
 	}
+	if (cg && husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
+		goto out;
 
 	struct sockaddr_un addr;
 	if (sock_addr(dirfd, HUSK_START_SOCK, &addr, e) < 0)
@@ -550,21 +552,18 @@ static int wait_pidfd(int pidfd, int timeout_ms)
 	return r;
 }
 
-static void kill_cgroup(const struct husk_state *st, int sig)
+/* Signal every process in the container's cgroup; wait: until they are
+ * gone (a frozen cgroup is thawed for SIGKILL). */
+static int kill_cgroup(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
 {
 	if (!st->cgroup)
-		return;
+		return 0;
 	struct husk_cgroup *cg = NULL;
-	struct husk_error ignored;
-	if (husk_cgroup_deserialize(st->cgroup, &cg, &ignored) < 0)
-		return;
-	pid_t *pids = NULL;
-	size_t n = 0;
-	if (husk_cgroup_pids(cg, &pids, &n, &ignored) == 0)
-		for (size_t i = 0; i < n; i++)
-			kill(pids[i], sig);
-	free(pids);
+	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
+		return -1;
+	int r = husk_cgroup_kill_all(cg, sig, wait, e);
 	husk_cgroup_free(cg);
+	return r;
 }
 
 int husk_container_kill(const struct husk_global_opts *g, const char *id, int sig, bool all,
@@ -581,8 +580,7 @@ int husk_container_kill(const struct husk_global_opts *g, const char *id, int si
 		goto out;
 	}
 	if (all) {
-		kill_cgroup(st, sig);
-		ret = 0;
+		ret = kill_cgroup(st, sig, false, e);
 		goto out;
 	}
 	pidfd = open_init_pidfd(st);
@@ -607,7 +605,8 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 		_cleanup_fd_ int pidfd = open_init_pidfd(st);
 		if (pidfd >= 0)
 			pidfd_send_signal_(pidfd, SIGKILL);
-		kill_cgroup(st, SIGKILL);
+		if (kill_cgroup(st, SIGKILL, true, e) < 0)
+			return -1;
 		if (pidfd >= 0 && wait_pidfd(pidfd, 10000) == 0)
 			return husk_err(e, ETIMEDOUT, "wait for the container's init to die");
 	}

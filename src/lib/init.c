@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "cgroup/cgroup.h"
 #include "hooks.h"
 #include "path.h"
 #include "process.h"
@@ -42,6 +43,32 @@ bool husk_init_wants_runtime_hooks(const struct husk_spec *s)
 static pid_t clone_fork(unsigned long flags)
 {
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of clone3 (v2, with the cgroup field) */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+		set_tid_size, cgroup;
+};
+
+/* On cgroup v2 the init is born in the container's cgroup (clone3 with
+ * CLONE_INTO_CGROUP), so nothing it allocates escapes the limits and a
+ * tight memory limit still starts.  Otherwise (or when the kernel refuses)
+ * a plain clone; the parent moves it in. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgfd)
+{
+	if (cgfd >= 0) {
+		struct clone3_args a = { .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+					 .cgroup = (uint64_t)cgfd };
+		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+		if (pid >= 0)
+			return pid;
+	}
+	return clone_fork(flags);
 }
 
 static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
@@ -335,7 +362,10 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 		 * the container's cgroup, so that it is the namespace's root. */
 		flags = (unsigned long)(ns->new_flags & ~CLONE_NEWCGROUP);
 
-	pid_t pid = clone_fork(flags);
+	int cgfd = c->cgroup ? husk_cgroup_v2_dir_fd(c->cgroup) : -1;
+	pid_t pid = clone_into_cgroup(flags, cgfd);
+	if (cgfd >= 0)
+		close(cgfd); /* parent and child each close their copy */
 	if (pid < 0)
 		return husk_errno(e, "clone container init");
 	if (pid > 0) {

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "cgroup/cgroup.h"
 #include "util.h"
 
 int husk_state_root_open(const char *root, bool create, int *out, struct husk_error *e)
@@ -199,6 +200,8 @@ const char *husk_state_status(int dirfd, const struct husk_state *s)
 	unsigned long long start = husk_proc_starttime(s->pid, &zombie);
 	if (start == 0 || start != s->pid_start || zombie)
 		return "stopped";
+	if (s->cgroup && husk_cgroup_state_frozen(s->cgroup))
+		return "paused";
 	struct stat st;
 	if (fstatat(dirfd, HUSK_START_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return "created";

@@ -27,7 +27,6 @@ def test_placed_in_cgroups_path(env, rt):
         assert str(pid) in f.read().split()
 
 
-@pytest.mark.xfail(strict=True, reason="linux.resources comes with the cgroups issue (#4)")
 def test_memory_and_pids_limits(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {"limit": 64 * 1024 * 1024}
@@ -42,7 +41,6 @@ def test_memory_and_pids_limits(env, rt):
         assert f.read().strip() == "512"
 
 
-@pytest.mark.xfail(strict=True, reason="linux.resources comes with the cgroups issue (#4)")
 def test_pids_limit_enforced(env):
     b = env.bundle()
     b.config["linux"]["resources"]["pids"] = {"limit": 3}

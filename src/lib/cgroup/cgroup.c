@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -31,20 +32,6 @@
  * inside some service's cgroup never creates cgroups in there. */
 #define DEFAULT_PARENT "/husk"
 
-enum cg_layout { CG_V1, CG_HYBRID, CG_V2 };
-
-struct hier {
-	char *ctrl;     /* v1: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
-	char *dir;      /* absolute directory of the container's cgroup */
-	char *mountpoint; /* where the host mounts this hierarchy */
-	int created;    /* trailing components of dir created by us */
-};
-
-struct husk_cgroup {
-	enum cg_layout layout;
-	struct hier *h;
-	size_t n;
-};
 
 /* One mounted hierarchy. */
 struct cg_mount {
@@ -73,6 +60,9 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 		free(cg->h[i].mountpoint);
 	}
 	free(cg->h);
+	free(cg->v2_avail);
+	json_decref(cg->resources);
+	json_decref(cg->dev_extra);
 	free(cg);
 }
 
@@ -102,6 +92,19 @@ bool husk_cg_ctrl_equal(const char *a, const char *b)
 		t = *tend ? tend + 1 : tend;
 	}
 	return na == nb;
+}
+
+bool husk_cg_word_has(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *s = list; *s;) {
+		s += strspn(s, " \n");
+		size_t wl = strcspn(s, " \n");
+		if (wl == len && memcmp(s, name, len) == 0)
+			return true;
+		s += wl;
+	}
+	return false;
 }
 
 bool husk_cg_ctrl_has(const char *list, const char *name)
@@ -460,19 +463,59 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 	return 0;
 }
 
-static int check_systemd(struct husk_error *e)
+static int check_systemd(const struct husk_spec *spec, struct husk_error *e)
 {
+	/* cgroupsPath "slice:prefix:name" names a transient scope that only
+	 * systemd (over D-Bus) can create. */
+	const char *p = spec && spec->cgroups_path ? spec->cgroups_path : "";
+	const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (*p && (!c2 || strchr(c2 + 1, ':') || strchr(p, '/')))
+		return husk_err(e, 0, "systemd cgroup driver: cgroupsPath \"%s\" is not \"slice:prefix:name\"", p);
 	struct stat st;
 	if (stat("/run/systemd/system", &st) < 0)
-		return husk_err(e, 0, "systemd cgroup driver: systemd is not running");
-	return husk_err(e, EOPNOTSUPP, "systemd cgroup driver");
+		return husk_err(e, 0, "systemd cgroup driver: systemd is not running on this host (leave out --systemd-cgroup)");
+	return husk_err(e, EOPNOTSUPP, "systemd cgroup driver: this build has no D-Bus support");
+}
+
+/* linux.devices become allow rules, as resources.devices entries. */
+static json_t *spec_device_rules(const struct husk_spec *spec)
+{
+	if (!spec || !spec->n_devices)
+		return NULL;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < spec->n_devices; i++) {
+		const struct husk_device *d = &spec->devices[i];
+		if (d->type == 'p')
+			continue; /* fifos are not subject to the device cgroup */
+		char t[2] = { d->type == 'b' ? 'b' : 'c', 0 };
+		json_array_append_new(arr, json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", t, "major",
+						     (json_int_t)d->major, "minor", (json_int_t)d->minor,
+						     "access", "rwm"));
+	}
+	return arr;
+}
+
+/* Pure v2: the controllers of the unified root are enabled down to the
+ * container's parent, so that its limits and stats files exist. */
+static void v2_enable_all(struct hier *h)
+{
+	_cleanup_free_ char *f = xasprintf("%s/cgroup.controllers", h->mountpoint);
+	_cleanup_free_ char *avail = NULL;
+	struct husk_error e2;
+	if (husk_read_file_at(AT_FDCWD, f, &avail, NULL, &e2) < 0)
+		return;
+	avail[strcspn(avail, "\n")] = '\0';
+	if (*avail && husk_cg_v2_enable(h, avail, &e2) < 0) {
+		char why[HUSK_ERR_MSG_MAX + 64];
+		husk_debug("%s", husk_err_str(&e2, why, sizeof(why)));
+	}
 }
 
 int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool systemd,
 		       struct husk_cgroup **out, struct husk_error *e)
 {
 	if (systemd)
-		return check_systemd(e);
+		return check_systemd(spec, e);
 
 	const char *want = spec && spec->cgroups_path && *spec->cgroups_path ? spec->cgroups_path : NULL;
 	_cleanup_free_ char *dflt = NULL;
@@ -537,6 +580,9 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 		husk_cgroup_free(cg);
 		return -1;
 	}
+	if (layout == CG_V2)
+		v2_enable_all(&cg->h[0]);
+	cg->dev_extra = spec_device_rules(spec);
 	*out = cg;
 	return 0;
 }
@@ -585,6 +631,10 @@ char *husk_cgroup_serialize(const struct husk_cgroup *cg)
 						     cg->h[i].dir, "mount", cg->h[i].mountpoint, "created",
 						     cg->h[i].created));
 	json_t *o = json_pack("{s:s, s:o}", "layout", layout_names[cg->layout], "hierarchies", arr);
+	if (cg->resources)
+		json_object_set(o, "resources", cg->resources);
+	if (cg->dev_extra)
+		json_object_set(o, "devices", cg->dev_extra);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
@@ -627,6 +677,11 @@ int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct h
 		cg->h[cg->n].created = created;
 		cg->n++;
 	}
+	json_t *v;
+	if ((v = json_object_get(o, "resources")) && json_is_object(v))
+		cg->resources = json_incref(v);
+	if ((v = json_object_get(o, "devices")) && json_is_array(v))
+		cg->dev_extra = json_incref(v);
 	json_decref(o);
 	*out = cg;
 	return 0;

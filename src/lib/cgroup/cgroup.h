@@ -1,8 +1,10 @@
-/* Container cgroups.  This first version creates the cgroup named by
- * linux.cgroupsPath in every mounted hierarchy (v1, v2 or hybrid), moves a
- * process into it and removes it again; limits come with issue 4. */
+/* Container cgroups on v1, v2 and hybrid hosts: the cgroup named by
+ * linux.cgroupsPath is created in every mounted hierarchy, and each
+ * controller is used where it lives (v1 mount, or the unified one). */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -40,3 +42,33 @@ size_t husk_cgroup_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_
 			       size_t max);
 /* True on a pure cgroup v2 host. */
 bool husk_cgroup_is_v2(const struct husk_cgroup *cg);
+
+/* Apply linux.resources (may be NULL) to a new cgroup.  Device rules are
+ * always set: deny all, then resources.devices in order, runc's default
+ * devices and the spec's linux.devices (v1 devices.allow/deny, v2 an eBPF
+ * program).  Bad or unsupported values fail with a message naming the key. */
+int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *resources,
+				struct husk_error *e);
+/* `update`: merge changes (linux.resources format) into what was applied
+ * and rewrite the controllers named in changes. */
+int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e);
+/* The resources as applied so far (borrowed; NULL when none). */
+const json_t *husk_cgroup_resources(const struct husk_cgroup *cg);
+
+/* Freeze (v1 freezer.state, v2 cgroup.freeze) and wait until frozen, or thaw. */
+int husk_cgroup_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e);
+/* Is the cgroup described by husk_cgroup_serialize() text frozen? */
+bool husk_cgroup_state_frozen(const char *serialized);
+/* Signal every process in the cgroup (frozen meanwhile on v1 so that none
+ * can fork away; SIGKILL on v2 uses cgroup.kill).  A frozen cgroup is
+ * thawed for SIGKILL.  wait_gone: wait (up to 10 s) until it is empty. */
+int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_error *e);
+/* runc's stats object ({"cpu":…,"memory":…,"pids":…,"blkio":…,"hugetlb":…}). */
+int husk_cgroup_stats(struct husk_cgroup *cg, json_t **out, struct husk_error *e);
+/* A pollable fd that signals OOM events in the cgroup; then
+ * husk_cgroup_oom_count() says how many happened since the last call. */
+int husk_cgroup_oom_open(struct husk_cgroup *cg, struct husk_error *e);
+uint64_t husk_cgroup_oom_count(struct husk_cgroup *cg, int fd);
+/* On a pure v2 host an O_DIRECTORY fd of the container's cgroup (for
+ * clone3's CLONE_INTO_CGROUP); -1 otherwise. */
+int husk_cgroup_v2_dir_fd(const struct husk_cgroup *cg);

@@ -1,10 +1,117 @@
-/* Private to src/lib/cgroup/ (and its unit tests): pure helpers for
- * cgroup paths and /proc parsing. */
+/* Private to src/lib/cgroup/ (and its unit tests): the cgroup object,
+ * controller lookup, the resources plan and the device program. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
+
+struct bpf_insn;
+
+enum cg_layout { CG_V1, CG_HYBRID, CG_V2 };
+
+struct hier {
+	char *ctrl;     /* v1: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
+	char *dir;      /* absolute directory of the container's cgroup */
+	char *mountpoint; /* where the host mounts this hierarchy */
+	int created;    /* trailing components of dir created by us */
+};
+
+struct husk_cgroup {
+	enum cg_layout layout;
+	struct hier *h;
+	size_t n;
+	char *v2_avail;    /* cgroup.controllers of the unified root (lazily read) */
+	json_t *resources; /* linux.resources as applied (create, then updates) */
+	json_t *dev_extra; /* allow rules for linux.devices, resources.devices format */
+};
+
+/* Controllers, by what the spec asks for; CG_CORE is v2's cgroup.* files. */
+enum cg_ctrl {
+	CG_CPU, CG_CPUACCT, CG_CPUSET, CG_MEMORY, CG_PIDS, CG_BLKIO, CG_HUGETLB, CG_NET_CLS,
+	CG_NET_PRIO, CG_RDMA, CG_DEVICES, CG_FREEZER, CG_CORE, CG__COUNT
+};
+/* Names in v1 (NULL: none) and v2 (NULL: none; devices and freezer are
+ * core features there). */
+extern const char *const husk_cg_v1_name[CG__COUNT];
+extern const char *const husk_cg_v2_name[CG__COUNT];
+
+/* Where controller c lives: *v2 says whether in the unified hierarchy.
+ * NULL when the host has no such controller. */
+struct hier *husk_cg_locate(struct husk_cgroup *cg, enum cg_ctrl c, bool *v2);
+/* Enable the controllers (space separated names) in cgroup.subtree_control
+ * from the unified mount down to the parent of the container's cgroup. */
+int husk_cg_v2_enable(struct hier *h, const char *names, struct husk_error *e);
+
+/* ---- resources plan (resources.c): JSON -> the files to write ---- */
+
+#define CG_W_ALT 1u    /* when this file does not exist, the next write replaces it */
+#define CG_W_PAIR 2u   /* when this write fails, do the next one first, then retry */
+#define CG_W_OPTIONAL 4u /* skipped when the file does not exist */
+
+struct cg_write {
+	enum cg_ctrl ctrl;
+	char *file;
+	char *value;
+	unsigned flags;
+	const char *what; /* spec key, for errors ("memory.limit") */
+};
+
+/* access bits as BPF_DEVCG_ACC_*: m=1 r=2 w=4 */
+struct cg_dev_rule {
+	bool allow;
+	char type;      /* 'a', 'c', 'b' */
+	int64_t major;  /* -1: any */
+	int64_t minor;
+	unsigned access;
+};
+
+struct cg_plan {
+	struct cg_write *w;
+	size_t n;
+	bool has_devices;          /* the resources had a devices key */
+	struct cg_dev_rule *dev;
+	size_t ndev;
+	bool check_before_update;  /* memory.checkBeforeUpdate */
+	int64_t mem_limit;         /* the memory limit being set, 0 when none */
+};
+
+/* Validate res (linux.resources, may be NULL) and list the writes; bit c
+ * of v2mask set says controller c is on cgroup v2.  res_all (may equal
+ * res) supplies values the conversions need (memory.limit for swap). */
+int husk_cg_plan_build(const json_t *res, const json_t *res_all, unsigned v2mask,
+		       struct cg_plan *p, struct husk_error *e);
+void husk_cg_plan_free(struct cg_plan *p);
+/* Device rules from a resources.devices-style array. */
+int husk_cg_parse_devices(const json_t *arr, const char *what, struct cg_dev_rule **out,
+			  size_t *n, struct husk_error *e);
+/* runc's v1 -> v2 conversions. */
+uint64_t husk_cg_shares_to_weight(uint64_t shares);
+uint64_t husk_cg_blkio_to_io_weight(uint64_t weight);
+/* memory.swap.max from v1 swap (memory+swap) and memory limit: -1 = max,
+ * 0 = leave alone. */
+int husk_cg_swap_to_v2(int64_t swap, int64_t limit, int64_t *out, struct husk_error *e);
+/* Merge src into dst: objects recursively, anything else replaced. */
+void husk_cg_json_merge(json_t *dst, const json_t *src);
+
+/* ---- the v2 device program (devices_bpf.c) ---- */
+
+/* Instructions enforcing rules in order (a later rule overrides an earlier
+ * one, bit by bit of the access asked for); unmatched access is denied. */
+struct bpf_insn *husk_cg_bpf_gen(const struct cg_dev_rule *r, size_t n, size_t *len);
+/* BPF_PROG_LOAD as BPF_PROG_TYPE_CGROUP_DEVICE; the verifier log goes to
+ * the error message. Returns the program fd. */
+int husk_cg_bpf_load(const struct bpf_insn *insns, size_t len, struct husk_error *e);
+/* Attach prog to the cgroup directory fd with BPF_F_ALLOW_MULTI, then
+ * detach the device programs that were attached there before. */
+int husk_cg_bpf_attach(int cgfd, int progfd, struct husk_error *e);
+/* Devices that every container may use (runc's list). */
+extern const struct cg_dev_rule husk_cg_default_devices[];
+extern const size_t husk_cg_n_default_devices;
+
+/* ---- path / parsing helpers (cgroup.c) ---- */
 
 /* Normalise a cgroup path: collapse "//" and ".", resolve "..", refuse
  * one that climbs above its start.  *out has no leading or trailing slash
@@ -14,6 +121,8 @@ int husk_cg_clean_path(const char *in, char **out, struct husk_error *e);
 bool husk_cg_ctrl_equal(const char *a, const char *b);
 /* Is name one of the items of the comma list? */
 bool husk_cg_ctrl_has(const char *list, const char *name);
+/* Is name one of the items of the space separated list? */
+bool husk_cg_word_has(const char *list, const char *name);
 /* Controllers named by v1 super options ("rw,cpu,cpuacct" -> "cpu,cpuacct"). */
 char *husk_cg_v1_controllers(const char *superopts);
 /* Undo mountinfo's \ooo escapes in place. */

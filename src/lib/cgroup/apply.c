@@ -1,0 +1,304 @@
+/* Writing a resources plan into the hierarchies: each controller where it
+ * lives (v1 mount or unified), v2 controllers enabled on the way down,
+ * device rules as v1 devices.allow/deny or a v2 eBPF program. */
+#include "cgroup/cgroup.h"
+#include "cgroup/cgroup_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static struct hier *unified(struct husk_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n; i++)
+		if (!*cg->h[i].ctrl)
+			return &cg->h[i];
+	return NULL;
+}
+
+struct hier *husk_cg_locate(struct husk_cgroup *cg, enum cg_ctrl c, bool *v2)
+{
+	*v2 = false;
+	const char *v1 = husk_cg_v1_name[c];
+	for (size_t i = 0; v1 && i < cg->n; i++)
+		if (*cg->h[i].ctrl && husk_cg_ctrl_has(cg->h[i].ctrl, v1))
+			return &cg->h[i];
+	struct hier *u = unified(cg);
+	if (!u)
+		return NULL;
+	*v2 = true;
+	/* core features of every cgroup2 hierarchy */
+	if (c == CG_CORE || c == CG_FREEZER || c == CG_DEVICES)
+		return u;
+	if (!husk_cg_v2_name[c])
+		return NULL;
+	if (!cg->v2_avail) {
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.controllers", u->mountpoint);
+		struct husk_error ignored;
+		if (husk_read_file_at(AT_FDCWD, f, &cg->v2_avail, NULL, &ignored) < 0)
+			cg->v2_avail = xstrdup("");
+	}
+	return husk_cg_word_has(cg->v2_avail, husk_cg_v2_name[c]) ? u : NULL;
+}
+
+int husk_cg_v2_enable(struct hier *h, const char *names, struct husk_error *e)
+{
+	/* Top-down from the mount to the container's parent: a controller
+	 * can only be enabled where the parent has it. */
+	_cleanup_free_ char *p = xstrdup(h->dir);
+	size_t base = strlen(h->mountpoint), len = strlen(p);
+	for (size_t i = base; i < len; i++) {
+		if (p[i] != '/' && i != base)
+			continue;
+		char c = p[i];
+		p[i] = '\0';
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.subtree_control", i == base ? h->mountpoint : p);
+		p[i] = c;
+		_cleanup_free_ char *cur = NULL;
+		if (husk_read_file_at(AT_FDCWD, f, &cur, NULL, e) < 0)
+			return -1;
+		/* "+a +b" for the missing ones, in one write */
+		char plus[512];
+		size_t pl = 0;
+		_cleanup_free_ char *list = xstrdup(names);
+		char *save = NULL;
+		for (char *n = strtok_r(list, " ", &save); n; n = strtok_r(NULL, " ", &save))
+			if (!husk_cg_word_has(cur, n) && pl + strlen(n) + 3 < sizeof(plus))
+				pl += (size_t)snprintf(plus + pl, sizeof(plus) - pl, "%s+%s", pl ? " " : "", n);
+		if (pl && husk_write_file_at(AT_FDCWD, f, plus, pl, e) < 0)
+			return husk_err_wrap(e, "enable cgroup controllers \"%s\"", plus);
+	}
+	return 0;
+}
+
+/* open+write of one cgroup file; -1 with errno set. */
+static int write_file(const char *dir, const char *file, const char *value)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	int err = errno;
+	close(fd);
+	errno = err;
+	return n < 0 ? -1 : 0;
+}
+
+static const char *ctrl_name(enum cg_ctrl c)
+{
+	return husk_cg_v1_name[c] ? husk_cg_v1_name[c] : husk_cg_v2_name[c] ? husk_cg_v2_name[c] : "cgroup";
+}
+
+static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct husk_error *e)
+{
+	unsigned enabled = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct cg_write *w = &p->w[i];
+		bool v2;
+		struct hier *h = husk_cg_locate(cg, w->ctrl, &v2);
+		if (!h)
+			return husk_err(e, 0, "linux.resources.%s: the host has no %s cgroup controller", w->what,
+					ctrl_name(w->ctrl));
+		if (v2 && husk_cg_v2_name[w->ctrl] && !(enabled & (1u << w->ctrl))) {
+			if (husk_cg_v2_enable(h, husk_cg_v2_name[w->ctrl], e) < 0)
+				return husk_err_wrap(e, "linux.resources.%s", w->what);
+			enabled |= 1u << w->ctrl;
+		}
+		if (write_file(h->dir, w->file, w->value) == 0) {
+			if (w->flags & (CG_W_ALT | CG_W_PAIR))
+				i++; /* the alternative (or the pair's second) is not needed */
+			if (w->flags & CG_W_PAIR && write_file(h->dir, p->w[i].file, p->w[i].value) < 0)
+				return husk_errno(e, "linux.resources.%s: write %s \"%s\"", p->w[i].what,
+						  p->w[i].file, p->w[i].value);
+			continue;
+		}
+		if (errno == ENOENT) {
+			if (w->flags & CG_W_OPTIONAL)
+				continue;
+			if (w->flags & CG_W_ALT && i + 1 < p->n)
+				continue; /* try the next one */
+			return husk_err(e, 0, "linux.resources.%s: %s is not supported by this host", w->what,
+					w->file);
+		}
+		if (w->flags & CG_W_PAIR && i + 1 < p->n) {
+			/* limit <= memsw, rt_runtime <= rt_period ...: the other
+			 * one first, then this again. */
+			const struct cg_write *w2 = &p->w[i + 1];
+			if (write_file(h->dir, w2->file, w2->value) == 0 && write_file(h->dir, w->file, w->value) == 0) {
+				i++;
+				continue;
+			}
+		}
+		return husk_errno(e, "linux.resources.%s: write %s \"%s\"", w->what, w->file, w->value);
+	}
+	return 0;
+}
+
+static void rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
+{
+	char acc[4], *a = acc, maj[24] = "*", min[24] = "*";
+	if (r->access & 2)
+		*a++ = 'r';
+	if (r->access & 4)
+		*a++ = 'w';
+	if (r->access & 1)
+		*a++ = 'm';
+	*a = '\0';
+	if (r->major >= 0)
+		snprintf(maj, sizeof(maj), "%lld", (long long)r->major);
+	if (r->minor >= 0)
+		snprintf(min, sizeof(min), "%lld", (long long)r->minor);
+	if (r->type == 'a' && r->major < 0 && r->minor < 0)
+		snprintf(buf, len, "a *:* %s", acc);
+	else
+		snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, acc);
+}
+
+static int devices_v1(const char *dir, const struct cg_dev_rule *r, size_t n, struct husk_error *e)
+{
+	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return husk_errno(e, "open %s", dir);
+	_cleanup_fd_ int allow = openat(dfd, "devices.allow", O_WRONLY | O_CLOEXEC);
+	_cleanup_fd_ int deny = openat(dfd, "devices.deny", O_WRONLY | O_CLOEXEC);
+	if (allow < 0 || deny < 0)
+		return husk_errno(e, "open devices.allow/deny in %s", dir);
+	/* The kernel applies each write on its own: one fd per file. */
+	if (write(deny, "a", 1) < 0)
+		return husk_errno(e, "linux.resources.devices: write devices.deny \"a\"");
+	for (size_t i = 0; i < n; i++) {
+		char buf[96];
+		rule_v1(&r[i], buf, sizeof(buf));
+		if (write(r[i].allow ? allow : deny, buf, strlen(buf)) < 0)
+			return husk_errno(e, "linux.resources.devices: write devices.%s \"%s\"",
+					  r[i].allow ? "allow" : "deny", buf);
+	}
+	return 0;
+}
+
+static int devices_bpf(const char *dir, const struct cg_dev_rule *r, size_t n, struct husk_error *e)
+{
+	size_t len;
+	_cleanup_free_ struct bpf_insn *prog = husk_cg_bpf_gen(r, n, &len);
+	_cleanup_fd_ int pfd = husk_cg_bpf_load(prog, len, e);
+	if (pfd < 0)
+		return -1;
+	_cleanup_fd_ int cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0)
+		return husk_errno(e, "open %s", dir);
+	return husk_cg_bpf_attach(cfd, pfd, e);
+}
+
+/* spec rules, then the defaults every container gets, then linux.devices. */
+static int apply_devices(struct husk_cgroup *cg, const struct cg_dev_rule *spec, size_t nspec,
+			 struct husk_error *e)
+{
+	struct cg_dev_rule *extra = NULL;
+	size_t nextra = 0;
+	if (cg->dev_extra && husk_cg_parse_devices(cg->dev_extra, "linux.devices", &extra, &nextra, e) < 0)
+		return -1;
+	size_t n = nspec + husk_cg_n_default_devices + nextra;
+	_cleanup_free_ struct cg_dev_rule *all = xcalloc(n + 1, sizeof(*all));
+	memcpy(all, spec, nspec * sizeof(*all));
+	memcpy(all + nspec, husk_cg_default_devices, husk_cg_n_default_devices * sizeof(*all));
+	memcpy(all + nspec + husk_cg_n_default_devices, extra, nextra * sizeof(*all));
+	free(extra);
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_DEVICES, &v2);
+	if (!h) {
+		husk_debug("no devices cgroup controller: device rules not enforced");
+		return 0;
+	}
+	return v2 ? devices_bpf(h->dir, all, n, e) : devices_v1(h->dir, all, n, e);
+}
+
+static unsigned v2_mask(struct husk_cgroup *cg)
+{
+	unsigned m = 0;
+	for (int c = 0; c < CG__COUNT; c++) {
+		bool v2;
+		if (husk_cg_locate(cg, (enum cg_ctrl)c, &v2) && v2)
+			m |= 1u << c;
+	}
+	return m;
+}
+
+int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+{
+	struct cg_plan p;
+	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
+		return -1;
+	int r = do_writes(cg, &p, e);
+	if (r == 0)
+		r = apply_devices(cg, p.dev, p.ndev, e);
+	husk_cg_plan_free(&p);
+	if (r == 0) {
+		json_decref(cg->resources);
+		cg->resources = res ? json_deep_copy(res) : NULL;
+	}
+	return r;
+}
+
+static int check_usage(struct husk_cgroup *cg, int64_t limit, struct husk_error *e)
+{
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);
+	if (!h || limit <= 0)
+		return 0;
+	_cleanup_free_ char *f = xasprintf("%s/%s", h->dir, v2 ? "memory.current" : "memory.usage_in_bytes");
+	_cleanup_free_ char *text = NULL;
+	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, e) < 0)
+		return -1;
+	long long usage = strtoll(text, NULL, 10);
+	if (limit < usage)
+		return husk_err(e, 0, "linux.resources.memory.limit: %lld is below the current usage %lld (checkBeforeUpdate)",
+				(long long)limit, usage);
+	return 0;
+}
+
+int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+{
+	if (!json_is_object(changes))
+		return husk_err(e, 0, "resources: expected a JSON object");
+	json_t *merged = cg->resources ? json_deep_copy(cg->resources) : json_object();
+	husk_cg_json_merge(merged, changes);
+	/* Each controller named in changes is written whole from the merged
+	 * values: v2's swap.max depends on the memory limit, for one. */
+	json_t *todo = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)changes, k, v)
+		json_object_set(todo, k, json_object_get(merged, k));
+	struct cg_plan p;
+	int r = husk_cg_plan_build(todo, merged, v2_mask(cg), &p, e);
+	json_decref(todo);
+	if (r == 0) {
+		json_t *mem = json_object_get(merged, "memory");
+		if (json_is_true(json_object_get(mem, "checkBeforeUpdate")))
+			r = check_usage(cg, p.mem_limit, e);
+		if (r == 0)
+			r = do_writes(cg, &p, e);
+		if (r == 0 && p.has_devices)
+			r = apply_devices(cg, p.dev, p.ndev, e);
+		husk_cg_plan_free(&p);
+	}
+	if (r < 0) {
+		json_decref(merged);
+		return -1;
+	}
+	json_decref(cg->resources);
+	cg->resources = merged;
+	return 0;
+}
+
+const json_t *husk_cgroup_resources(const struct husk_cgroup *cg)
+{
+	return cg->resources;
+}

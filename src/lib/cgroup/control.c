@@ -1,0 +1,238 @@
+/* Operations on a live container's cgroup: freeze/thaw, signal all,
+ * OOM notification, the v2 directory fd for clone3. */
+#include "cgroup/cgroup.h"
+#include "cgroup/cgroup_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define FREEZE_TIMEOUT_MS 5000
+
+static void sleep_ms(unsigned ms)
+{
+	usleep(ms * 1000);
+}
+
+/* "FROZEN", "FREEZING", "THAWED" or v2's "0"/"1" (first line). */
+static int read_word(const char *dir, const char *file, char *buf, size_t len)
+{
+	_cleanup_free_ char *f = xasprintf("%s/%s", dir, file);
+	_cleanup_fd_ int fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = husk_read_all(fd, buf, len - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static bool v2_events_frozen(const char *dir)
+{
+	_cleanup_free_ char *f = xasprintf("%s/cgroup.events", dir), *text = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) < 0)
+		return false;
+	return strstr(text, "frozen 1") != NULL;
+}
+
+int husk_cgroup_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
+{
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
+	if (!h)
+		return husk_err(e, 0, "the host has no freezer cgroup");
+	_cleanup_free_ char *f = xasprintf("%s/%s", h->dir, v2 ? "cgroup.freeze" : "freezer.state");
+	const char *want = v2 ? (freeze ? "1" : "0") : (freeze ? "FROZEN" : "THAWED");
+	if (husk_write_file_at(AT_FDCWD, f, want, strlen(want), e) < 0)
+		return husk_err_wrap(e, freeze ? "freeze" : "thaw");
+	if (!freeze)
+		return 0;
+	/* Freezing completes asynchronously; a task in an uninterruptible
+	 * sleep holds it up, and writing FROZEN again retries it. */
+	unsigned waited = 0, step = 1;
+	for (;;) {
+		char st[32];
+		if (v2 ? v2_events_frozen(h->dir) : (read_word(h->dir, "freezer.state", st, sizeof(st)) == 0 &&
+						     !strcmp(st, "FROZEN")))
+			return 0;
+		if (waited >= FREEZE_TIMEOUT_MS)
+			break;
+		sleep_ms(step);
+		waited += step;
+		if (step < 50)
+			step *= 2;
+		if (!v2)
+			husk_write_file_at(AT_FDCWD, f, want, strlen(want), e);
+	}
+	const char *thaw = v2 ? "0" : "THAWED";
+	struct husk_error ignored;
+	husk_write_file_at(AT_FDCWD, f, thaw, strlen(thaw), &ignored);
+	return husk_err(e, ETIMEDOUT, "freeze: the cgroup did not freeze");
+}
+
+static bool frozen(struct husk_cgroup *cg)
+{
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
+	char st[32];
+	if (!h || read_word(h->dir, v2 ? "cgroup.freeze" : "freezer.state", st, sizeof(st)) < 0)
+		return false;
+	return v2 ? !strcmp(st, "1") : (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
+}
+
+bool husk_cgroup_state_frozen(const char *serialized)
+{
+	struct husk_cgroup *cg = NULL;
+	struct husk_error ignored;
+	if (!serialized || husk_cgroup_deserialize(serialized, &cg, &ignored) < 0)
+		return false;
+	bool r = frozen(cg);
+	husk_cgroup_free(cg);
+	return r;
+}
+
+static bool empty(struct husk_cgroup *cg)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+	struct husk_error ignored;
+	if (husk_cgroup_pids(cg, &pids, &n, &ignored) < 0)
+		return true;
+	free(pids);
+	return n == 0;
+}
+
+int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_error *e)
+{
+	bool v2;
+	struct hier *core = husk_cg_locate(cg, CG_CORE, &v2);
+	bool was_frozen = frozen(cg), done = false;
+	struct husk_error fe;
+	if (sig == SIGKILL && core) {
+		/* cgroup.kill (5.14+): the kernel kills every process,
+		 * including ones forking meanwhile. */
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.kill", core->dir);
+		done = access(f, F_OK) == 0 && husk_write_file_at(AT_FDCWD, f, "1", 1, &fe) == 0;
+	}
+	bool froze = false;
+	if (!done) {
+		/* Frozen, no process can fork out from under us. */
+		froze = !was_frozen && husk_cgroup_freeze(cg, true, &fe) == 0;
+		pid_t *pids = NULL;
+		size_t n = 0;
+		if (husk_cgroup_pids(cg, &pids, &n, e) < 0) {
+			if (froze)
+				husk_cgroup_freeze(cg, false, &fe);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			kill(pids[i], sig);
+		free(pids);
+	}
+	/* v1 frozen tasks do not die until thawed; a paused container stays
+	 * paused for other signals. */
+	if (froze || (was_frozen && sig == SIGKILL))
+		husk_cgroup_freeze(cg, false, &fe);
+	if (!wait_gone)
+		return 0;
+	for (unsigned waited = 0, step = 1; !empty(cg); waited += step) {
+		if (waited >= 10000)
+			return husk_err(e, ETIMEDOUT, "wait for the container's processes to exit");
+		sleep_ms(step);
+		if (step < 50)
+			step *= 2;
+	}
+	return 0;
+}
+
+int husk_cgroup_v2_dir_fd(const struct husk_cgroup *cg)
+{
+	if (cg->layout != CG_V2 || cg->n != 1)
+		return -1;
+	return open(cg->h[0].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* ---- OOM events ---- */
+
+static uint64_t v2_oom_kills(const char *dir)
+{
+	_cleanup_free_ char *f = xasprintf("%s/memory.events", dir), *text = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) < 0)
+		return 0;
+	const char *p = strstr(text, "oom_kill ");
+	return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
+static uint64_t oom_seen; /* v2: oom_kill count already reported */
+
+int husk_cgroup_oom_open(struct husk_cgroup *cg, struct husk_error *e)
+{
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);
+	if (!h)
+		return husk_err(e, 0, "the host has no memory cgroup");
+	if (v2) {
+		int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (fd < 0)
+			return husk_errno(e, "inotify");
+		_cleanup_free_ char *f = xasprintf("%s/memory.events", h->dir);
+		if (inotify_add_watch(fd, f, IN_MODIFY) < 0) {
+			close(fd);
+			return husk_errno(e, "watch %s", f);
+		}
+		oom_seen = v2_oom_kills(h->dir);
+		return fd;
+	}
+	/* v1: an eventfd registered for memory.oom_control */
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return husk_errno(e, "eventfd");
+	_cleanup_free_ char *ctl = xasprintf("%s/memory.oom_control", h->dir);
+	_cleanup_fd_ int ofd = open(ctl, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *ev = xasprintf("%s/cgroup.event_control", h->dir);
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%d %d", efd, ofd);
+	if (ofd < 0 || husk_write_file_at(AT_FDCWD, ev, buf, (size_t)n, e) < 0) {
+		if (ofd < 0)
+			husk_errno(e, "open %s", ctl);
+		close(efd);
+		return -1;
+	}
+	return efd;
+}
+
+uint64_t husk_cgroup_oom_count(struct husk_cgroup *cg, int fd)
+{
+	bool v2;
+	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);
+	if (!h)
+		return 0;
+	if (v2) {
+		char buf[4096];
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		uint64_t now = v2_oom_kills(h->dir);
+		uint64_t d = now > oom_seen ? now - oom_seen : 0;
+		oom_seen = now;
+		return d;
+	}
+	uint64_t cnt = 0;
+	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return 0;
+	/* the eventfd also fires when the cgroup is removed */
+	struct stat st;
+	if (stat(h->dir, &st) < 0)
+		return 0;
+	return cnt;
+}
