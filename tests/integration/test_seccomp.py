@@ -207,16 +207,22 @@ def test_docker_like_profile_is_cheap(env, rt):
 
 
 @pytest.mark.husk_only
-def test_start_container_hooks_run_before_the_filter(env, rt):
-    # With NNP the filter is loaded right before execve: the runtime's own
-    # last steps (startContainer hooks here) are not confined by it.
-    b = env.bundle().sh("ls -d /shared/hookdir && mkdir /tmp/x")
+@pytest.mark.parametrize("how", ["nnp", "cap_sys_admin"])
+def test_start_container_hooks_run_before_the_filter(env, rt, how):
+    # With NNP, or CAP_SYS_ADMIN kept, the filter is loaded right before
+    # execve: the runtime's own last steps (startContainer hooks here) are
+    # not confined by it.
+    b = env.bundle().sh("ls -d /shared/hookdir && grep Seccomp: /proc/self/status && mkdir /tmp/x")
     b.config["linux"]["seccomp"] = block(MKDIR)
+    if how == "cap_sys_admin":
+        b.config["process"]["noNewPrivileges"] = False
+        for caps in b.config["process"]["capabilities"].values():
+            caps.append("CAP_SYS_ADMIN")
     b.config["hooks"] = {"startContainer": [{"path": "/bin/mkdir",
                                              "args": ["mkdir", "/shared/hookdir"]}]}
     r = env.run(b, ok=False)
     assert os.path.isdir(b.shared_file("hookdir")), r
-    assert r.rc == 1 and "Operation not permitted" in r.err, r
+    assert r.rc == 1 and "Operation not permitted" in r.err and "Seccomp:\t2" in r.out, r
 
 
 def test_restrictive_profile_without_nnp_still_starts(env):
