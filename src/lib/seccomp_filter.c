@@ -561,8 +561,36 @@ static struct husk_seccomp *cache_get(int dirfd, const char *name, const char *k
 	return sc;
 }
 
+/* Keep the cache small: on a miss (already the slow path), a full cache
+ * is emptied.  Engines use a handful of profiles; this only bounds a
+ * stream of distinct ones. */
+#define CACHE_MAX_ENTRIES 64
+
+static void cache_trim(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	size_t n = 0;
+	while ((de = readdir(d)))
+		n += strncmp(de->d_name, "seccomp-", 8) == 0;
+	if (n >= CACHE_MAX_ENTRIES) {
+		rewinddir(d);
+		while ((de = readdir(d)))
+			if (strncmp(de->d_name, "seccomp-", 8) == 0)
+				unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 static void cache_put(int dirfd, const char *name, const char *key, const struct husk_seccomp *sc)
 {
+	cache_trim(dirfd);
 	size_t klen = strlen(key), insns = sc->prog.len * sizeof(struct sock_filter);
 	struct cache_header h = { .flags = sc->flags, .key_len = (uint32_t)klen, .n_insns = sc->prog.len };
 	memcpy(h.magic, CACHE_MAGIC, 8);

@@ -302,6 +302,23 @@ static void test_cache(void)
 			  probe_mkdir);
 	ok(exited(st, 62), "a different profile gets its own program (status %#x)", st);
 
+	/* A full cache is emptied on the next miss. */
+	for (int i = 0; i < 70; i++) {
+		char junk[300];
+		snprintf(junk, sizeof(junk), "%s/seccomp-junk%d", dir, i);
+		FILE *j = fopen(junk, "w");
+		if (j)
+			fclose(j);
+	}
+	accepts("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdirat\"],"
+		" \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 63}]}",
+		"a new profile with a full cache");
+	size_t left = 0;
+	rewinddir(d);
+	while (d && (de = readdir(d)))
+		left += strncmp(de->d_name, "seccomp-", 8) == 0;
+	ok(left == 1, "a full cache was emptied (%zu entries left)", left);
+
 	if (name[0])
 		unlink(name);
 	rewinddir(d);
