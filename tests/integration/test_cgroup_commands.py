@@ -1,0 +1,290 @@
+"""pause, resume, ps, events, update, kill --all and delete --force of a
+paused container, on real containers."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import CGROUP_PARENT, IS_HUSK, pid_alive, wait_for
+
+COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /shared/count; sleep 0.02; done"
+
+
+def cgfile(controller, b, name):
+    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def count(b):
+    try:
+        return int(b.read_shared("count") or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def started_counter(env, rt, **res):
+    b = env.bundle().sh(COUNTER)
+    b.config["linux"]["resources"].update(res)
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: count(b) > 2), "counter did not start"
+    return b, cid
+
+
+def test_pause_resume(env, rt):
+    b, cid = started_counter(env, rt)
+    rt.ok("pause", cid)
+    assert rt.state(cid)["status"] == "paused"
+    freezer = cgfile("freezer", b, "freezer.state")
+    if os.path.exists(freezer):
+        assert read(freezer) == "FROZEN"
+    time.sleep(0.1)
+    c1 = count(b)
+    time.sleep(0.3)
+    assert count(b) == c1, "paused container kept counting"
+    r = rt.fail("pause", cid)
+    assert "paused" in r.err
+    rt.ok("resume", cid)
+    assert rt.state(cid)["status"] == "running"
+    assert wait_for(lambda: count(b) > c1 + 2), "resumed container does not count"
+    r = rt.fail("resume", cid)
+    assert "not paused" in r.err or "running" in r.err, r
+
+
+def test_list_shows_paused(env, rt):
+    b, cid = started_counter(env, rt)
+    rt.ok("pause", cid)
+    r = rt.ok("list", "--format", "json")
+    assert [c["status"] for c in json.loads(r.out) if c["id"] == cid] == ["paused"]
+    rt.ok("resume", cid)
+
+
+def test_pause_created_then_start_refused(env, rt):
+    b = env.bundle().set_args("true")
+    cid, _ = env.create(b)
+    rt.ok("pause", cid)
+    assert rt.state(cid)["status"] == "paused"
+    r = rt.fail("start", cid)
+    assert "paused" in r.err
+    rt.ok("resume", cid)
+    assert rt.state(cid)["status"] == "created"
+    rt.ok("start", cid)
+
+
+def test_delete_paused(env, rt):
+    b, cid = started_counter(env, rt)
+    rt.ok("pause", cid)
+    r = rt.fail("delete", cid)
+    assert "paused" in r.err or "not stopped" in r.err
+    pid = rt.state(cid)["pid"]
+    rt.ok("delete", "--force", cid)
+    assert rt.ids() == []
+    assert not pid_alive(pid)
+    assert not os.path.exists(cgfile("freezer", b, ""))
+    assert not os.path.exists(cgfile("memory", b, ""))
+
+
+def test_kill_all(env, rt):
+    b = env.bundle().sh("sleep 100 & sleep 100 & echo $! > /shared/child; wait")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: os.path.exists(b.shared_file("child")) and b.read_shared("child").strip())
+    r = rt.ok("ps", "--format", "json", cid)
+    pids = json.loads(r.out)
+    assert len(pids) == 3, pids
+    rt.ok("kill", "--all", cid, "KILL")
+    assert wait_for(lambda: not any(pid_alive(p) for p in pids)), "processes survived kill --all"
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+
+
+def test_kill_all_created(env, rt):
+    b = env.bundle().set_args("true")
+    cid, _ = env.create(b)
+    pid = rt.state(cid)["pid"]
+    rt.ok("kill", "--all", cid, "KILL")
+    assert wait_for(lambda: not pid_alive(pid))
+
+
+def test_kill_all_paused_term_stays_paused(env, rt):
+    b = env.bundle().sh("trap 'exit 3' TERM; " + COUNTER)
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: count(b) > 2)
+    rt.ok("pause", cid)
+    rt.ok("kill", "--all", cid, "TERM")
+    assert rt.state(cid)["status"] == "paused"
+    rt.ok("resume", cid)
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+
+
+def test_ps_json_and_table(env, rt):
+    b = env.bundle().sh("sleep 100 & wait")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: len(json.loads(rt.ok("ps", "-f", "json", cid).out)) == 2)
+    pids = json.loads(rt.ok("ps", "--format", "json", cid).out)
+    init = rt.state(cid)["pid"]
+    assert init in pids
+    r = rt.ok("ps", cid)
+    lines = r.out.splitlines()
+    assert "PID" in lines[0].split()
+    assert len(lines) == 3, r
+    assert all(str(p) in r.out for p in pids)
+    r = rt.ok("ps", cid, "-o", "pid,comm")
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["PID", "COMMAND"]
+    assert sorted(int(l.split()[0]) for l in lines[1:]) == sorted(pids)
+    assert {l.split()[1] for l in lines[1:]} == {"sh", "sleep"}
+
+
+def test_ps_stopped_fails(env, rt):
+    b = env.bundle().set_args("true")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+    rt.fail("ps", cid)
+
+
+def test_events_stats(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": 64 << 20}
+    b.config["linux"]["resources"]["pids"] = {"limit": 20}
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    r = rt.ok("events", "--stats", cid)
+    ev = json.loads(r.out)
+    assert ev["type"] == "stats" and ev["id"] == cid
+    d = ev["data"]
+    for k in ("cpu", "memory", "pids", "blkio", "hugetlb"):
+        assert k in d, d
+    assert d["memory"]["usage"]["limit"] == 64 << 20
+    assert d["memory"]["usage"]["usage"] > 0
+    assert d["pids"]["current"] == 1
+    assert d["pids"]["limit"] == 20
+    assert d["cpu"]["usage"]["total"] > 0
+
+
+def test_events_stream_until_exit(env, rt):
+    b = env.bundle().set_args("sleep", "1")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    r = rt("events", "--interval", "200ms", cid, timeout=10)
+    assert r.rc == 0, r
+    lines = [json.loads(l) for l in r.out.splitlines()]
+    assert len(lines) >= 3, r
+    assert all(l["type"] == "stats" for l in lines)
+
+
+def test_events_oom(env, rt):
+    b = env.bundle().sh("sleep 0.5; x=$(head -c 67108864 /dev/zero | tr '\\0' a)")
+    b.config["linux"]["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    r = rt("events", "--interval", "10s", cid, timeout=20)
+    types = [json.loads(l)["type"] for l in r.out.splitlines()]
+    assert "oom" in types, r
+
+
+def test_events_bad_interval(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    r = rt.fail("events", "--interval", "soon", cid)
+    assert "interval" in r.err
+
+
+def test_update_flags(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": 64 << 20}
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    rt.ok("update", "--memory", "32m", "--memory-swap", "64m", "--memory-reservation", "16m",
+          "--pids-limit", "30", "--cpu-shares", "256", "--cpu-period", "100000", "--cpu-quota", "20000",
+          "--cpuset-cpus", "0", "--cpuset-mems", "0", cid)
+    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 32 << 20
+    assert int(read(cgfile("memory", b, "memory.soft_limit_in_bytes"))) == 16 << 20
+    if os.path.exists(cgfile("memory", b, "memory.memsw.limit_in_bytes")):
+        assert int(read(cgfile("memory", b, "memory.memsw.limit_in_bytes"))) == 64 << 20
+    assert read(cgfile("pids", b, "pids.max")) == "30"
+    assert read(cgfile("cpu", b, "cpu.shares")) == "256"
+    assert read(cgfile("cpu", b, "cpu.cfs_quota_us")) == "20000"
+    assert read(cgfile("cpuset", b, "cpuset.cpus")) == "0"
+    # raising the limit above the old memsw: the order is swapped
+    rt.ok("update", "--memory", "128m", "--memory-swap", "256m", cid)
+    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 128 << 20
+    rt.ok("update", "--pids-limit", "-1", cid)
+    assert read(cgfile("pids", b, "pids.max")) == "max"
+
+
+def test_update_resources_stdin(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    res = {"memory": {"limit": 50 << 20}, "cpu": {"shares": 300}, "pids": {"limit": 40}}
+    rfile = os.path.join(env.base, "res.json")
+    with open(rfile, "w") as f:
+        json.dump(res, f)
+    with open(rfile) as f:
+        rt.ok("update", "--resources", "-", cid, stdin=f)
+    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 50 << 20
+    assert read(cgfile("cpu", b, "cpu.shares")) == "300"
+    assert read(cgfile("pids", b, "pids.max")) == "40"
+    res["pids"]["limit"] = 41
+    with open(rfile, "w") as f:
+        json.dump(res, f)
+    rt.ok("update", "-r", rfile, cid)
+    assert read(cgfile("pids", b, "pids.max")) == "41"
+
+
+@pytest.mark.husk_only
+def test_update_bad_input(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    r = rt.fail("update", "--memory", "lots", cid)
+    assert "--memory" in r.err
+    r = rt.fail("update", cid)
+    assert "nothing to update" in r.err
+    r = rt.fail("update", "-r", "-", cid, stdin=subprocess.DEVNULL)
+    rfile = os.path.join(env.base, "bad.json")
+    with open(rfile, "w") as f:
+        json.dump({"memory": {"limitt": 5}}, f)
+    r = rt.fail("update", "-r", rfile, cid)
+    assert 'unknown key "limitt"' in r.err
+    r = rt.fail("update", "--cpu-shares", "1", cid)
+    assert "cpu.shares" in r.err
+
+
+@pytest.mark.husk_only
+def test_update_check_before_update(env, rt):
+    b = env.bundle().sh("x=$(head -c 8388608 /dev/zero | tr '\\0' a); touch /shared/ready; sleep 100; echo ${#x}")
+    b.config["linux"]["resources"]["memory"] = {"limit": 64 << 20, "checkBeforeUpdate": True}
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: os.path.exists(b.shared_file("ready")))
+    r = rt.fail("update", "--memory", "1m", cid)
+    assert "checkBeforeUpdate" in r.err
+    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 64 << 20
+
+
+@pytest.mark.husk_only
+def test_update_kept_in_state(env, rt):
+    """A later update builds on an earlier one (stored in the state)."""
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    rt.ok("update", "--memory", "40m", "--memory-swap", "80m", cid)
+    rt.ok("update", "--memory-reservation", "10m", cid)
+    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 40 << 20
+    assert int(read(cgfile("memory", b, "memory.soft_limit_in_bytes"))) == 10 << 20
+
+
+def test_update_stopped_refused(env, rt):
+    b = env.bundle().set_args("true")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+    rt.fail("update", "--pids-limit", "10", cid)

@@ -1,0 +1,298 @@
+"""linux.resources on this (v1 hybrid) host: values read back from the
+cgroup files, limits that bite, and bad input refused with nothing left."""
+import glob
+import json
+import os
+
+import pytest
+
+from conftest import CGROUP_PARENT, IS_HUSK
+
+
+def cg(controller, b, name=""):
+    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
+
+
+def read(controller, b, name):
+    with open(cg(controller, b, name)) as f:
+        return f.read().strip()
+
+
+def has_v1(ctrl):
+    return os.path.isdir(f"/sys/fs/cgroup/{ctrl}") and not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+pytestmark = pytest.mark.skipif(not has_v1("memory"), reason="needs v1 memory controller")
+
+
+def assert_refused(env, b, *fragments):
+    """create fails with one line naming the problem; nothing is left."""
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    lines = [l for l in r.err.splitlines() if l.strip()]
+    assert len(lines) == 1, r
+    for frag in fragments:
+        assert frag in r.err, r
+    assert env.rt.ids() == [], r
+    assert glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}/{b.unique}") == [], r
+    return r
+
+
+def test_memory_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {
+        "limit": 64 << 20, "swap": 96 << 20, "reservation": 32 << 20,
+        "swappiness": 10, "disableOOMKiller": False}
+    env.create(b)
+    assert int(read("memory", b, "memory.limit_in_bytes")) == 64 << 20
+    assert int(read("memory", b, "memory.soft_limit_in_bytes")) == 32 << 20
+    assert read("memory", b, "memory.swappiness") == "10"
+    if os.path.exists(cg("memory", b, "memory.memsw.limit_in_bytes")):
+        assert int(read("memory", b, "memory.memsw.limit_in_bytes")) == 96 << 20
+
+
+def test_memory_hog_is_oom_killed(env):
+    b = env.bundle()
+    b.config["linux"]["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}
+    # a shell variable that grows to ~64 MiB
+    r = env.run_sh("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}", bundle=b, ok=False)
+    assert r.rc in (137, 9), r
+    assert "survived" not in r.out
+    # and without the limit it survives
+    r = env.run_sh("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}")
+    assert "survived 67108864" in r.out
+
+
+def test_memory_limit_minus_one(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": -1}
+    env.create(b)
+    assert int(read("memory", b, "memory.limit_in_bytes")) > 1 << 60
+
+
+def test_pids_limit_value_and_bite(env):
+    b = env.bundle()
+    b.config["linux"]["resources"]["pids"] = {"limit": 4}
+    r = env.run_sh("cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || echo none; "
+                   "for i in 1 2 3 4 5 6; do sleep 2 & done 2>/dev/null; wait", bundle=b, ok=False)
+    assert "fork" in (r.err + r.out).lower() or "resource" in (r.err + r.out).lower() or r.rc != 0, r
+
+
+@pytest.mark.husk_only
+def test_cpu_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["cpu"] = {
+        "shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "idle": 0,
+        "cpus": "0", "mems": "0"}
+    env.create(b)
+    assert read("cpu", b, "cpu.shares") == "512"
+    assert read("cpu", b, "cpu.cfs_quota_us") == "50000"
+    assert read("cpu", b, "cpu.cfs_period_us") == "100000"
+    if os.path.exists(cg("cpu", b, "cpu.cfs_burst_us")):
+        assert read("cpu", b, "cpu.cfs_burst_us") == "10000"
+    assert read("cpuset", b, "cpuset.cpus") == "0"
+    assert read("cpuset", b, "cpuset.mems") == "0"
+
+
+def test_cpu_quota_smaller_period_order(env, rt):
+    # period below the default: the quota/period pair must still apply
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["cpu"] = {"quota": 5000, "period": 10000}
+    env.create(b)
+    assert read("cpu", b, "cpu.cfs_quota_us") == "5000"
+    assert read("cpu", b, "cpu.cfs_period_us") == "10000"
+
+
+@pytest.mark.husk_only
+def test_cpu_realtime_beyond_parent_refused(env):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"]["cpu"] = {"realtimeRuntime": 950000, "realtimePeriod": 1000000}
+    if os.path.exists(f"/sys/fs/cgroup/cpu/{CGROUP_PARENT}/cpu.rt_runtime_us"):
+        with open(f"/sys/fs/cgroup/cpu/{CGROUP_PARENT}/cpu.rt_runtime_us") as f:
+            if int(f.read()) >= 950000:
+                pytest.skip("parent grants realtime time")
+    assert_refused(env, b, "cpu.realtime")
+
+
+def test_cpuset_inherited_without_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    env.create(b)
+    assert read("cpuset", b, "cpuset.cpus") != ""
+
+
+def test_blkio_throttle_and_weight(env, rt):
+    dev = None
+    for p in sorted(glob.glob("/sys/block/*/dev")):
+        if "/loop" not in p and "/zram" not in p:
+            with open(p) as f:
+                dev = f.read().strip()
+            break
+    if not dev:
+        pytest.skip("no block device")
+    major, minor = map(int, dev.split(":"))
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["blockIO"] = {
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
+    env.create(b)
+    assert f"{major}:{minor} 1048576" in read("blkio", b, "blkio.throttle.read_bps_device")
+    assert f"{major}:{minor} 100" in read("blkio", b, "blkio.throttle.write_iops_device")
+
+
+def test_blkio_weight(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["blockIO"] = {"weight": 300}
+    cid, r = env.create(b, ok=False)
+    files = [f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(cg("blkio", b, f))]
+    if r.rc == 0:
+        assert files, "weight accepted without a weight file"
+        assert "300" in read("blkio", b, files[0])
+    else:
+        assert "blockIO.weight" in r.err and "not supported" in r.err, r
+
+
+@pytest.mark.husk_only
+def test_hugetlb_where_it_lives(env, rt):
+    """hugetlb is on the unified hierarchy here (hybrid): hugetlb.2MB.max."""
+    if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        pytest.skip("no 2MB huge pages")
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 4 << 20}]
+    env.create(b)
+    v1 = cg("hugetlb", b, "hugetlb.2MB.limit_in_bytes")
+    v2 = cg("unified", b, "hugetlb.2MB.max")
+    path = v1 if os.path.exists(v1) else v2
+    with open(path) as f:
+        assert int(f.read()) == 4 << 20
+
+
+@pytest.mark.husk_only
+def test_hugetlb_unknown_page_size_refused(env):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "3MB", "limit": 4 << 20}]
+    assert_refused(env, b, "hugepageLimits", "3MB")
+
+
+@pytest.mark.husk_only
+def test_unified_on_hybrid(env, rt):
+    if not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
+        pytest.skip("not hybrid")
+    with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
+        if "hugetlb" not in f.read().split():
+            pytest.skip("hugetlb not on the unified hierarchy")
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["unified"] = {"hugetlb.2MB.max": "2097152"}
+    env.create(b)
+    with open(cg("unified", b, "hugetlb.2MB.max")) as f:
+        assert f.read().strip() == "2097152"
+
+
+@pytest.mark.husk_only
+def test_unified_v1_controller_refused(env):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"]["unified"] = {"memory.high": "1000000"}
+    assert_refused(env, b, "unified", "memory.high", "v2")
+
+
+@pytest.mark.husk_only
+def test_network_without_net_cls_refused(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["network"] = {"classID": 1048577}
+    if has_v1("net_cls"):
+        env.create(b)
+        assert read("net_cls", b, "net_cls.classid") == "1048577"
+    else:
+        assert_refused(env, b, "network.classID", "net_cls")
+
+
+@pytest.mark.husk_only
+def test_rdma_without_controller_refused(env, rt):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"]["rdma"] = {"mlx5_1": {"hcaHandles": 3}}
+    if has_v1("rdma"):
+        pytest.skip("host has rdma")
+    assert_refused(env, b, "rdma")
+
+
+@pytest.mark.husk_only
+@pytest.mark.parametrize("res,frag", [
+    ({"memory": {"limt": 1}}, 'unknown key "limt"'),
+    ({"memroy": {}}, 'unknown key "memroy"'),
+    ({"memory": {"swappiness": 101}}, "swappiness"),
+    ({"memory": {"limit": -5}}, "memory.limit"),
+    ({"cpu": {"shares": 1}}, "cpu.shares"),
+    ({"cpu": {"period": 50}}, "cpu.period"),
+    ({"cpu": {"quota": "x"}}, "cpu.quota"),
+    ({"blockIO": {"weight": 5000}}, "blockIO.weight"),
+    ({"devices": [{"allow": True, "type": "z"}]}, "devices"),
+    ({"devices": [{"allow": True, "access": "rwq"}]}, "access"),
+    ({"memory": {"limit": 1 << 20, "swap": 1 << 19}}, None),
+])
+def test_bad_resources_refused(env, res, frag):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"].update(res)
+    if frag is None:
+        # swap below limit: the kernel (v1) or our conversion (v2) refuses
+        assert_refused(env, b, "memory")
+    else:
+        assert_refused(env, b, frag)
+
+
+@pytest.mark.husk_only
+def test_resources_as_reals(env, rt):
+    """A document written with floats (huge numbers) still applies."""
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": float(64 << 20)}
+    b.config["linux"]["resources"]["pids"] = {"limit": 50.0}
+    env.create(b)
+    assert int(read("memory", b, "memory.limit_in_bytes")) == 64 << 20
+    assert read("pids", b, "pids.max") == "50"
+
+
+# mknod is allowed (c *:* m); opening the node is up to the rules
+FUSE_PROBE = ("mknod /dev/probe c 10 229 && (: < /dev/probe) 2>/dev/null && echo fuse-read; "
+              "(: > /dev/probe) 2>/dev/null && echo fuse-write; echo ok > /dev/null && echo null-ok")
+
+
+@pytest.mark.parametrize("rules,want", [
+    ([{"allow": False, "access": "rwm"}], []),
+    ([{"allow": False, "access": "rwm"},
+      {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}], ["fuse-read", "fuse-write"]),
+    # in order: a later deny of reading overrides the earlier allow
+    ([{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+      {"allow": False, "type": "c", "major": 10, "minor": 229, "access": "r"}], ["fuse-write"]),
+    ([{"allow": True, "access": "rwm"}], ["fuse-read", "fuse-write"]),
+])
+def test_devices_rules_enforced(env, rules, want):
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no fuse device on the host")
+    b = env.bundle()
+    b.config["linux"]["resources"]["devices"] = rules
+    for caps in b.config["process"]["capabilities"].values():
+        caps.append("CAP_MKNOD")
+    r = env.run_sh(FUSE_PROBE, bundle=b, ok=False)
+    assert "null-ok" in r.out, r
+    got = [w for w in ("fuse-read", "fuse-write") if w in r.out]
+    assert got == want, r
+
+
+@pytest.mark.husk_only
+def test_devices_list_v1(env, rt):
+    if not has_v1("devices"):
+        pytest.skip("no v1 devices controller")
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+    b.config["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}]
+    env.create(b)
+    rules = read("devices", b, "devices.list").splitlines()
+    assert "a *:* rwm" not in rules
+    for want in ("c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm", "c 10:229 rwm"):
+        assert want in rules, rules
+
+
+def test_devices_allow_all(env):
+    b = env.bundle()
+    b.config["linux"]["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+    b.config["linux"]["devices"] = [{"path": "/dev/loop-control", "type": "c", "major": 10, "minor": 237}]
+    r = env.run_sh("head -c 1 /dev/zero > /dev/null && echo fine", bundle=b)
+    assert "fine" in r.out
