@@ -8,16 +8,16 @@
 #include "util.h"
 
 /* The Linux mount options of the runtime spec's table that the rootfs
- * module understands (idmap/ridmap are not supported yet), plus runc's
+ * module understands, plus runc's
  * "tmpcopyup" extension.  Sorted, like runc prints them. */
 static const char *const mount_options[] = {
 	"async",       "atime",       "bind",           "defaults",     "dev",
-	"diratime",    "dirsync",     "exec",           "iversion",     "lazytime",
+	"diratime",    "dirsync",     "exec",           "idmap",        "iversion",     "lazytime",
 	"loud",        "mand",        "noatime",        "nodev",        "nodiratime",
 	"noexec",      "noiversion",  "nolazytime",     "nomand",       "norelatime",
 	"nostrictatime", "nosuid",    "nosymfollow",    "private",      "ratime",
 	"rbind",       "rdev",        "rdiratime",      "relatime",     "remount",
-	"rexec",       "rnoatime",    "rnodev",         "rnodiratime",  "rnoexec",
+	"rexec",       "ridmap",      "rnoatime",    "rnodev",         "rnodiratime",  "rnoexec",
 	"rnorelatime", "rnostrictatime", "rnosuid",     "rnosymfollow", "ro",
 	"rprivate",    "rrelatime",   "rro",            "rrw",          "rshared",
 	"rslave",      "rstrictatime", "rsuid",         "rsymfollow",   "runbindable",
@@ -55,7 +55,7 @@ char *husk_features_json(void)
 		/* AppArmor profiles are applied where the host has AppArmor;
 		 * SELinux lacks mount labels, so it is not claimed. */
 		"apparmor", "enabled", 1, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
-		"mountExtensions", "idmap", "enabled", 0,
+		"mountExtensions", "idmap", "enabled", 1,
 		"annotations", "io.github.husk.version", HUSK_VERSION, "io.github.husk.commit",
 		HUSK_COMMIT);
 	if (!doc)

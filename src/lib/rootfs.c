@@ -464,6 +464,10 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 		return husk_err(e, EINVAL, "uidMappings/gidMappings need the idmap or ridmap option");
 	if (t->o.idmap && !bind)
 		return husk_err(e, EINVAL, "idmap needs a bind mount");
+	/* Written under /proc: refused before anything is created there (the
+	 * real location is checked again once resolved). */
+	if (!strstr(m->destination, "/..") && husk_path_proc_guard(m->destination) == HUSK_PROC_DENIED)
+		return husk_err(e, 0, "%s is inside /proc", m->destination);
 	if (open_destination(t, bind, e) < 0)
 		return -1;
 

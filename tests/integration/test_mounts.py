@@ -45,6 +45,7 @@ def host_v1():
 
 # --- cgroup -------------------------------------------------------------------
 
+@pytest.mark.husk_only
 @pytest.mark.skipif(not host_v1(), reason="cgroup v1 host")
 def test_cgroup_v1_own_hierarchies(env):
     b = env.bundle().sh("ls /sys/fs/cgroup; echo ==; cat /proc/self/mountinfo; echo ==; "
@@ -108,6 +109,7 @@ def idmap_source(env, sub=False):
     return src
 
 
+@pytest.mark.husk_only
 def test_idmap_uses_container_mapping(env):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c '%n %u %g' /idm/root /idm/user /plain/root; "
@@ -123,6 +125,7 @@ def test_idmap_uses_container_mapping(env):
     assert os.stat(os.path.join(src, "new")).st_uid == 0
 
 
+@pytest.mark.husk_only
 def test_idmap_own_mappings_without_userns(env):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c '%u %g' /idm/root /idm/user")
@@ -132,6 +135,7 @@ def test_idmap_own_mappings_without_userns(env):
     assert r.out.split() == ["5000", "5000", "6000", "6000"], r
 
 
+@pytest.mark.husk_only
 def test_ridmap_recursive(env, rt):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c %u /idm/root /idm/sub/root")
@@ -147,6 +151,7 @@ def test_ridmap_recursive(env, rt):
     assert r.out.split() == ["0", "0"], r
 
 
+@pytest.mark.husk_only
 def test_idmap_two_stage(env):
     """With an intermediate process (time namespace) the requests still work."""
     src = idmap_source(env)
@@ -157,6 +162,7 @@ def test_idmap_two_stage(env):
     assert env.run(b).out.split() == ["1000"]
 
 
+@pytest.mark.husk_only
 def test_idmap_errors(env):
     src = idmap_source(env)
     b = env.bundle()
@@ -290,6 +296,7 @@ def test_propagation_options(env):
     assert "unbindable" in opt["/p/unbind"], opt
 
 
+@pytest.mark.husk_only
 @pytest.mark.parametrize("prop", ["shared", "rshared", "slave", "rslave", "private",
                                   "rprivate", "unbindable", "runbindable"])
 def test_rootfs_propagation(env, prop):
@@ -339,6 +346,7 @@ def test_sysctl_accepted(env):
     assert env.run(b).out.split() == ["1", "1234", "dom.example"]
 
 
+@pytest.mark.husk_only
 @pytest.mark.parametrize("key,remove,msg", [
     ("kernel.pid_max", None, "not a namespaced key"),
     ("vm.swappiness", None, "not a namespaced key"),
@@ -359,6 +367,7 @@ def test_sysctl_refused(env, key, remove, msg):
     assert len(r.err.strip().splitlines()) == 1, r
 
 
+@pytest.mark.husk_only
 def test_sysctl_refused_in_joined_host_netns(env):
     b = env.bundle()
     b.remove_namespace("network")
