@@ -36,7 +36,7 @@ static int ps_table(const char *id, char **args, int nargs, const pid_t *pids, s
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return husk_cli_failf("ps", id, "pipe: %s", strerror(errno));
-	char *argv[nargs + 2];
+	char *argv[nargs + 3];
 	argv[0] = (char *)"ps";
 	for (int i = 0; i < nargs; i++)
 		argv[i + 1] = args[i];

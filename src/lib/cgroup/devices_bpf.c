@@ -39,7 +39,7 @@ const size_t husk_cg_n_default_devices = ARRAY_SIZE(husk_cg_default_devices);
  * r6 the asked-for access bits no later rule has decided yet. */
 struct bpf_insn *husk_cg_bpf_gen(const struct cg_dev_rule *r, size_t n, size_t *len)
 {
-	size_t cap = 8 + n * 8, k = 0;
+	size_t cap = 9 + n * 8, k = 0; /* 7 to start, 2 to end, at most 8 a rule */
 	struct bpf_insn *p = xcalloc(cap, sizeof(*p));
 	p[k++] = LDX_W(BPF_REG_2, BPF_REG_1, 0); /* access_type: access << 16 | type */
 	p[k++] = MOV32_REG(BPF_REG_3, BPF_REG_2);
