@@ -206,9 +206,11 @@ static int apply_devices(struct husk_cgroup *cg, const struct cg_dev_rule *spec,
 		return -1;
 	size_t n = nspec + husk_cg_n_default_devices + nextra;
 	_cleanup_free_ struct cg_dev_rule *all = xcalloc(n + 1, sizeof(*all));
-	memcpy(all, spec, nspec * sizeof(*all));
+	if (nspec)
+		memcpy(all, spec, nspec * sizeof(*all));
 	memcpy(all + nspec, husk_cg_default_devices, husk_cg_n_default_devices * sizeof(*all));
-	memcpy(all + nspec + husk_cg_n_default_devices, extra, nextra * sizeof(*all));
+	if (nextra)
+		memcpy(all + nspec + husk_cg_n_default_devices, extra, nextra * sizeof(*all));
 	free(extra);
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_DEVICES, &v2);
