@@ -125,43 +125,6 @@ int rootfs_set_propagation(int fd, unsigned long prop, struct husk_error *e)
 	return husk_errno(e, "make %s", prop_name(prop));
 }
 
-/* mount_setattr with, in a user namespace, a second try that leaves alone
- * what is set now: flags locked by the mount's owner cannot be cleared,
- * and the spec's "keep locked flags" means exactly that. */
-static int setattr(int fd, unsigned flags, uint64_t set, uint64_t clr, bool in_userns,
-		   struct husk_error *e)
-{
-	if (!set && !clr)
-		return 0;
-	struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
-	if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
-		return 0;
-	if (errno == EPERM && in_userns) {
-		struct statvfs sv;
-		if (husk_sys->fstatvfs(fd, &sv) == 0) {
-			static const struct {
-				unsigned long st;
-				uint64_t attr;
-			} locked[] = {
-				{ ST_RDONLY, MOUNT_ATTR_RDONLY }, { ST_NOSUID, MOUNT_ATTR_NOSUID },
-				{ ST_NODEV, MOUNT_ATTR_NODEV },	  { ST_NOEXEC, MOUNT_ATTR_NOEXEC },
-				{ ST_NODIRATIME, MOUNT_ATTR_NODIRATIME },
-			};
-			for (size_t i = 0; i < ARRAY_SIZE(locked); i++)
-				if (sv.f_flag & locked[i].st)
-					attr.attr_clr &= ~locked[i].attr;
-			if (sv.f_flag & (ST_NOATIME | ST_RELATIME) && (attr.attr_clr & MOUNT_ATTR__ATIME)) {
-				attr.attr_clr &= ~(uint64_t)MOUNT_ATTR__ATIME;
-				attr.attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME;
-			}
-			if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
-				return 0;
-		}
-		errno = EPERM;
-	}
-	return husk_errno(e, "set mount attributes");
-}
-
 #ifndef ST_NOSYMFOLLOW
 #define ST_NOSYMFOLLOW 0x2000
 #endif
@@ -195,13 +158,52 @@ static int check_flags(int fd, uint64_t want, struct husk_error *e)
 	return 0;
 }
 
+/* mount_setattr with, in a user namespace, a second try that leaves alone
+ * what is set now: flags locked by the mount's owner cannot be cleared,
+ * and the spec's "keep locked flags" means exactly that. */
+static int setattr(int fd, unsigned flags, uint64_t set, uint64_t clr, bool in_userns,
+		   struct husk_error *e)
+{
+	if (!set && !clr)
+		return 0;
+	struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+	if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno == EPERM && in_userns) {
+		struct statvfs sv;
+		if (husk_sys->fstatvfs(fd, &sv) == 0) {
+			static const struct {
+				unsigned long st;
+				uint64_t attr;
+			} locked[] = {
+				{ ST_RDONLY, MOUNT_ATTR_RDONLY }, { ST_NOSUID, MOUNT_ATTR_NOSUID },
+				{ ST_NODEV, MOUNT_ATTR_NODEV },	  { ST_NOEXEC, MOUNT_ATTR_NOEXEC },
+				{ ST_NODIRATIME, MOUNT_ATTR_NODIRATIME },
+			};
+			for (size_t i = 0; i < ARRAY_SIZE(locked); i++)
+				if (sv.f_flag & locked[i].st)
+					attr.attr_clr &= ~locked[i].attr;
+			if (sv.f_flag & (ST_NOATIME | ST_RELATIME) && (attr.attr_clr & MOUNT_ATTR__ATIME)) {
+				attr.attr_clr &= ~(uint64_t)MOUNT_ATTR__ATIME;
+				attr.attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME;
+			}
+			if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr, sizeof(attr)) == 0)
+				return check_flags(fd, set, e);
+		}
+		errno = EPERM;
+	}
+	return husk_errno(e, "set mount attributes");
+}
+
 int rootfs_attach(struct husk_rootfs_ctx *ctx, int tree, int dst, uint64_t set, uint64_t clr,
 		  uint64_t rset, uint64_t rclr, unsigned long prop, const char *what,
 		  struct husk_error *e)
 {
+	/* mount_setattr applies every attribute or fails; what it cannot be
+	 * trusted with (the retries above, remounts on old kernels) is
+	 * checked with statvfs. */
 	if (setattr(tree, 0, set, clr, ctx->in_userns, e) < 0 ||
-	    setattr(tree, AT_RECURSIVE, rset, rclr, ctx->in_userns, e) < 0 ||
-	    check_flags(tree, set | rset, e) < 0)
+	    setattr(tree, AT_RECURSIVE, rset, rclr, ctx->in_userns, e) < 0)
 		return husk_err_wrap(e, "%s", what);
 	if (husk_sys->move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
 	    0)
