@@ -270,7 +270,7 @@ static int enter_cgroup(struct husk_cgroup *cg, const char *sub, pid_t pid, stru
 						match = true;
 			}
 		}
-		_cleanup_free_ char *procs = xasprintf("%s/%s%s%s/cgroup.procs", h[i].mountpoint, h[i].dir,
+		_cleanup_free_ char *procs = xasprintf("%s%s%s/cgroup.procs", h[i].dir,
 						       match ? "/" : "", match ? path : "");
 		if (husk_write_file_at(AT_FDCWD, procs, pidbuf, (size_t)len, e) < 0)
 			return husk_err_wrap(e, "--cgroup %s", sub);
