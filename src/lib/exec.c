@@ -567,6 +567,11 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_errno(e, "open the container's root");
 		goto out;
 	}
+	/* The pidfd pins the init from here: the lock can go, so that a
+	 * container paused meanwhile can be resumed (the process would wait
+	 * frozen) and a long exec never blocks other commands. */
+	husk_closep(&dirfd);
+	husk_closep(&rootfd);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		husk_errno(e, "sync socketpair");
 		goto out;
@@ -632,9 +637,6 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		goto out;
 	if (o->pid_file && husk_write_pid_file(o->pid_file, pid, e) < 0)
 		goto out;
-	/* The container is not ours to hold while the process runs. */
-	husk_closep(&dirfd);
-	husk_closep(&rootfd);
 	if (o->detach) {
 		pid = -1;
 		ret = 0;

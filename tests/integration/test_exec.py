@@ -307,3 +307,22 @@ def test_exec_cgroup_sub_path(env, rt):
         wait_for(lambda: not open(os.path.join(subs[0], "cgroup.procs")).read().strip())
         for s in subs:
             os.rmdir(s)
+
+
+def test_exec_paused_container(env, rt):
+    b, cid = _running(env)
+    rt.ok("pause", cid)
+    try:
+        r = rt.fail("exec", cid, "true")
+        assert "paused" in r.err, r
+        # --ignore-paused: the process joins the frozen cgroup and runs once
+        # the container is resumed (exec holds no lock meanwhile)
+        p = subprocess.Popen(rt.cmd("exec", "--ignore-paused", cid, "sh", "-c",
+                                    "echo ran > /shared/ran"), stdin=subprocess.DEVNULL)
+        time.sleep(0.5)
+        assert not os.path.exists(b.shared_file("ran"))
+        rt.ok("resume", cid)
+        assert p.wait(10) == 0
+        assert b.read_shared("ran") == "ran\n"
+    finally:
+        rt("resume", cid)
