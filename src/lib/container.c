@@ -230,7 +230,7 @@ static char *absolute_bundle(const char *bundle)
 
 /* systemd socket activation addressed to us (LISTEN_PID is our pid):
  * those fds go to the container too, ahead of --preserve-fds. */
-static int socket_activation_fds(void)
+int husk_socket_activation_fds(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	long p, n;
@@ -248,7 +248,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	if (opts->preserve_fds < 0)
 		return husk_err(e, 0, "--preserve-fds must not be negative");
 	struct husk_create_opts eff = *opts;
-	eff.preserve_fds += socket_activation_fds();
+	eff.preserve_fds += husk_socket_activation_fds();
 	const struct husk_create_opts *o = &eff;
 	_cleanup_free_ char *bundle = absolute_bundle(o->bundle);
 	struct husk_spec *spec = NULL;

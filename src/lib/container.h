@@ -67,6 +67,10 @@ int husk_container_open(const struct husk_global_opts *g, const char *id, int *r
 /* Write pid to path (relative to the current directory) atomically. */
 int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e);
 
+/* systemd socket activation addressed to the runtime (LISTEN_PID is our
+ * pid): how many fds from 3 on go to the container ahead of --preserve-fds. */
+int husk_socket_activation_fds(void);
+
 /* Validate a container id: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes
  * ("." and ".." refused). */
 int husk_validate_id(const char *id, struct husk_error *e);

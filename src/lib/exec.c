@@ -299,33 +299,6 @@ static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error 
 	_exit(1);
 }
 
-static bool setgroups_allowed(void)
-{
-	char buf[16] = "";
-	_cleanup_fd_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	return !(n > 0 && strncmp(buf, "deny", 4) == 0);
-}
-
-static char **process_env(const struct husk_process *p, int preserve_fds)
-{
-	char **env = xcalloc(p->n_env + 3, sizeof(char *));
-	size_t j = 0;
-	for (size_t i = 0; i < p->n_env; i++) {
-		if (preserve_fds > 0 && (strncmp(p->env[i], "LISTEN_FDS=", 11) == 0 ||
-					 strncmp(p->env[i], "LISTEN_PID=", 11) == 0))
-			continue;
-		env[j++] = p->env[i];
-	}
-	if (preserve_fds > 0) {
-		env[j++] = xasprintf("LISTEN_FDS=%d", preserve_fds);
-		env[j++] = xasprintf("LISTEN_PID=%d", (int)getpid());
-	}
-	return env;
-}
-
 static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 {
 	struct husk_error err = { 0 }, *e = &err;
@@ -353,43 +326,14 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
 			child_fail(sync_fd, e);
 	}
-	bool in_cwd = chdir(p->cwd) == 0;
-	char exe[PATH_MAX];
-	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
+	struct husk_exec_plan plan;
+	if (husk_process_become(p, c->spec->has_personality, c->spec->personality, c->seccomp,
+				c->preserve_fds, &plan, e) < 0)
 		child_fail(sync_fd, e);
-	/* As the init: a filter that may not be loaded once the process
-	 * drops CAP_SYS_ADMIN is loaded now, else right before execve. */
-	bool seccomp_late = husk_seccomp_load_late(p);
-	if (husk_label_apply_exec(p, e) < 0 ||
-	    (c->seccomp && !seccomp_late && husk_seccomp_load(c->seccomp, e) < 0))
-		child_fail(sync_fd, e);
-	if (husk_process_apply(p, c->spec->has_personality, c->spec->personality, setgroups_allowed(),
-			       e) < 0)
-		child_fail(sync_fd, e);
-	if (!in_cwd && chdir(p->cwd) < 0) {
-		husk_errno(e, "chdir to cwd (\"%s\")", p->cwd);
-		child_fail(sync_fd, e);
-	}
-	char **env = process_env(p, c->preserve_fds);
 
-	for (int fd = 3; fd < 3 + c->preserve_fds; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && (fl & FD_CLOEXEC))
-			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-	}
-	husk_close_fds_from(3 + c->preserve_fds, &sync_fd, 1);
-	sigset_t none;
-	sigemptyset(&none);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
 	prctl(PR_SET_PDEATHSIG, 0);
-	if (c->seccomp && seccomp_late && husk_seccomp_load(c->seccomp, e) < 0)
-		child_fail(sync_fd, e);
-	execve(exe, p->args, env);
-	husk_errno(e, "exec %s", p->args[0]);
+	husk_process_exec(&plan, p->args, sync_fd, e);
 	child_fail(sync_fd, e);
 }
 
@@ -445,16 +389,6 @@ static int fd_above(int fd, int min_fd)
 	return hi;
 }
 
-static int socket_activation_fds(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long p, n;
-	if (!pid || !fds || husk_parse_long(pid, 1, INT_MAX, &p) < 0 || p != getpid() ||
-	    husk_parse_long(fds, 0, 1024, &n) < 0)
-		return 0;
-	return (int)n;
-}
-
 /* EOF on the sync socket: the process exec'd; a message: why it did not. */
 static int wait_exec(int sync_fd, struct husk_error *e)
 {
@@ -492,7 +426,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	*exit_status = 0;
 	if (o->preserve_fds < 0)
 		return husk_err(e, 0, "--preserve-fds must not be negative");
-	int preserve = o->preserve_fds + socket_activation_fds();
+	int preserve = o->preserve_fds + husk_socket_activation_fds();
 	int min_fd = 3 + preserve;
 	int rootfd = -1, dirfd = -1, pidfd = -1, croot = -1, console = -1, master = -1;
 	int sp[2] = { -1, -1 };

@@ -88,16 +88,6 @@ static int become_root_in_userns(struct husk_error *e)
 	return 0;
 }
 
-static bool setgroups_allowed(void)
-{
-	char buf[16] = "";
-	_cleanup_fd_ int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	return !(n > 0 && strncmp(buf, "deny", 4) == 0);
-}
-
 /* Wait for `start`: accept one connection on the start socket, read the
  * state JSON it sends (for startContainer hooks) and return the
  * connection, over which an exec failure is reported. */
@@ -124,37 +114,6 @@ static int wait_for_start(int listen_fd, char **state_json, struct husk_error *e
 	buf[len] = '\0';
 	*state_json = buf;
 	return conn;
-}
-
-static void reset_signals(void)
-{
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		signal(sig, SIG_DFL);
-	}
-}
-
-static char **process_env(const struct husk_process *p, int preserve_fds)
-{
-	size_t n = p->n_env;
-	char **env = xcalloc(n + 3, sizeof(char *));
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (preserve_fds > 0 && (strncmp(p->env[i], "LISTEN_FDS=", 11) == 0 ||
-					 strncmp(p->env[i], "LISTEN_PID=", 11) == 0))
-			continue;
-		env[j++] = p->env[i];
-	}
-	if (preserve_fds > 0) {
-		env[j++] = xasprintf("LISTEN_FDS=%d", preserve_fds);
-		env[j++] = xasprintf("LISTEN_PID=%d", (int)getpid());
-	}
-	env[j] = NULL;
-	return env;
 }
 
 /* The pty, on the container's devpts (its /dev/ptmx resolved inside the
@@ -251,28 +210,10 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	if (husk_rootfs_finalize(&rctx, e) < 0)
 		child_fail(sync_fd, e);
 
-	/* cwd first as root (it may be reachable only by root, as runc
-	 * allows), and again as the user if root could not enter it.
-	 * Relative args[0] is looked up from there, like execvp would. */
-	bool in_cwd = chdir(p->cwd) == 0;
-	char exe[PATH_MAX];
-	if (husk_process_find_executable(p, exe, sizeof(exe), e) < 0)
+	struct husk_exec_plan plan;
+	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
+				&plan, e) < 0)
 		child_fail(sync_fd, e);
-	/* Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN,
-	 * which the process may lose now: load it first.  Otherwise wait
-	 * until right before execve, so that our own last steps (start
-	 * handshake, startContainer hooks) do not run under it. */
-	bool seccomp_late = husk_seccomp_load_late(p);
-	if (husk_label_apply_exec(p, e) < 0 ||
-	    (c->seccomp && !seccomp_late && husk_seccomp_load(c->seccomp, e) < 0))
-		child_fail(sync_fd, e);
-	if (husk_process_apply(p, s->has_personality, s->personality, setgroups_allowed(), e) < 0)
-		child_fail(sync_fd, e);
-	if (!in_cwd && chdir(p->cwd) < 0) {
-		husk_errno(e, "chdir to cwd (\"%s\") set in config.json", p->cwd);
-		child_fail(sync_fd, e);
-	}
-	char **env = process_env(p, c->preserve_fds);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -292,20 +233,9 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 			   e) < 0)
 		child_fail(conn, e);
 
-	/* Only stdio, the preserved fds and the (close-on-exec) start
-	 * connection survive into the user program. */
-	for (int fd = 3; fd < 3 + c->preserve_fds; fd++) {
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0 && (fl & FD_CLOEXEC))
-			fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-	}
-	int keep = conn;
-	husk_close_fds_from(3 + c->preserve_fds, &keep, 1);
-	reset_signals();
-	if (c->seccomp && seccomp_late && husk_seccomp_load(c->seccomp, e) < 0)
-		child_fail(conn, e);
-	execve(exe, p->args, env);
-	husk_errno(e, "exec %s", p->args[0]);
+	/* The start connection is close-on-exec: its EOF tells `start` the
+	 * exec happened. */
+	husk_process_exec(&plan, p->args, conn, e);
 	child_fail(conn, e);
 }
 

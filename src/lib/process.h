@@ -21,3 +21,31 @@ int husk_process_apply(const struct husk_process *p, bool has_personality,
  * is missing or not executable.  out receives the path to execve. */
 int husk_process_find_executable(const struct husk_process *p, char *out, size_t len,
 				 struct husk_error *e);
+
+struct husk_seccomp;
+
+/* The last steps shared by the container's init and by exec, split in two
+ * so that everything that can fail is reported while someone still waits:
+ * husk_process_become() enters cwd (as root first, as the user again when
+ * root could not), finds the executable, applies labels, an early seccomp
+ * filter and the process attributes, and builds the environment (HOME
+ * from the container's /etc/passwd when unset, LISTEN_FDS/LISTEN_PID for
+ * preserved fds).  husk_process_exec() then keeps only stdio, the
+ * preserved fds and keep_fd (close-on-exec), resets signals, loads a late
+ * seccomp filter and execs; it returns only on failure. */
+struct husk_exec_plan {
+	char path[4096];
+	char **env;
+	const struct husk_seccomp *seccomp;
+	bool seccomp_late;
+	int preserve_fds;
+};
+
+int husk_process_become(const struct husk_process *p, bool has_personality,
+			unsigned long personality, const struct husk_seccomp *seccomp, int preserve_fds,
+			struct husk_exec_plan *plan, struct husk_error *e);
+int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
+		      struct husk_error *e);
+
+/* HOME for uid from passwd text (/etc/passwd format), "/" when absent. */
+char *husk_passwd_home(const char *passwd, uint32_t uid);

@@ -51,6 +51,21 @@ def test_env_exact(env):
         sorted(["PATH=/bin", "A=1", "B=two words", "EMPTY="]), r
 
 
+@pytest.mark.parametrize("uid,home", [(0, "/root"), (1000, "/home/user"), (4242, "/")])
+def test_env_home_from_passwd(env, uid, home):
+    """runc sets HOME from the container's /etc/passwd when the config does
+    not (docker relies on it); "/" for a user without an entry."""
+    b = env.bundle().sh('echo "$HOME"')
+    b.config["process"]["user"] = {"uid": uid, "gid": uid}
+    assert env.run(b).out == home + "\n"
+
+
+def test_env_home_kept(env):
+    b = env.bundle().sh('echo "$HOME"')
+    b.config["process"]["env"] = ["PATH=/bin", "HOME=/custom"]
+    assert env.run(b).out == "/custom\n"
+
+
 def test_env_no_host_leak(env):
     b = env.bundle().set_args("/bin/env")
     r = env.run(b)

@@ -305,6 +305,26 @@ static void test_hooks(void)
 	ok(husk_hooks_run(&l, HUSK_HOOK_PRESTART, "{}", &e) < 0 && e.errnum == ENOENT, "missing hook: ENOENT");
 }
 
+static void test_passwd_home(void)
+{
+	const char *pw = "root:x:0:0:root:/root:/bin/sh\n"
+			 "broken line\n"
+			 "nohome:x:7:7:::/bin/sh\n"
+			 "user:x:1000:1000:A User:/home/user:/bin/sh";
+	struct {
+		uint32_t uid;
+		const char *home;
+	} cases[] = { { 0, "/root" }, { 1000, "/home/user" }, { 7, "/" }, { 99, "/" } };
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *h = husk_passwd_home(pw, cases[i].uid);
+		ok(!strcmp(h, cases[i].home), "HOME of uid %u is %s", cases[i].uid, cases[i].home);
+		free(h);
+	}
+	char *h = husk_passwd_home(NULL, 0);
+	ok(!strcmp(h, "/"), "no passwd file: HOME=/");
+	free(h);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -318,6 +338,7 @@ int main(void)
 	test_files();
 	test_io();
 	test_parse_long();
+	test_passwd_home();
 	test_fds_and_time();
 	test_cgroup_helpers();
 	test_find_executable();
