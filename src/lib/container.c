@@ -158,31 +158,22 @@ static int run_state_hooks(json_t *hooks_json, enum husk_hook_kind kind, const c
 	return r;
 }
 
-static json_t *hooks_to_json(const char *bundle)
+/* The hooks that run after create (poststart, poststop) are kept in the
+ * state as written, so a changed bundle cannot alter them. */
+static json_t *hooks_to_json(const struct husk_spec *spec)
 {
-	/* The hooks that run after create (poststart, poststop) are kept in
-	 * the state as written, so a changed bundle cannot alter them. */
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	json_error_t jerr;
-	json_t *doc = json_load_file(path, 0, &jerr);
-	if (!doc)
+	json_t *hooks = json_object_get(spec->doc, "hooks");
+	if (!json_is_object(hooks))
 		return NULL;
-	json_t *hooks = json_object_get(doc, "hooks");
-	json_t *r = NULL;
-	if (json_is_object(hooks)) {
-		r = json_object();
-		json_t *v;
-		if ((v = json_object_get(hooks, "poststart")))
-			json_object_set(r, "poststart", v);
-		if ((v = json_object_get(hooks, "poststop")))
-			json_object_set(r, "poststop", v);
-		if (!json_object_size(r)) {
-			json_decref(r);
-			r = NULL;
-		}
+	json_t *r = json_object(), *v;
+	if ((v = json_object_get(hooks, "poststart")))
+		json_object_set(r, "poststart", v);
+	if ((v = json_object_get(hooks, "poststop")))
+		json_object_set(r, "poststop", v);
+	if (!json_object_size(r)) {
+		json_decref(r);
+		r = NULL;
 	}
-	json_decref(doc);
 	return r;
 }
 
@@ -410,8 +401,13 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.rootfs = spec->root_path,
 		.created = created,
 		.owner = (char *)"",
-		.hooks = hooks_to_json(bundle),
+		.hooks = hooks_to_json(spec),
 		.cgroup = cg ? husk_cgroup_serialize(cg) : NULL,
+		/* borrowed: exec's view of the config, the bundle aside */
+		.process = json_object_get(spec->doc, "process"),
+		.seccomp = spec->seccomp,
+		.has_personality = spec->has_personality,
+		.personality = spec->personality,
 	};
 	if (spec->n_annotations) {
 		st.annotations = json_object();

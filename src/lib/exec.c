@@ -121,10 +121,10 @@ static int load_process_file(const char *path, struct husk_process **out, struct
 /* The process to run: --process as given (what it leaves out comes from
  * the container's process, as runc does), or the container's process with
  * the command line's changes. */
-static int build_process(const struct husk_exec_opts *o, struct husk_spec *spec,
+static int build_process(const struct husk_exec_opts *o, struct husk_process **basep,
 			 struct husk_process **out, struct husk_error *e)
 {
-	struct husk_process *base = spec->process;
+	struct husk_process *base = *basep;
 	struct husk_process *p;
 	if (o->process_file) {
 		if (load_process_file(o->process_file, &p, e) < 0)
@@ -149,10 +149,10 @@ static int build_process(const struct husk_exec_opts *o, struct husk_spec *spec,
 			p->terminal = true;
 	} else {
 		if (!base)
-			return husk_err(e, 0, "config.json of the container has no process");
+			return husk_err(e, 0, "the container has no process to take defaults from");
 		if (!o->args || !o->args[0])
 			return husk_err(e, 0, "no command given: exec needs ARGS or --process");
-		p = move_ptr(spec->process);
+		p = move_ptr(*basep);
 		husk_strv_free(p->args);
 		p->n_args = husk_strv_len(o->args);
 		p->args = xcalloc(p->n_args + 1, sizeof(char *));
@@ -283,7 +283,7 @@ static int enter_cgroup(struct husk_cgroup *cg, const char *sub, pid_t pid, stru
 struct exec_child {
 	const struct husk_exec_opts *o;
 	const struct husk_process *p;
-	const struct husk_spec *spec;
+	const struct husk_state *st;
 	int sync_fd;
 	int pidfd;
 	int rootfd;        /* /proc/<init>/root */
@@ -327,7 +327,7 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 			child_fail(sync_fd, e);
 	}
 	struct husk_exec_plan plan;
-	if (husk_process_become(p, c->spec->has_personality, c->spec->personality, c->seccomp,
+	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
 				c->preserve_fds, &plan, e) < 0)
 		child_fail(sync_fd, e);
 
@@ -431,8 +431,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	int rootfd = -1, dirfd = -1, pidfd = -1, croot = -1, console = -1, master = -1;
 	int sp[2] = { -1, -1 };
 	struct husk_state *st = NULL;
-	struct husk_spec *spec = NULL;
-	struct husk_process *p = NULL;
+	struct husk_process *base = NULL, *p = NULL;
 	struct husk_cgroup *cg = NULL;
 	struct husk_seccomp *seccomp = NULL;
 	pid_t joiner = -1, pid = -1;
@@ -453,13 +452,13 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "cannot exec in a %s container", status);
 		goto out;
 	}
-	if (!st->bundle || husk_spec_load(st->bundle, &spec, e) < 0) {
-		if (!st->bundle)
-			husk_err(e, 0, "the container's state has no bundle");
-		husk_err_wrap(e, "container config");
+	/* The config as it was at create, from the state: the bundle may
+	 * have changed or gone since. */
+	if (st->process && husk_process_parse(st->process, "process", &base, e) < 0) {
+		husk_err_wrap(e, "container state");
 		goto out;
 	}
-	if (build_process(o, spec, &p, e) < 0)
+	if (build_process(o, &base, &p, e) < 0)
 		goto out;
 	if (p->terminal && !o->console_socket && o->detach) {
 		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
@@ -470,7 +469,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		goto out;
 	}
 	/* Checked and compiled before anything runs in the container. */
-	json_t *sc = p->seccomp ? p->seccomp : spec->seccomp;
+	json_t *sc = p->seccomp ? p->seccomp : st->seccomp;
 	if (husk_label_check(p, NULL, "exec", e) < 0 ||
 	    (sc && husk_seccomp_prepare(sc, p->seccomp ? "--process: seccomp" : "config.json: linux.seccomp",
 					&seccomp, e) < 0))
@@ -529,7 +528,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	struct exec_child child = {
 		.o = o,
 		.p = p,
-		.spec = spec,
+		.st = st,
 		.sync_fd = sp[1],
 		.pidfd = pidfd,
 		.rootfd = croot,
@@ -604,7 +603,7 @@ out:
 	husk_cgroup_free(cg);
 	husk_seccomp_free(seccomp);
 	husk_process_free(p);
-	husk_spec_free(spec);
+	husk_process_free(base);
 	husk_state_free(st);
 	return ret;
 }

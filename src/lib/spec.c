@@ -114,6 +114,7 @@ void husk_spec_free(struct husk_spec *s)
 	sj_kv_free(s->sysctl, s->n_sysctl);
 	json_decref(s->seccomp);
 	free(s->intel_rdt_clos);
+	json_decref(s->doc);
 	free(s);
 }
 
@@ -624,7 +625,7 @@ static int parse_buf(const char *text, size_t len, const char *bundle, struct hu
 	int r = abs_bundle(bundle, &s->bundle, e);
 	if (r == 0 && parse_doc(doc, s, e) < 0)
 		r = husk_err_wrap(e, "config.json");
-	json_decref(doc);
+	s->doc = doc;
 	if (r < 0) {
 		husk_spec_free(s);
 		return -1;

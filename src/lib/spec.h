@@ -197,6 +197,7 @@ struct husk_spec {
 	unsigned long personality; /* PER_LINUX or PER_LINUX32 */
 	json_t *seccomp;          /* linux.seccomp, NULL when absent */
 	char *intel_rdt_clos;     /* unused for now */
+	json_t *doc;              /* the whole document: create keeps parts in the state */
 };
 
 /* Load bundle/config.json.  bundle may be relative; it is made absolute.

@@ -92,6 +92,12 @@ int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e
 		json_object_set_new(o, "cgroup", json_string(s->cgroup));
 	if (s->namespaces)
 		json_object_set(o, "namespaces", s->namespaces);
+	if (s->process)
+		json_object_set(o, "process", s->process);
+	if (s->seccomp)
+		json_object_set(o, "seccomp", s->seccomp);
+	if (s->has_personality)
+		json_object_set_new(o, "personality", json_integer((json_int_t)s->personality));
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -139,6 +145,13 @@ int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e)
 	s->hooks = ref_field(o, "hooks");
 	s->cgroup = dup_field(o, "cgroup");
 	s->namespaces = ref_field(o, "namespaces");
+	s->process = ref_field(o, "process");
+	s->seccomp = ref_field(o, "seccomp");
+	json_t *per = json_object_get(o, "personality");
+	if (json_is_integer(per)) {
+		s->has_personality = true;
+		s->personality = (unsigned long)json_integer_value(per);
+	}
 	json_decref(o);
 	if (!s->id) {
 		husk_state_free(s);
@@ -161,6 +174,8 @@ void husk_state_free(struct husk_state *s)
 	json_decref(s->hooks);
 	free(s->cgroup);
 	json_decref(s->namespaces);
+	json_decref(s->process);
+	json_decref(s->seccomp);
 	free(s);
 }
 

@@ -24,6 +24,12 @@ struct husk_state {
 	json_t *hooks;                 /* the config's hooks object (poststart/poststop) or NULL */
 	char *cgroup;                  /* husk_cgroup_serialize() text or NULL */
 	json_t *namespaces;            /* object name -> /proc path, for exec (issue 5) */
+	/* What exec takes from the config, kept at create: the bundle may
+	 * change or go away afterwards. */
+	json_t *process;               /* the config's "process" object or NULL */
+	json_t *seccomp;               /* linux.seccomp or NULL */
+	bool has_personality;
+	unsigned long personality;     /* linux.personality's domain (PER_*) */
 };
 
 /* Open (creating with mode 0700 when create) the state root. */
