@@ -286,8 +286,50 @@ def test_devices_list_v1(env, rt):
     env.create(b)
     rules = read("devices", b, "devices.list").splitlines()
     assert "a *:* rwm" not in rules
-    for want in ("c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm", "c 10:229 rwm"):
+    for want in ("c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm"):
         assert want in rules, rules
+    # a linux.devices node gets no rule of its own (as in runc)
+    assert not [r for r in rules if r.startswith("c 10:229")], rules
+
+
+# linux.devices creates the node; only resources.devices grants access
+NODE_PROBE = ("(: < {p}) 2>/dev/null && echo {n}-read; (: > {p}) 2>/dev/null && echo {n}-write; "
+              "echo ok > /dev/null && echo null-ok")
+
+
+@pytest.mark.parametrize("access,want", [
+    (None, []),
+    ("r", ["fuse-read"]),
+    ("rw", ["fuse-read", "fuse-write"]),
+])
+def test_devices_node_access_from_rules_only(env, access, want):
+    """docker --device /dev/fuse:/dev/fuse:r sends the node plus "c 10:229 r":
+    the node must not be writable."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no fuse device on the host")
+    b = env.bundle()
+    b.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                                     "fileMode": 0o666}]
+    rules = [{"allow": False, "access": "rwm"}]
+    if access:
+        rules.append({"allow": True, "type": "c", "major": 10, "minor": 229, "access": access})
+    b.config["linux"]["resources"]["devices"] = rules
+    r = env.run_sh(NODE_PROBE.format(p="/dev/fuse", n="fuse"), bundle=b, ok=False)
+    assert "null-ok" in r.out, r
+    assert [w for w in ("fuse-read", "fuse-write") if w in r.out] == want, r
+
+
+def test_devices_node_replaces_default_rule(env):
+    """A linux.devices entry at a default device's path drops that default
+    rule, so the spec's rules decide: here /dev/zero becomes read-only."""
+    b = env.bundle()
+    b.config["linux"]["devices"] = [{"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}]
+    b.config["linux"]["resources"]["devices"] = [
+        {"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"}]
+    r = env.run_sh(NODE_PROBE.format(p="/dev/zero", n="zero") + "; (: > /dev/full) 2>/dev/null && echo full-write",
+                   bundle=b, ok=False)
+    assert "null-ok" in r.out and "full-write" in r.out, r
+    assert [w for w in ("zero-read", "zero-write") if w in r.out] == ["zero-read"], r
 
 
 def test_devices_allow_all(env):

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "cgroup/cgroup_internal.h"
 #include "tap.h"
 #include "util.h"
@@ -257,6 +258,63 @@ static void test_bpf_gen(void)
 	free(p);
 }
 
+/* The list both v1 and v2 enforce: a linux.devices node gets access only
+ * from resources.devices (docker --device /dev/kmsg:/dev/kmsg:r sends
+ * "c 1:11 r"), and one at a default's path drops that default rule. */
+static void test_device_rules(void)
+{
+	const struct cg_dev_rule spec[] = {
+		{ false, 'a', -1, -1, 7 },
+		{ true, 'c', 1, 11, 2 }, /* c 1:11 r */
+		{ true, 'c', 1, 5, 2 },  /* c 1:5 r, /dev/zero given in linux.devices */
+	};
+	uint32_t skip = 0;
+	for (size_t i = 0; i < husk_cg_n_default_devices; i++)
+		if (husk_cg_default_device_paths[i] && strcmp(husk_cg_default_device_paths[i], "/dev/zero") == 0)
+			skip |= 1u << i;
+	ok(skip != 0, "/dev/zero is a default device");
+	size_t nr, n;
+	struct cg_dev_rule *r = husk_cg_device_rules(spec, ARRAY_SIZE(spec), skip, &nr);
+	ok(nr == ARRAY_SIZE(spec) + husk_cg_n_default_devices - 1, "spec rules plus the defaults less one (%zu)", nr);
+	ok(r[1].major == 1 && r[1].minor == 11 && r[1].access == 2, "spec rules first, in order");
+	struct bpf_insn *p = husk_cg_bpf_gen(r, nr, &n);
+	ok(run_prog(p, n, C, R, 1, 11) == 1, "c 1:11 read allowed");
+	ok(run_prog(p, n, C, W, 1, 11) == 0, "c 1:11 write denied (no rwm rule for linux.devices)");
+	ok(run_prog(p, n, C, R, 1, 5) == 1 && run_prog(p, n, C, W, 1, 5) == 0,
+	   "c 1:5 read-only: its default rule left out");
+	ok(run_prog(p, n, C, R | W, 1, 3) == 1 && run_prog(p, n, C, R | W, 136, 4) == 1,
+	   "other defaults kept (null, pts)");
+	ok(run_prog(p, n, C, M, 99, 1) == 1 && run_prog(p, n, B, R, 8, 0) == 0, "mknod of any, no other access");
+	free(p);
+	free(r);
+
+	/* the defaults' paths name the nodes their rules match */
+	bool match = true;
+	for (size_t i = 0; i < husk_cg_n_default_devices; i++) {
+		const struct cg_dev_rule *d = &husk_cg_default_devices[i];
+		const char *want = d->major == 1 && d->minor == 3 ? "/dev/null" : d->major == 1 && d->minor == 5 ? "/dev/zero"
+				 : d->major == 5 && d->minor == 0 ? "/dev/tty" : NULL;
+		if (want && (!husk_cg_default_device_paths[i] || strcmp(want, husk_cg_default_device_paths[i]) != 0))
+			match = false;
+		if (d->minor < 0 && husk_cg_default_device_paths[i])
+			match = false;
+	}
+	ok(match, "default device paths line up with their rules");
+
+	/* the skip mask survives the state file (update re-applies the list) */
+	struct husk_cgroup *cg = NULL;
+	struct husk_error e = { 0 };
+	ok(husk_cgroup_deserialize("{\"layout\":\"v1\",\"hierarchies\":[],\"devicesSkip\":64}", &cg, &e) == 0 &&
+		   cg->dev_skip == 64,
+	   "devicesSkip read back");
+	if (cg) {
+		char *text = husk_cgroup_serialize(cg);
+		ok(strstr(text, "\"devicesSkip\":64") != NULL, "devicesSkip written: %s", text);
+		free(text);
+		husk_cgroup_free(cg);
+	}
+}
+
 /* Root only: the verifier accepts the program, and attached to a cgroup2
  * directory it blocks what the rules deny. */
 static void test_bpf_kernel(void)
@@ -359,6 +417,7 @@ int main(void)
 	test_conversions();
 	test_plans();
 	test_bpf_gen();
+	test_device_rules();
 	test_bpf_kernel();
 	return tap_done();
 }

@@ -196,22 +196,24 @@ static int devices_bpf(const char *dir, const struct cg_dev_rule *r, size_t n, s
 	return husk_cg_bpf_attach(cfd, pfd, e);
 }
 
-/* spec rules, then the defaults every container gets, then linux.devices. */
+struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t nspec, uint32_t skip, size_t *n)
+{
+	struct cg_dev_rule *all = xcalloc(nspec + husk_cg_n_default_devices + 1, sizeof(*all));
+	if (nspec)
+		memcpy(all, spec, nspec * sizeof(*all));
+	*n = nspec;
+	for (size_t i = 0; i < husk_cg_n_default_devices; i++)
+		if (!(skip & (1u << i)))
+			all[(*n)++] = husk_cg_default_devices[i];
+	return all;
+}
+
+/* v1 and v2 enforce the same list. */
 static int apply_devices(struct husk_cgroup *cg, const struct cg_dev_rule *spec, size_t nspec,
 			 struct husk_error *e)
 {
-	struct cg_dev_rule *extra = NULL;
-	size_t nextra = 0;
-	if (cg->dev_extra && husk_cg_parse_devices(cg->dev_extra, "linux.devices", &extra, &nextra, e) < 0)
-		return -1;
-	size_t n = nspec + husk_cg_n_default_devices + nextra;
-	_cleanup_free_ struct cg_dev_rule *all = xcalloc(n + 1, sizeof(*all));
-	if (nspec)
-		memcpy(all, spec, nspec * sizeof(*all));
-	memcpy(all + nspec, husk_cg_default_devices, husk_cg_n_default_devices * sizeof(*all));
-	if (nextra)
-		memcpy(all + nspec + husk_cg_n_default_devices, extra, nextra * sizeof(*all));
-	free(extra);
+	size_t n;
+	_cleanup_free_ struct cg_dev_rule *all = husk_cg_device_rules(spec, nspec, cg->dev_skip, &n);
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_DEVICES, &v2);
 	if (!h) {

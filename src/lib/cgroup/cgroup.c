@@ -62,7 +62,6 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	free(cg->h);
 	free(cg->v2_avail);
 	json_decref(cg->resources);
-	json_decref(cg->dev_extra);
 	free(cg);
 }
 
@@ -477,22 +476,17 @@ static int check_systemd(const struct husk_spec *spec, struct husk_error *e)
 	return husk_err(e, EOPNOTSUPP, "systemd cgroup driver: this build has no D-Bus support");
 }
 
-/* linux.devices become allow rules, as resources.devices entries. */
-static json_t *spec_device_rules(const struct husk_spec *spec)
+/* runc leaves out a default device rule whose node linux.devices
+ * replaces; the linux.devices entries themselves get no rule. */
+static uint32_t spec_device_skip(const struct husk_spec *spec)
 {
-	if (!spec || !spec->n_devices)
-		return NULL;
-	json_t *arr = json_array();
-	for (size_t i = 0; i < spec->n_devices; i++) {
-		const struct husk_device *d = &spec->devices[i];
-		if (d->type == 'p')
-			continue; /* fifos are not subject to the device cgroup */
-		char t[2] = { d->type == 'b' ? 'b' : 'c', 0 };
-		json_array_append_new(arr, json_pack("{s:b, s:s, s:I, s:I, s:s}", "allow", 1, "type", t, "major",
-						     (json_int_t)d->major, "minor", (json_int_t)d->minor,
-						     "access", "rwm"));
-	}
-	return arr;
+	uint32_t skip = 0;
+	for (size_t i = 0; spec && i < spec->n_devices; i++)
+		for (size_t j = 0; j < husk_cg_n_default_devices; j++)
+			if (husk_cg_default_device_paths[j] && spec->devices[i].path &&
+			    strcmp(spec->devices[i].path, husk_cg_default_device_paths[j]) == 0)
+				skip |= 1u << j;
+	return skip;
 }
 
 /* Pure v2: the controllers of the unified root are enabled down to the
@@ -582,7 +576,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 	}
 	if (layout == CG_V2)
 		v2_enable_all(&cg->h[0]);
-	cg->dev_extra = spec_device_rules(spec);
+	cg->dev_skip = spec_device_skip(spec);
 	*out = cg;
 	return 0;
 }
@@ -633,8 +627,8 @@ char *husk_cgroup_serialize(const struct husk_cgroup *cg)
 	json_t *o = json_pack("{s:s, s:o}", "layout", layout_names[cg->layout], "hierarchies", arr);
 	if (cg->resources)
 		json_object_set(o, "resources", cg->resources);
-	if (cg->dev_extra)
-		json_object_set(o, "devices", cg->dev_extra);
+	if (cg->dev_skip)
+		json_object_set_new(o, "devicesSkip", json_integer(cg->dev_skip));
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
@@ -680,8 +674,8 @@ int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct h
 	json_t *v;
 	if ((v = json_object_get(o, "resources")) && json_is_object(v))
 		cg->resources = json_incref(v);
-	if ((v = json_object_get(o, "devices")) && json_is_array(v))
-		cg->dev_extra = json_incref(v);
+	if ((v = json_object_get(o, "devicesSkip")) && json_is_integer(v))
+		cg->dev_skip = (uint32_t)json_integer_value(v);
 	json_decref(o);
 	*out = cg;
 	return 0;

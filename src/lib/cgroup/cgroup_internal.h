@@ -25,7 +25,9 @@ struct husk_cgroup {
 	size_t n;
 	char *v2_avail;    /* cgroup.controllers of the unified root (lazily read) */
 	json_t *resources; /* linux.resources as applied (create, then updates) */
-	json_t *dev_extra; /* allow rules for linux.devices, resources.devices format */
+	/* Bit i: default device rule i is left out because linux.devices
+	 * names its path (the spec's rules decide that device, as in runc). */
+	uint32_t dev_skip;
 };
 
 /* Controllers, by what the spec asks for; CG_CORE is v2's cgroup.* files. */
@@ -107,9 +109,18 @@ int husk_cg_bpf_load(const struct bpf_insn *insns, size_t len, struct husk_error
 /* Attach prog to the cgroup directory fd with BPF_F_ALLOW_MULTI, then
  * detach the device programs that were attached there before. */
 int husk_cg_bpf_attach(int cgfd, int progfd, struct husk_error *e);
-/* Devices that every container may use (runc's list). */
+/* Devices that every container may use (runc's list), after the spec's
+ * rules.  linux.devices entries get no rule of their own: only
+ * resources.devices grants access to them. */
 extern const struct cg_dev_rule husk_cg_default_devices[];
 extern const size_t husk_cg_n_default_devices;
+/* The node path of each default rule; NULL for the wildcard ones. */
+extern const char *const husk_cg_default_device_paths[];
+/* What a container's device cgroup enforces: the resources.devices rules,
+ * then the defaults but those with bit i of skip (husk_cgroup.dev_skip)
+ * set.  docker's `--device /dev/kmsg:/dev/kmsg:r` sends "c 1:11 r". */
+struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t nspec, uint32_t skip,
+					 size_t *n);
 
 /* ---- path / parsing helpers (cgroup.c) ---- */
 

@@ -25,6 +25,12 @@ const struct cg_dev_rule husk_cg_default_devices[] = {
 	{ true, 'c', 10, 200, 7 },  /* /dev/net/tun */
 };
 const size_t husk_cg_n_default_devices = ARRAY_SIZE(husk_cg_default_devices);
+const char *const husk_cg_default_device_paths[] = {
+	NULL, NULL, "/dev/null", "/dev/random", "/dev/full", "/dev/tty", "/dev/zero", "/dev/urandom", NULL, NULL, NULL,
+};
+_Static_assert(ARRAY_SIZE(husk_cg_default_devices) == ARRAY_SIZE(husk_cg_default_device_paths),
+	       "one path per default device rule");
+_Static_assert(ARRAY_SIZE(husk_cg_default_devices) <= 32, "husk_cgroup.dev_skip is a 32-bit mask");
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define LDX_W(d, s, o) INSN(BPF_LDX | BPF_MEM | BPF_W, d, s, o, 0)
