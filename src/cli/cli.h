@@ -33,6 +33,9 @@ struct husk_cmd {
 	const char *args;          /* positional part of the usage line */
 	const char *description;   /* paragraph(s) for `husk <cmd> --help`; may be NULL */
 	const struct husk_flag *flags;  /* may be NULL */
+	/* Commands on one container id without flags: .run = husk_cli_id_cmd,
+	 * which calls this with the validated id. */
+	int (*id_op)(const struct husk_global_opts *g, const char *id, struct husk_error *e);
 };
 
 /* Each command lives in its own file as `const struct husk_cmd husk_<name>_cmd`;
@@ -66,6 +69,10 @@ int husk_cli_parse_globals(const struct husk_flag *flags, int argc, char **argv,
 int husk_cli_parse_args(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
 			char **pos, int *npos, int min, int max, bool id_first);
 
+/* The run of a one-id command: parse, then cmd->id_op; its error printed. */
+int husk_cli_id_cmd(const struct husk_cmd *cmd, const struct husk_global_opts *g, int argc,
+		    char **argv);
+
 /* Print "husk: <cmd> [<id>]: <msg>" and return 1 (the exit status). */
 int husk_cli_fail(const char *cmd, const char *id, const struct husk_error *e);
 int husk_cli_failf(const char *cmd, const char *id, const char *fmt, ...)
@@ -73,6 +80,25 @@ int husk_cli_failf(const char *cmd, const char *id, const char *fmt, ...)
 
 void husk_cli_print_cmd_help(const struct husk_cmd *cmd);
 void husk_cli_print_flags(FILE *out, const struct husk_flag *flags);
+
+/* The flags create and run share; O(field) is the offset of a
+ * struct husk_create_opts field in the command's options. */
+#define HUSK_CREATE_FLAGS(O)                                                                      \
+	{ "bundle", 'b', HUSK_FLAG_STRING, O(bundle),                                             \
+	  "bundle directory (holding config.json); default: the current directory" },             \
+	{ "console-socket", 0, HUSK_FLAG_STRING, O(console_socket),                               \
+	  "AF_UNIX socket that receives the master fd of the container's pseudoterminal" },       \
+	{ "pid-file", 0, HUSK_FLAG_STRING, O(pid_file), "write the container's init pid to this file" }, \
+	{ "no-pivot", 0, HUSK_FLAG_BOOL, O(no_pivot),                                             \
+	  "enter the rootfs without pivot_root (needed when the rootfs is on a ramdisk)" },       \
+	{ "no-new-keyring", 0, HUSK_FLAG_BOOL, O(no_new_keyring),                                 \
+	  "keep the caller's session keyring instead of creating a new one" },                    \
+	{ "preserve-fds", 0, HUSK_FLAG_INT, O(preserve_fds),                                      \
+	  "pass N more file descriptors, after stdio, to the container (default: 0)" }
+
+/* create's and run's common parse: the id and the flags above. */
+int husk_cli_parse_create(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+			  struct husk_create_opts *o);
 
 /* runc treats an empty path flag (--bundle="") as not given. */
 static inline const char *husk_nonempty(const char *s)

@@ -183,6 +183,35 @@ int husk_cli_parse_args(const struct husk_cmd *cmd, int argc, char **argv, void 
 	return 0;
 }
 
+int husk_cli_parse_create(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+			  struct husk_create_opts *o)
+{
+	char *pos[argc];
+	int npos;
+	int r = husk_cli_parse_args(cmd, argc, argv, opts, pos, &npos, 1, 1, true);
+	if (r)
+		return r;
+	o->id = pos[0];
+	o->bundle = husk_nonempty(o->bundle);
+	o->pid_file = husk_nonempty(o->pid_file);
+	o->console_socket = husk_nonempty(o->console_socket);
+	return 0;
+}
+
+int husk_cli_id_cmd(const struct husk_cmd *cmd, const struct husk_global_opts *g, int argc,
+		    char **argv)
+{
+	char *pos[argc];
+	int npos;
+	int r = husk_cli_parse_args(cmd, argc, argv, NULL, pos, &npos, 1, 1, true);
+	if (r)
+		return r < 0;
+	struct husk_error e = { 0 };
+	if (cmd->id_op(g, pos[0], &e) < 0)
+		return husk_cli_fail(cmd->name, pos[0], &e);
+	return 0;
+}
+
 /* Flag column of the help: "--name value, -s value". */
 static void flag_label(const struct husk_flag *f, char *buf, size_t len)
 {

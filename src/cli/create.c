@@ -3,32 +3,16 @@
 
 #define O(field) offsetof(struct husk_create_opts, field)
 static const struct husk_flag flags[] = {
-	{ "bundle", 'b', HUSK_FLAG_STRING, O(bundle),
-	  "bundle directory (holding config.json); default: the current directory" },
-	{ "console-socket", 0, HUSK_FLAG_STRING, O(console_socket),
-	  "AF_UNIX socket that receives the master fd of the container's pseudoterminal" },
-	{ "pid-file", 0, HUSK_FLAG_STRING, O(pid_file), "write the container's init pid to this file" },
-	{ "no-pivot", 0, HUSK_FLAG_BOOL, O(no_pivot),
-	  "enter the rootfs without pivot_root (needed when the rootfs is on a ramdisk)" },
-	{ "no-new-keyring", 0, HUSK_FLAG_BOOL, O(no_new_keyring),
-	  "keep the caller's session keyring instead of creating a new one" },
-	{ "preserve-fds", 0, HUSK_FLAG_INT, O(preserve_fds),
-	  "pass N more file descriptors, after stdio, to the container (default: 0)" },
+	HUSK_CREATE_FLAGS(O),
 	HUSK_FLAGS_END,
 };
 
 static int create(const struct husk_cmd *cmd, const struct husk_global_opts *g, int argc, char **argv)
 {
 	struct husk_create_opts o = { 0 };
-	char *pos[argc];
-	int npos;
-	int r = husk_cli_parse_args(cmd, argc, argv, &o, pos, &npos, 1, 1, true);
+	int r = husk_cli_parse_create(cmd, argc, argv, &o, &o);
 	if (r)
 		return r < 0;
-	o.id = pos[0];
-	o.bundle = husk_nonempty(o.bundle);
-	o.pid_file = husk_nonempty(o.pid_file);
-	o.console_socket = husk_nonempty(o.console_socket);
 	struct husk_error e = { 0 };
 	if (husk_container_create(g, &o, &e) < 0)
 		return husk_cli_fail(cmd->name, o.id, &e);

@@ -105,9 +105,7 @@ static int sock_addr(int dirfd, const char *name, struct sockaddr_un *a, struct 
 	return 0;
 }
 
-/* Moves fd to min_fd or above, so it cannot collide with the fds that
- * --preserve-fds hands to the process. */
-static int fd_above(int fd, int min_fd)
+int husk_fd_above(int fd, int min_fd)
 {
 	if (fd < 0 || fd >= min_fd)
 		return fd;
@@ -273,7 +271,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		goto out;
 	}
 	if (o->console_socket) {
-		console_sock = fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
+		console_sock = husk_fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
 		if (console_sock < 0)
 			goto out;
 	}
@@ -310,7 +308,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	struct sockaddr_un addr;
 	if (sock_addr(dirfd, HUSK_START_SOCK, &addr, e) < 0)
 		goto out;
-	listen_fd = fd_above(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), min_fd);
+	listen_fd = husk_fd_above(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), min_fd);
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(listen_fd, 1) < 0) {
 		husk_errno(e, "start socket");
@@ -320,8 +318,8 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_errno(e, "sync socketpair");
 		goto out;
 	}
-	sp[0] = fd_above(sp[0], min_fd);
-	sp[1] = fd_above(sp[1], min_fd);
+	sp[0] = husk_fd_above(sp[0], min_fd);
+	sp[1] = husk_fd_above(sp[1], min_fd);
 	if (husk_ns_plan_init(&ns, spec, min_fd, e) < 0)
 		goto out;
 	ns_ready = true;

@@ -64,6 +64,11 @@ struct husk_state;
 int husk_container_open(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
 			struct husk_state **st, struct husk_error *e);
 
+/* fd moved to min_fd or above (close-on-exec; the original closed), so
+ * that it cannot collide with the fds --preserve-fds hands on; -1 on
+ * failure (fd < 0 is passed through). */
+int husk_fd_above(int fd, int min_fd);
+
 /* Write pid to path (relative to the current directory) atomically. */
 int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e);
 

@@ -29,7 +29,8 @@ static void opened_close(struct opened *o)
 	husk_cgroup_free(o->cg);
 }
 
-static int open_cg(const struct husk_global_opts *g, const char *id, struct opened *o,
+/* live: a stopped container is refused. */
+static int open_cg(const struct husk_global_opts *g, const char *id, bool live, struct opened *o,
 		   struct husk_error *e)
 {
 	memset(o, 0, sizeof(*o));
@@ -41,13 +42,15 @@ static int open_cg(const struct husk_global_opts *g, const char *id, struct open
 		return husk_err(e, 0, "container has no cgroup");
 	if (husk_cgroup_deserialize(o->st->cgroup, &o->cg, e) < 0)
 		return -1;
+	if (live && !strcmp(o->status, "stopped"))
+		return husk_err(e, 0, "container is not running");
 	return 0;
 }
 
 int husk_container_pause(const struct husk_global_opts *g, const char *id, struct husk_error *e)
 {
 	struct opened o;
-	int r = open_cg(g, id, &o, e);
+	int r = open_cg(g, id, false, &o, e);
 	if (r == 0 && strcmp(o.status, "running") && strcmp(o.status, "created"))
 		r = husk_err(e, 0, "cannot pause a container in the %s state", o.status);
 	if (r == 0)
@@ -59,7 +62,7 @@ int husk_container_pause(const struct husk_global_opts *g, const char *id, struc
 int husk_container_resume(const struct husk_global_opts *g, const char *id, struct husk_error *e)
 {
 	struct opened o;
-	int r = open_cg(g, id, &o, e);
+	int r = open_cg(g, id, false, &o, e);
 	if (r == 0 && strcmp(o.status, "paused"))
 		r = husk_err(e, 0, "container is not paused (%s)", o.status);
 	if (r == 0)
@@ -74,9 +77,7 @@ int husk_container_pids(const struct husk_global_opts *g, const char *id, pid_t 
 	struct opened o;
 	*pids = NULL;
 	*n = 0;
-	int r = open_cg(g, id, &o, e);
-	if (r == 0 && !strcmp(o.status, "stopped"))
-		r = husk_err(e, 0, "container is not running");
+	int r = open_cg(g, id, true, &o, e);
 	if (r == 0)
 		r = husk_cgroup_pids(o.cg, pids, n, e);
 	opened_close(&o);
@@ -101,13 +102,9 @@ int husk_container_events(const struct husk_global_opts *g, const char *id, bool
 			  unsigned interval_ms, FILE *out, struct husk_error *e)
 {
 	struct opened o;
-	if (open_cg(g, id, &o, e) < 0) {
+	if (open_cg(g, id, true, &o, e) < 0) {
 		opened_close(&o);
 		return -1;
-	}
-	if (!strcmp(o.status, "stopped")) {
-		opened_close(&o);
-		return husk_err(e, 0, "container is not running");
 	}
 	/* The lock stays only for the first read: others must be able to
 	 * delete the container while events watches it. */
@@ -166,9 +163,7 @@ int husk_container_update(const struct husk_global_opts *g, const char *id, cons
 			  struct husk_error *e)
 {
 	struct opened o;
-	int r = open_cg(g, id, &o, e);
-	if (r == 0 && !strcmp(o.status, "stopped"))
-		r = husk_err(e, 0, "container is not running");
+	int r = open_cg(g, id, true, &o, e);
 	if (r == 0)
 		r = husk_cgroup_update(o.cg, changes, e);
 	if (r == 0) {

@@ -380,15 +380,6 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 
 /* ---- the runtime side ---- */
 
-static int fd_above(int fd, int min_fd)
-{
-	if (fd < 0 || fd >= min_fd)
-		return fd;
-	int hi = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
-	close(fd);
-	return hi;
-}
-
 /* EOF on the sync socket: the process exec'd; a message: why it did not. */
 static int wait_exec(int sync_fd, struct husk_error *e)
 {
@@ -441,8 +432,8 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 
 	if (husk_container_open(g, o->id, &rootfd, &dirfd, &st, e) < 0)
 		goto out;
-	rootfd = fd_above(rootfd, min_fd);
-	dirfd = fd_above(dirfd, min_fd);
+	rootfd = husk_fd_above(rootfd, min_fd);
+	dirfd = husk_fd_above(dirfd, min_fd);
 	const char *status = husk_state_status(dirfd, st);
 	if (!strcmp(status, "paused") && !o->ignore_paused) {
 		husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
@@ -475,7 +466,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 					&seccomp, e) < 0))
 		goto out;
 	if (o->console_socket) {
-		console = fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
+		console = husk_fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
 		if (console < 0)
 			goto out;
 	}
@@ -487,7 +478,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "--cgroup: the container has no cgroup");
 		goto out;
 	}
-	pidfd = fd_above(init_pidfd(st, e), min_fd);
+	pidfd = husk_fd_above(init_pidfd(st, e), min_fd);
 	if (pidfd < 0)
 		goto out;
 	int ns_flags = ns_to_join(st->pid, e);
@@ -495,7 +486,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		goto out;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
-	croot = fd_above(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), min_fd);
+	croot = husk_fd_above(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), min_fd);
 	if (croot < 0) {
 		husk_errno(e, "open the container's root");
 		goto out;
@@ -509,8 +500,8 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_errno(e, "sync socketpair");
 		goto out;
 	}
-	sp[0] = fd_above(sp[0], min_fd);
-	sp[1] = fd_above(sp[1], min_fd);
+	sp[0] = husk_fd_above(sp[0], min_fd);
+	sp[1] = husk_fd_above(sp[1], min_fd);
 	if (sp[0] < 0 || sp[1] < 0) {
 		husk_errno(e, "sync socketpair");
 		goto out;

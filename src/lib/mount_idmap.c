@@ -18,16 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "namespaces.h"
 #include "rootfs_internal.h"
 #include "sync.h"
 #include "sys.h"
 #include "util.h"
-
-/* A private message type of the sync protocol, init -> runtime: val is the
- * mount's index, SCM_RIGHTS carries the tree and, without the mount's own
- * mappings, the container's user namespace.  The reply is the same type
- * (or SYNC_ERROR). */
-#define SYNC_IDMAP_REQ 0x4944 /* "ID" */
 
 static bool has_own_mappings(const struct husk_mount *m)
 {
@@ -89,30 +84,12 @@ int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e)
 	}
 	if (send_fds(ctx->idmap_sock, (int32_t)t->index, fds, n, e) < 0)
 		return -1;
-	if (husk_sync_expect(ctx->idmap_sock, (enum husk_sync_type)SYNC_IDMAP_REQ, NULL, NULL, e) < 0)
+	if (husk_sync_expect(ctx->idmap_sock, SYNC_IDMAP_REQ, NULL, NULL, e) < 0)
 		return husk_err_wrap(e, "idmap");
 	return 0;
 }
 
 /* --- the runtime's side ---------------------------------------------------- */
-
-static int write_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
-		     struct husk_error *e)
-{
-	char buf[4096], path[64];
-	size_t len = 0;
-	for (size_t i = 0; i < n; i++) {
-		int r = snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n", m[i].container_id,
-				 m[i].host_id, m[i].size);
-		if (r < 0 || (size_t)r >= sizeof(buf) - len)
-			return husk_err(e, E2BIG, "idmap: too many mappings");
-		len += (size_t)r;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	if (husk_write_file_at(AT_FDCWD, path, buf, len, e) < 0)
-		return husk_err_wrap(e, "idmap: write %s", file);
-	return 0;
-}
 
 /* A user namespace with the mount's mappings, held by a child that waits
  * on a pipe just long enough for the namespace fd to be opened. */
@@ -137,8 +114,10 @@ static int helper_userns(const struct husk_mount *m, struct husk_error *e)
 	}
 	close(p[0]);
 	int fd = -1;
-	if (write_map(pid, "uid_map", m->uid_mappings, m->n_uid_mappings, e) == 0 &&
-	    write_map(pid, "gid_map", m->gid_mappings, m->n_gid_mappings, e) == 0) {
+	if (husk_ns_write_id_map(pid, "uid_map", m->uid_mappings, m->n_uid_mappings, e) < 0 ||
+	    husk_ns_write_id_map(pid, "gid_map", m->gid_mappings, m->n_gid_mappings, e) < 0) {
+		husk_err_wrap(e, "idmap");
+	} else {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -227,7 +206,7 @@ static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *
 		close(fds[i]);
 	/* The init reports the failure with its own context. */
 	if (ok < 0 ? husk_sync_send_error(sock, &err) < 0
-		   : husk_sync_send(sock, (enum husk_sync_type)SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0)
+		   : husk_sync_send(sock, SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0)
 		return ok < 0 ? husk_err(e, err.errnum, "%s", err.msg) : -1;
 	return 1;
 }

@@ -77,7 +77,7 @@ int husk_ns_join(struct husk_ns_plan *p, int types, struct husk_error *e)
 	return 0;
 }
 
-static int write_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
+int husk_ns_write_id_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
 		     struct husk_error *e)
 {
 	char buf[4096], path[64];
@@ -104,9 +104,9 @@ int husk_ns_write_id_maps(pid_t pid, const struct husk_spec *s, struct husk_erro
 		if (husk_write_file_at(AT_FDCWD, path, "deny", 4, e) < 0 && e->errnum != ENOENT)
 			return -1;
 	}
-	if (write_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, e) < 0)
+	if (husk_ns_write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, e) < 0)
 		return -1;
-	return write_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, e);
+	return husk_ns_write_id_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, e);
 }
 
 int husk_ns_write_time_offsets(const struct husk_spec *s, struct husk_error *e)

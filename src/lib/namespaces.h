@@ -23,6 +23,9 @@ void husk_ns_plan_close(struct husk_ns_plan *p);
 /* setns into the joined namespaces of the given types (CLONE_NEW* mask). */
 int husk_ns_join(struct husk_ns_plan *p, int types, struct husk_error *e);
 
+/* Write /proc/<pid>/<file> ("uid_map" or "gid_map") from n mappings. */
+int husk_ns_write_id_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
+			 struct husk_error *e);
 /* Parent side: write uid_map/gid_map of pid from the spec's mappings. */
 int husk_ns_write_id_maps(pid_t pid, const struct husk_spec *s, struct husk_error *e);
 

@@ -16,6 +16,11 @@ enum husk_sync_type {
 	SYNC_READY,         /* init -> parent: waiting for start */
 	SYNC_ERROR,         /* either way: val = errnum, payload = message */
 	SYNC_CONSOLE,       /* init/exec -> parent: pty master attached (terminal.c) */
+	/* init -> parent: val = a mount's index; SCM_RIGHTS carries its
+	 * detached tree and, without the mount's own mappings, the
+	 * container's user namespace.  The reply is the same type or
+	 * SYNC_ERROR (mount_idmap.c). */
+	SYNC_IDMAP_REQ,
 };
 
 struct husk_sync_msg {
