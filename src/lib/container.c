@@ -229,6 +229,96 @@ int husk_socket_activation_fds(void)
 	return (int)n;
 }
 
+/* SIGINT, SIGTERM and SIGHUP while creating (a hook that hangs and a ^C)
+ * must not leave a half-made container: the handler kills the init, which
+ * ends the sync waits, and stops a runtime hook; create then cleans up and
+ * dies of the signal. */
+static const int create_signals[] = { SIGINT, SIGTERM, SIGHUP };
+static volatile sig_atomic_t create_signal;
+static volatile pid_t create_victim[2]; /* the first child, the init */
+static pid_t create_owner;
+
+static void on_create_signal(int sig)
+{
+	/* The init is a clone of ours until it execs: for it the signal
+	 * does what it would have done. */
+	if (getpid() != create_owner) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	int saved = errno;
+	create_signal = sig;
+	husk_hooks_interrupted = 1;
+	for (size_t i = 0; i < ARRAY_SIZE(create_victim); i++)
+		if (create_victim[i] > 0)
+			kill(create_victim[i], SIGKILL);
+	errno = saved;
+}
+
+struct create_sigs {
+	bool began, active;
+	sigset_t old_mask;
+	struct sigaction old[ARRAY_SIZE(create_signals)];
+	bool handled[ARRAY_SIZE(create_signals)];
+};
+
+static void create_sigs_begin(struct create_sigs *cs)
+{
+	create_signal = 0;
+	create_victim[0] = create_victim[1] = -1;
+	create_owner = getpid();
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(create_signals); i++) {
+		struct sigaction sa = { .sa_handler = on_create_signal }; /* no SA_RESTART */
+		sigemptyset(&sa.sa_mask);
+		/* An ignored signal (nohup) stays ignored. */
+		if (sigaction(create_signals[i], NULL, &cs->old[i]) == 0 &&
+		    cs->old[i].sa_handler != SIG_IGN)
+			cs->handled[i] = sigaction(create_signals[i], &sa, NULL) == 0;
+		sigaddset(&set, create_signals[i]);
+	}
+	/* run blocks them for forwarding; while creating they are ours. */
+	sigprocmask(SIG_UNBLOCK, &set, &cs->old_mask);
+	cs->began = cs->active = true;
+}
+
+/* Blocks the signals and puts the old handlers back; returns the signal
+ * that came meanwhile, 0 if none.  The old mask comes back in
+ * create_sigs_restore. */
+static int create_sigs_end(struct create_sigs *cs)
+{
+	if (!cs->active)
+		return create_signal;
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(create_signals); i++)
+		sigaddset(&set, create_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(create_signals); i++)
+		if (cs->handled[i])
+			sigaction(create_signals[i], &cs->old[i], NULL);
+	cs->active = false;
+	return create_signal;
+}
+
+static void create_sigs_restore(struct create_sigs *cs, int sig)
+{
+	if (!cs->began)
+		return;
+	if (sig) {
+		/* Cleaned up: now die of it, as without us in the way. */
+		signal(sig, SIG_DFL);
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		raise(sig);
+	}
+	sigprocmask(SIG_SETMASK, &cs->old_mask, NULL);
+}
+
 static int do_create(const struct husk_global_opts *g, const struct husk_create_opts *opts,
 		     struct created *out, struct husk_error *e)
 {
@@ -254,6 +344,9 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	int min_fd = 3 + o->preserve_fds;
 	int console_sock = -1, master = -1;
 	struct husk_seccomp *seccomp = NULL;
+	struct create_sigs sigs = { 0 };
+	bool pid_file_written = false;
+	int sig = 0;
 
 	if (!spec->process) {
 		husk_err(e, 0, "config.json: process: required to create a container");
@@ -281,6 +374,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	    (spec->seccomp &&
 	     husk_seccomp_prepare(spec->seccomp, "config.json: linux.seccomp", &seccomp, e) < 0))
 		goto out;
+	create_sigs_begin(&sigs);
 	if (husk_state_root_open(root_of(g), true, &rootfd, e) < 0)
 		goto out;
 	if (husk_state_dir_create(rootfd, o->id, &dirfd, e) < 0)
@@ -338,15 +432,11 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	bool two_stage;
 	if (husk_init_spawn(&ic, &first, &two_stage, e) < 0)
 		goto out;
+	create_victim[0] = first;
 	husk_closep(&sp[1]);
 
-	if (cg && husk_cgroup_enter(cg, first, e) < 0) {
-		husk_err_wrap(e, "cgroup");
-		goto out;
-	}
-	if (ns.new_user && husk_ns_write_id_maps(first, spec, e) < 0)
-		goto out;
-	if (husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
+	/* The init joins its cgroups itself; the id maps; then it goes on. */
+	if (husk_init_release(&ic, cg, first, two_stage, sp[0], e) < 0)
 		goto out;
 	/* idmap requests may come before and after the intermediate's pid. */
 	if (husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
@@ -354,12 +444,14 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	if (two_stage) {
 		int32_t pid;
 		int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &pid, NULL, e);
+		create_victim[0] = -1;
 		while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
 			;
 		first = -1;
 		if (r < 0)
 			goto out;
 		init_pid = pid;
+		create_victim[1] = init_pid;
 	} else {
 		init_pid = first;
 		first = -1;
@@ -421,6 +513,12 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		goto out;
 	if (o->pid_file && husk_write_pid_file(o->pid_file, init_pid, e) < 0)
 		goto out;
+	pid_file_written = o->pid_file != NULL;
+	/* From here a signal finds the container made. */
+	if ((sig = create_sigs_end(&sigs))) {
+		husk_err(e, EINTR, "interrupted by signal %d", sig);
+		goto out;
+	}
 	if (out) {
 		out->init_pid = init_pid;
 		out->master = proxy_tty ? move_fd(&master) : -1;
@@ -428,6 +526,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	ret = 0;
 out:
 	if (ret < 0) {
+		sig = create_sigs_end(&sigs);
 		/* Nothing left behind: the init, its cgroup, the state dir. */
 		if (first > 0) {
 			kill(first, SIGKILL);
@@ -447,6 +546,8 @@ out:
 			struct husk_error ignored;
 			husk_state_dir_remove(rootfd, o->id, &ignored);
 		}
+		if (pid_file_written)
+			unlink(o->pid_file);
 	}
 	free(state_json);
 	husk_seccomp_free(seccomp);
@@ -461,6 +562,7 @@ out:
 	husk_closep(&dirfd);
 	husk_closep(&rootfd);
 	husk_spec_free(spec);
+	create_sigs_restore(&sigs, sig);
 	return ret;
 }
 

@@ -121,6 +121,8 @@ static int spawn_hook(const struct husk_hook *h, int stdin_fd, pid_t *pid, struc
 	return 0;
 }
 
+volatile sig_atomic_t husk_hooks_interrupted;
+
 /* Wait for the hook while feeding its stdin; kill it on timeout. */
 static int wait_hook(const struct husk_hook *h, pid_t pid, int *wfd, const char *state,
 		     struct husk_error *e)
@@ -158,11 +160,13 @@ static int wait_hook(const struct husk_hook *h, pid_t pid, int *wfd, const char 
 					feed_stdin(wfd, &buf, &left);
 			}
 		}
-		if (deadline && husk_now_ns() >= deadline) {
+		if ((deadline && husk_now_ns() >= deadline) || husk_hooks_interrupted) {
 			if (kill(-pid, SIGKILL) < 0)
 				kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
+			if (husk_hooks_interrupted)
+				return husk_err(e, EINTR, "interrupted");
 			return husk_err(e, 0, "timed out after %d s", h->timeout);
 		}
 		if (pidfd < 0) {

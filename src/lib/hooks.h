@@ -1,8 +1,14 @@
 /* OCI hooks: run with the container state JSON on stdin, their own args
  * and env, and an optional timeout (the hook is killed when it expires). */
 #pragma once
+#include <signal.h>
+
 #include "error.h"
 #include "spec.h"
+
+/* Set from a signal handler (create's SIGINT/SIGTERM/SIGHUP): the hook
+ * being waited for is killed and husk_hooks_run fails. */
+extern volatile sig_atomic_t husk_hooks_interrupted;
 
 /* Run every hook in the list in order.  For most kinds the first failure
  * stops the list and fails with "<kind> hook #<i> (<path>): <why>" (exit
