@@ -55,18 +55,22 @@ struct clone3_args {
 		set_tid_size, cgroup;
 };
 
-/* On cgroup v2 the init is born in the container's cgroup (clone3 with
- * CLONE_INTO_CGROUP), so nothing it allocates escapes the limits and a
- * tight memory limit still starts.  Otherwise (or when the kernel refuses)
- * a plain clone; the parent moves it in. */
-static pid_t clone_into_cgroup(unsigned long flags, int cgfd)
+/* With a unified hierarchy (v2 or hybrid) the init is born in the
+ * container's cgroup there (clone3 with CLONE_INTO_CGROUP), so nothing it
+ * allocates escapes the limits and a tight memory limit still starts.
+ * Otherwise (or when the kernel refuses) a plain clone.  *into says, in
+ * parent and child alike, whether clone3 placed it. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgfd, bool *into)
 {
+	*into = false;
 	if (cgfd >= 0) {
 		struct clone3_args a = { .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
 					 .cgroup = (uint64_t)cgfd };
 		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
-		if (pid >= 0)
+		if (pid >= 0) {
+			*into = true;
 			return pid;
+		}
 	}
 	return clone_fork(flags);
 }
@@ -292,10 +296,13 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 		 * the container's cgroup, so that it is the namespace's root. */
 		flags = (unsigned long)(ns->new_flags & ~CLONE_NEWCGROUP);
 
-	int cgfd = c->cgroup ? husk_cgroup_v2_dir_fd(c->cgroup) : -1;
-	pid_t pid = clone_into_cgroup(flags, cgfd);
-	if (cgfd >= 0)
-		close(cgfd); /* parent and child each close their copy */
+	struct husk_cgroup_join join = { .v2_dir = -1 };
+	if (c->cgroup)
+		husk_cgroup_join_open(c->cgroup, &join);
+	bool born_in_v2;
+	pid_t pid = clone_into_cgroup(flags, join.v2_dir, &born_in_v2);
+	if (pid != 0)
+		husk_cgroup_join_close(&join); /* the child closes its own copies */
 	if (pid < 0)
 		return husk_errno(e, "clone container init");
 	if (pid > 0) {
@@ -305,19 +312,35 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 
 	/* child: drop every runtime fd it does not need, above all the
 	 * locked state directory, which `start` must be able to lock. */
-	int keep[2 + HUSK_NS__COUNT], nkeep = 0;
+	int *keep = xmalloc((3 + HUSK_NS__COUNT + join.n) * sizeof(*keep));
+	size_t nkeep = 0;
 	keep[nkeep++] = c->sync_fd;
 	keep[nkeep++] = c->listen_fd;
+	keep[nkeep++] = join.v2_dir;
+	for (size_t i = 0; i < join.n; i++)
+		keep[nkeep++] = join.fd[i];
 	for (int t = 0; t < HUSK_NS__COUNT; t++)
 		if (ns->join_fd[t] >= 0)
 			keep[nkeep++] = ns->join_fd[t];
-	husk_close_fds_from(c->close_from, keep, (size_t)nkeep);
+	husk_close_fds_from(c->close_from, keep, nkeep);
+	free(keep);
+
+	struct husk_error err = { 0 };
+	/* First of all into the container's cgroups (the intermediate's
+	 * init inherits them); the parent hears what is left to it. */
+	bool hold = *two_stage || ns->new_user;
+	if (c->cgroup) {
+		_cleanup_free_ char *need = xmalloc(join.n + 1);
+		husk_cgroup_join_self(&join, born_in_v2, need);
+		hold |= strchr(need, '1') != NULL;
+		if (husk_sync_send(c->sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
+			_exit(1);
+	}
 
 	if (*two_stage)
 		intermediate_main(c);
 
-	struct husk_error err = { 0 };
-	if (husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+	if (hold && husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	if (ns->new_user && become_root_in_userns(&err) < 0)
 		child_fail(c->sync_fd, &err);
@@ -326,4 +349,24 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 		child_fail(c->sync_fd, &err);
 	}
 	init_main(c);
+}
+
+int husk_init_release(const struct husk_init_config *c, struct husk_cgroup *cg, pid_t first,
+		      bool two_stage, int sync_fd, struct husk_error *e)
+{
+	/* The same condition as the child's "hold". */
+	bool go = two_stage || c->ns->new_user;
+	if (c->ns->new_user && husk_ns_write_id_maps(first, c->spec, e) < 0)
+		return -1;
+	if (cg) {
+		_cleanup_free_ char *need = NULL;
+		if (husk_sync_expect(sync_fd, SYNC_CGROUP, NULL, &need, e) < 0)
+			return -1;
+		if (strchr(need, '1')) {
+			go = true;
+			if (husk_cgroup_enter_some(cg, first, need, e) < 0)
+				return husk_err_wrap(e, "cgroup");
+		}
+	}
+	return go ? husk_sync_send(sync_fd, SYNC_GO, 0, NULL, 0, e) : 0;
 }

@@ -33,3 +33,7 @@ bool husk_init_wants_runtime_hooks(const struct husk_spec *s);
  * itself.  Only returns in the parent. */
 int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage,
 		    struct husk_error *e);
+/* Then, in the parent: write the id maps, finish the cgroup join the child
+ * began (cg: the non-const c->cgroup) and let it go on. */
+int husk_init_release(const struct husk_init_config *c, struct husk_cgroup *cg, pid_t first,
+		      bool two_stage, int sync_fd, struct husk_error *e);

@@ -21,6 +21,9 @@ enum husk_sync_type {
 	 * container's user namespace.  The reply is the same type or
 	 * SYNC_ERROR (mount_idmap.c). */
 	SYNC_IDMAP_REQ,
+	/* child -> parent, first thing: one '0'/'1' per cgroup hierarchy,
+	 * '1' where it could not join by itself (init.c). */
+	SYNC_CGROUP,
 };
 
 struct husk_sync_msg {

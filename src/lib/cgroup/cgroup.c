@@ -581,36 +581,110 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 	return 0;
 }
 
+/* Move pid into h, retrying what concurrent creates and deletes of a
+ * shared cgroupsPath can cause. */
+static int enter_one(struct hier *h, const char *pid, size_t len, struct husk_error *e)
+{
+	_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", h->dir);
+	/* Containers may share a cgroupsPath: another one's delete can
+	 * remove the directory between our mkdir and this write. */
+	for (int tries = 0;; tries++) {
+		if (husk_write_file_at(AT_FDCWD, f, pid, len, e) == 0)
+			return 0;
+		bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
+		/* ENOSPC: a cpuset whose cpus/mems a concurrent create
+		 * has not filled in yet. */
+		/* ENODEV: the directory is being removed. */
+		bool gone = e->errnum == ENOENT || e->errnum == ENODEV;
+		if ((!gone && !(cpuset && e->errnum == ENOSPC)) || tries == 5)
+			return husk_err_wrap(e, "join cgroup");
+		if (gone) {
+			if (husk_mkdir_p(h->dir, 0755, e) < 0)
+				return husk_err_wrap(e, "join cgroup");
+			if (h->created < 1)
+				h->created = 1;
+		}
+		if (cpuset && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
+			return husk_err_wrap(e, "join cgroup");
+	}
+}
+
 int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e)
+{
+	return husk_cgroup_enter_some(cg, pid, NULL, e);
+}
+
+int husk_cgroup_enter_some(struct husk_cgroup *cg, pid_t pid, const char *which,
+			   struct husk_error *e)
 {
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->n; i++) {
-		struct hier *h = &cg->h[i];
-		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", h->dir);
-		/* Containers may share a cgroupsPath: another one's delete can
-		 * remove the directory between our mkdir and this write. */
-		for (int tries = 0;; tries++) {
-			if (husk_write_file_at(AT_FDCWD, f, buf, (size_t)n, e) == 0)
-				break;
-			bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
-			/* ENOSPC: a cpuset whose cpus/mems a concurrent create
-			 * has not filled in yet. */
-			/* ENODEV: the directory is being removed. */
-			bool gone = e->errnum == ENOENT || e->errnum == ENODEV;
-			if ((!gone && !(cpuset && e->errnum == ENOSPC)) || tries == 5)
-				return husk_err_wrap(e, "join cgroup");
-			if (gone) {
-				if (husk_mkdir_p(h->dir, 0755, e) < 0)
-					return husk_err_wrap(e, "join cgroup");
-				if (h->created < 1)
-					h->created = 1;
-			}
-			if (cpuset && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
-				return husk_err_wrap(e, "join cgroup");
-		}
+		if (which && (i >= strlen(which) || which[i] != '1'))
+			continue;
+		if (enter_one(&cg->h[i], buf, (size_t)n, e) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+/* ---- the init joins by itself ----
+ *
+ * A runtime writing the init's pid to cgroup.procs takes the kernel's
+ * global threadgroup lock for writing, which waits for an RCU grace
+ * period when the lock has been idle: 5-15 ms on a quiet host, more than
+ * the rest of a container start.  A single-threaded process moving itself
+ * through a v1 "tasks" file ("0") skips that lock, and clone3 with
+ * CLONE_INTO_CGROUP places the init in the unified hierarchy at birth.
+ * The runtime opens the files, so the write is checked against its
+ * credentials even after the init has entered a user namespace. */
+
+void husk_cgroup_join_open(const struct husk_cgroup *cg, struct husk_cgroup_join *j)
+{
+	j->n = cg->n;
+	j->fd = xmalloc((cg->n ? cg->n : 1) * sizeof(*j->fd));
+	j->v2_dir = -1;
+	j->v2_index = 0;
+	for (size_t i = 0; i < cg->n; i++) {
+		const struct hier *h = &cg->h[i];
+		j->fd[i] = -1;
+		if (!*h->ctrl) {
+			j->v2_dir = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			j->v2_index = i;
+			continue;
+		}
+		_cleanup_free_ char *f = xasprintf("%s/tasks", h->dir);
+		j->fd[i] = open(f, O_WRONLY | O_CLOEXEC);
+	}
+}
+
+void husk_cgroup_join_close(struct husk_cgroup_join *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		husk_closep(&j->fd[i]);
+	husk_closep(&j->v2_dir);
+	free(j->fd);
+	j->fd = NULL;
+	j->n = 0;
+}
+
+void husk_cgroup_join_self(struct husk_cgroup_join *j, bool born_in_v2, char *need)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		bool ok;
+		if (j->v2_dir >= 0 && i == j->v2_index) {
+			/* clone3 refused: cgroup.procs it is (slow, still right). */
+			int fd = born_in_v2 ? -1 : openat(j->v2_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+			ok = born_in_v2 || (fd >= 0 && write(fd, "0", 1) == 1);
+			if (fd >= 0)
+				close(fd);
+		} else {
+			ok = j->fd[i] >= 0 && write(j->fd[i], "0", 1) == 1;
+		}
+		need[i] = ok ? '0' : '1';
+	}
+	need[j->n] = '\0';
+	husk_cgroup_join_close(j);
 }
 
 /* ---- state round trip ---- */

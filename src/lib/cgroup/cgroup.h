@@ -19,6 +19,25 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 		       struct husk_cgroup **out, struct husk_error *e);
 /* Move pid into the cgroup in every hierarchy. */
 int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e);
+/* The same for the hierarchies i with which[i] == '1' (NULL: all). */
+int husk_cgroup_enter_some(struct husk_cgroup *cg, pid_t pid, const char *which,
+			   struct husk_error *e);
+
+/* The init's own join (cgroup.c explains why): the runtime opens, before
+ * the clone, each v1 hierarchy's "tasks" file and the unified cgroup's
+ * directory (for clone3's CLONE_INTO_CGROUP); the child writes "0" and
+ * notes in need[i] ('1'/'0', n + 1 bytes) what the runtime must still do
+ * with husk_cgroup_enter_some().  Open failures are left to that too. */
+struct husk_cgroup_join {
+	size_t n;        /* hierarchies, as in the cgroup */
+	int *fd;         /* v1: the "tasks" file, else -1 */
+	int v2_dir;      /* the unified hierarchy's cgroup directory, or -1 */
+	size_t v2_index; /* its hierarchy */
+};
+void husk_cgroup_join_open(const struct husk_cgroup *cg, struct husk_cgroup_join *j);
+/* In the child; closes the fds.  born_in_v2: clone3 placed it already. */
+void husk_cgroup_join_self(struct husk_cgroup_join *j, bool born_in_v2, char *need);
+void husk_cgroup_join_close(struct husk_cgroup_join *j);
 /* A JSON-safe description kept in the state so delete can find it again. */
 char *husk_cgroup_serialize(const struct husk_cgroup *cg);
 int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct husk_error *e);
