@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config.h"
 #include "util.h"
 
 struct list_opts {
@@ -58,7 +57,7 @@ static void print_table(const struct husk_list_entry *v, size_t n)
 }
 
 /* runc prints a compact JSON array, or "null" when there is nothing. */
-static int print_json(const struct husk_global_opts *g, const struct husk_list_entry *v, size_t n)
+static int print_json(const struct husk_list_entry *v, size_t n)
 {
 	if (n == 0) {
 		puts("null");
@@ -66,23 +65,11 @@ static int print_json(const struct husk_global_opts *g, const struct husk_list_e
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		/* ociVersion and rootfs only live in the full state. */
-		struct husk_error e = { 0 };
-		char *text = NULL;
-		json_t *st = NULL;
-		if (husk_container_state(g, v[i].id, &text, &e) == 0)
-			st = json_loads(text, 0, NULL);
-		free(text);
-		json_t *ov = json_object_get(st, "ociVersion"), *rootfs = json_object_get(st, "rootfs");
 		json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s}",
-				      "ociVersion", json_is_string(ov) ? json_string_value(ov) : HUSK_SPEC_VERSION,
-				      "id", v[i].id, "pid", (json_int_t)v[i].pid,
-				      "status", v[i].status ? v[i].status : "",
-				      "bundle", v[i].bundle ? v[i].bundle : "",
-				      "rootfs", json_is_string(rootfs) ? json_string_value(rootfs) : "",
-				      "created", v[i].created ? v[i].created : "",
-				      "owner", v[i].owner ? v[i].owner : "");
-		json_decref(st);
+				      "ociVersion", v[i].oci_version, "id", v[i].id,
+				      "pid", (json_int_t)v[i].pid, "status", v[i].status,
+				      "bundle", v[i].bundle, "rootfs", v[i].rootfs,
+				      "created", v[i].created, "owner", v[i].owner);
 		if (o)
 			json_array_append_new(arr, o);
 	}
@@ -119,7 +106,7 @@ static int list(const struct husk_cmd *cmd, const struct husk_global_opts *g, in
 		for (size_t i = 0; i < n; i++)
 			puts(v[i].id);
 	} else if (json) {
-		r = print_json(g, v, n);
+		r = print_json(v, n);
 	} else {
 		print_table(v, n);
 	}

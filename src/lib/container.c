@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "config.h"
 #include "hooks.h"
 #include "init.h"
 #include "log.h"
@@ -827,6 +828,8 @@ int husk_container_list(const struct husk_global_opts *g, struct husk_list_entry
 			.bundle = xstrdup(st->bundle ? st->bundle : ""),
 			.created = xstrdup(st->created ? st->created : ""),
 			.owner = owner_name(uid),
+			.rootfs = xstrdup(st->rootfs ? st->rootfs : ""),
+			.oci_version = HUSK_SPEC_VERSION,
 		};
 		husk_state_free(st);
 	}
@@ -845,6 +848,7 @@ void husk_list_free(struct husk_list_entry *v, size_t n)
 		free(v[i].bundle);
 		free(v[i].created);
 		free(v[i].owner);
+		free(v[i].rootfs);
 	}
 	free(v);
 }

@@ -45,12 +45,14 @@ int husk_container_delete(const struct husk_global_opts *g, const char *id, bool
 			  struct husk_error *e);
 
 struct husk_list_entry {
+	const char *oci_version;  /* the state document's ociVersion */
 	char *id;
 	pid_t pid;
 	char *status;
 	char *bundle;
 	char *created;   /* RFC 3339 */
 	char *owner;
+	char *rootfs;
 };
 /* Every container under the root, sorted by id. */
 int husk_container_list(const struct husk_global_opts *g, struct husk_list_entry **out, size_t *n,

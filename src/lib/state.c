@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cgroup/cgroup.h"
+#include "config.h"
 #include "util.h"
 
 int husk_state_root_open(const char *root, bool create, int *out, struct husk_error *e)
@@ -226,7 +227,7 @@ const char *husk_state_status(int dirfd, const struct husk_state *s)
 char *husk_state_oci_json(const struct husk_state *s, const char *status, bool pretty)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "ociVersion", json_string("1.2.0"));
+	json_object_set_new(o, "ociVersion", json_string(HUSK_SPEC_VERSION));
 	json_object_set_new(o, "id", json_string(s->id));
 	json_object_set_new(o, "pid", json_integer(strcmp(status, "stopped") ? s->pid : 0));
 	json_object_set_new(o, "status", json_string(status));

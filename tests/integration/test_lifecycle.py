@@ -327,6 +327,11 @@ def test_list_quiet_and_json(env, rt):
         assert e["bundle"] == b.path, e
         assert e["pid"] > 0, e
         assert "created" in e, e
+        # as the state document says them (runc lists the same fields)
+        st = rt.state(e["id"])
+        for k in ("ociVersion", "rootfs", "created", "owner", "pid", "status"):
+            assert e[k] == st[k] or (k == "owner" and st[k] == ""), (k, e, st)
+        assert e["rootfs"] == b.rootfs, e
     r = rt.ok("list")
     lines = r.out.strip().splitlines()
     assert lines[0].split()[:3] == ["ID", "PID", "STATUS"], r
