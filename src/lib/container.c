@@ -95,6 +95,31 @@ static int open_init_pidfd(const struct husk_state *s)
 	return fd;
 }
 
+int husk_reserve_preserved_fds(int min_fd, struct husk_error *e)
+{
+	if (min_fd <= 3)
+		return 0;
+	husk_log_move_above(min_fd);
+	int null = -1;
+	for (int fd = 3; fd < min_fd; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (null < 0) {
+			null = husk_fd_above(open("/dev/null", O_RDWR | O_CLOEXEC), min_fd);
+			if (null < 0)
+				return husk_errno(e, "open /dev/null");
+		}
+		if (dup2(null, fd) < 0) {
+			husk_errno(e, "reserve fd %d", fd);
+			close(null);
+			return -1;
+		}
+	}
+	if (null >= 0)
+		close(null);
+	return 0;
+}
+
 /* A path to name inside dirfd that is not limited by sun_path's size. */
 static int sock_addr(int dirfd, const char *name, struct sockaddr_un *a, struct husk_error *e)
 {
@@ -353,6 +378,8 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err(e, 0, "config.json: process: required to create a container");
 		goto out;
 	}
+	if (husk_reserve_preserved_fds(min_fd, e) < 0)
+		goto out;
 	/* A terminal goes to --console-socket, or is proxied by a foreground
 	 * run; without a terminal there is nothing to send (as runc). */
 	bool proxy_tty = spec->process->terminal && !o->console_socket;

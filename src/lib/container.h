@@ -71,6 +71,12 @@ int husk_container_open(const struct husk_global_opts *g, const char *id, int *r
  * failure (fd < 0 is passed through). */
 int husk_fd_above(int fd, int min_fd);
 
+/* Before a process gets fds 3..min_fd-1 (--preserve-fds, socket
+ * activation): husk's own long-lived fds (the log) move above, and a slot
+ * the caller left empty gets /dev/null, so that nothing husk opens later
+ * lands there and leaks into the container. */
+int husk_reserve_preserved_fds(int min_fd, struct husk_error *e);
+
 /* Write pid to path (relative to the current directory) atomically. */
 int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e);
 

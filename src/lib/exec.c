@@ -430,7 +430,8 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	sigset_t set, old;
 	int ret = -1;
 
-	if (husk_container_open(g, o->id, &rootfd, &dirfd, &st, e) < 0)
+	if (husk_reserve_preserved_fds(min_fd, e) < 0 ||
+	    husk_container_open(g, o->id, &rootfd, &dirfd, &st, e) < 0)
 		goto out;
 	rootfd = husk_fd_above(rootfd, min_fd);
 	dirfd = husk_fd_above(dirfd, min_fd);

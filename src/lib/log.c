@@ -24,6 +24,17 @@ int husk_log_open(const char *path, enum husk_log_format fmt, bool debug)
 	return log_fd < 0 ? -1 : 0;
 }
 
+void husk_log_move_above(int min_fd)
+{
+	if (log_fd < 0 || log_fd >= min_fd)
+		return;
+	int hi = fcntl(log_fd, F_DUPFD_CLOEXEC, min_fd);
+	if (hi >= 0) {
+		close(log_fd);
+		log_fd = hi;
+	}
+}
+
 static void emit(enum husk_log_level lvl, const char *msg)
 {
 	if (log_fd < 0) {

@@ -9,6 +9,9 @@
 enum husk_log_level { HUSK_LOG_ERROR, HUSK_LOG_WARN, HUSK_LOG_INFO, HUSK_LOG_DEBUG };
 
 int husk_log_open(const char *path, enum husk_log_format fmt, bool debug);
+/* Moves the log file's fd to min_fd or above: the fds below it go to the
+ * container (--preserve-fds). */
+void husk_log_move_above(int min_fd);
 void husk_log(enum husk_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define husk_warn(...) husk_log(HUSK_LOG_WARN, __VA_ARGS__)
 #define husk_debug(...) husk_log(HUSK_LOG_DEBUG, __VA_ARGS__)
