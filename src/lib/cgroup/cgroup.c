@@ -2,8 +2,9 @@
  * container's cgroup in each, move processes in, list and remove them.
  *
  * Layout detection is one statfs of /sys/fs/cgroup (cgroup2 magic: pure
- * v2) and otherwise one read of /proc/self/mountinfo for the v1 (and hybrid
- * unified) mounts.  Every hierarchy gets the same cgroup path; we remember
+ * v2); otherwise /proc/self/cgroup and a statfs of each hierarchy's usual
+ * mount point, and only when that does not fit (or a relative cgroupsPath
+ * needs the mounts' roots) /proc/self/mountinfo.  Every hierarchy gets the same cgroup path; we remember
  * how many trailing components of it we created so that removal takes
  * exactly those away. */
 #include "cgroup/cgroup.h"
@@ -201,7 +202,81 @@ char *husk_cg_v1_controllers(const char *superopts)
 
 /* ---- layout detection ---- */
 
-static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n,
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+
+static bool is_fs(const char *path, unsigned long magic)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}
+
+/* The common layout, found without reading mountinfo (whose size grows
+ * with the host's mounts): each v1 hierarchy that /proc/self/cgroup names
+ * is mounted at /sys/fs/cgroup/<its controllers, or its name=>, and a
+ * hybrid host's cgroup2 at /sys/fs/cgroup/unified (where runc looks for it
+ * too).  Returns false when anything is elsewhere: then mountinfo decides.
+ * The mounts' roots are not known here; relative cgroupsPaths need them. */
+static bool probe_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n)
+{
+	_cleanup_free_ char *text = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/cgroup", &text, NULL, &ignored) < 0)
+		return false;
+	struct cg_mount *m = NULL;
+	size_t nm = 0;
+	bool ok = true, have_v2 = false;
+	/* Lines come newest hierarchy first; mountinfo's order is oldest first. */
+	for (char *end = text + strlen(text); ok && end > text;) {
+		if (end[-1] == '\n')
+			*--end = '\0';
+		char *line = end;
+		while (line > text && line[-1] != '\n')
+			line--;
+		end = line;
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		const char *ctrl = c1 + 1;
+		char mp[PATH_MAX];
+		if (!*ctrl) {
+			have_v2 = true; /* added last, below */
+			continue;
+		}
+		const char *name = strncmp(ctrl, "name=", 5) == 0 ? ctrl + 5 : ctrl;
+		int len = snprintf(mp, sizeof(mp), "%s/%s", CGROUP_ROOT, name);
+		ok = len > 0 && (size_t)len < sizeof(mp) && !strchr(name, '/') &&
+		     is_fs(mp, CGROUP_SUPER_MAGIC);
+		if (ok) {
+			m = xrealloc(m, (nm + 1) * sizeof(*m));
+			m[nm].ctrl = xstrdup(ctrl);
+			m[nm].mountpoint = xstrdup(mp);
+			m[nm].root = xstrdup("/");
+			nm++;
+		}
+	}
+	/* Not mounted there: a v1 host's idle cgroup2 (runc's view too). */
+	have_v2 = have_v2 && is_fs(CGROUP_ROOT "/unified", CGROUP2_SUPER_MAGIC);
+	if (ok && have_v2) {
+		m = xrealloc(m, (nm + 1) * sizeof(*m));
+		m[nm].ctrl = xstrdup("");
+		m[nm].mountpoint = xstrdup(CGROUP_ROOT "/unified");
+		m[nm].root = xstrdup("/");
+		nm++;
+	}
+	if (!ok || nm == 0) {
+		mounts_free(m, nm);
+		return false;
+	}
+	*layout = have_v2 ? CG_HYBRID : CG_V1;
+	*out = m;
+	*n = nm;
+	return true;
+}
+
+static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n, bool may_probe,
 		       struct husk_error *e)
 {
 	struct statfs sf;
@@ -217,6 +292,8 @@ static int read_mounts(enum cg_layout *layout, struct cg_mount **out, size_t *n,
 		*n = 1;
 		return 0;
 	}
+	if (may_probe && probe_mounts(layout, out, n))
+		return 0;
 
 	_cleanup_free_ char *text = NULL;
 	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, e) < 0)
@@ -326,6 +403,26 @@ static int cpuset_inherit(const char *dir, struct husk_error *e)
 	return 0;
 }
 
+/* A cpuset directory we have just made: its cpus and mems are empty, so
+ * they are copied without looking, the parent's values read only once for
+ * the whole path (vals: cpus and mems, NULL until read). */
+static int cpuset_fill_new(const char *dir, char **vals[2], struct husk_error *e)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return husk_errno(e, "open %s", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char pp[32];
+		snprintf(pp, sizeof(pp), "../%s", files[i]);
+		if (!*vals[i] && husk_read_file_at(dfd, pp, vals[i], NULL, e) < 0)
+			return -1;
+		if (husk_write_file_at(dfd, files[i], *vals[i], strlen(*vals[i]), e) < 0)
+			return husk_err_wrap(e, "%s", dir);
+	}
+	return 0;
+}
+
 /* Remove a cgroup directory and any cgroups below it (a container may
  * have made some).  Emptied cgroups can stay busy for a moment while
  * their last tasks finish exiting, so retry EBUSY a few times. */
@@ -416,6 +513,8 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 	_cleanup_free_ char *p = xstrdup(h->dir);
 	size_t len = strlen(p);
 	bool cpuset = husk_cg_ctrl_has(h->ctrl, "cpuset");
+	_cleanup_free_ char *cpus = NULL, *mems = NULL;
+	char **cpuset_vals[2] = { &cpus, &mems };
 	int made = 0, restarts = 0;
 	h->created = 0;
 	for (size_t i = base_len + 1; i <= len; i++) {
@@ -433,7 +532,7 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 		}
 		if (r == 0) {
 			made++;
-			if (cpuset && cpuset_inherit(p, e) < 0) {
+			if (cpuset && cpuset_fill_new(p, cpuset_vals, e) < 0) {
 				rmdir_upward(p, made);
 				return -1;
 			}
@@ -523,7 +622,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 	struct cg_mount *m = NULL;
 	size_t nm = 0;
 	enum cg_layout layout = CG_V1;
-	if (read_mounts(&layout, &m, &nm, e) < 0)
+	if (read_mounts(&layout, &m, &nm, !relative, e) < 0)
 		return -1;
 	_cleanup_free_ char *proc_cgroup = NULL;
 	if (relative && husk_read_file_at(AT_FDCWD, "/proc/self/cgroup", &proc_cgroup, NULL, e) < 0) {
