@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Start-up benchmark: husk vs crun vs runc, side by side in one run.
 
-    sudo python3 bench/bench.py [--husk build/husk-static] [-n 50]
+    sudo python3 bench/bench.py [--husk build/husk-static] [-n 50] [--gap-ms 50]
 
 Each runtime runs the same busybox bundle (`/bin/true`) with an absolute
 cgroupsPath.  Reported: median wall time of `run`, of create+start+delete,
-peak RSS of `run` (from wait4), and ratios against husk.  crun 1.8 refuses
+peak RSS of `run` (from wait4), and ratios against husk.  --gap-ms pauses
+between runs: containers rarely start back to back, and some kernel costs
+(the RCU grace period of a cgroup.procs write) only show on a quiet host.  crun 1.8 refuses
 this host's hybrid cgroups, so the whole benchmark re-executes itself in a
 private mount namespace with /sys/fs/cgroup/unified unmounted there (the
 host's mounts are untouched).
@@ -84,16 +86,20 @@ def set_cgroup(bundle, path):
         json.dump(cfg, f)
 
 
-def bench(name, binary, bundle, n, state):
+def bench(name, binary, bundle, n, state, gap):
     root = os.path.join(state, name)
     set_cgroup(bundle, f"/husk-bench/{name}")
     base = [binary, "--root", root]
     run_t, rss, cycle_t = [], [], []
     for i in range(n):
+        if gap:
+            time.sleep(gap)
         dt, maxrss = timed(base + ["run", f"r{i}"], bundle)
         run_t.append(dt)
         rss.append(maxrss)
     for i in range(n):
+        if gap:
+            time.sleep(gap)
         t0 = time.perf_counter()
         for cmd in (["create", f"c{i}"], ["start", f"c{i}"]):
             subprocess.run(base + cmd, cwd=bundle, check=True, stdout=subprocess.DEVNULL)
@@ -117,6 +123,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--husk", default=os.path.join(ROOT, "build/husk"))
     ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--gap-ms", type=float, default=0, help="pause before each run")
     args = ap.parse_args()
     reexec_private()
     # Orphaned inits of detached containers are reaped by us, not by PID 1.
@@ -136,7 +143,8 @@ def main():
         make_bundle(bundle, husk)
         results = {}
         for name, binary in runtimes:
-            results[name] = bench(name, binary, bundle, args.n, os.path.join(tmp, "state"))
+            results[name] = bench(name, binary, bundle, args.n, os.path.join(tmp, "state"),
+                                  args.gap_ms / 1000)
         h = results["husk"]
         print(f"{'runtime':8} {'run ms':>8} {'c+s+d ms':>9} {'peak RSS KiB':>13}   ratios vs husk (run, c+s+d, rss)")
         for name, r in results.items():

@@ -423,9 +423,6 @@ static int cpuset_fill_new(const char *dir, char **vals[2], struct husk_error *e
 	return 0;
 }
 
-/* Remove a cgroup directory and any cgroups below it (a container may
- * have made some).  Emptied cgroups can stay busy for a moment while
- * their last tasks finish exiting, so retry EBUSY a few times. */
 /* cpuset_inherit for every directory from below the mount point down to
  * dir, top-down: a parent made by a concurrent create may still be empty. */
 static int cpuset_inherit_path(const char *mountpoint, const char *dir, struct husk_error *e)
@@ -444,8 +441,14 @@ static int cpuset_inherit_path(const char *mountpoint, const char *dir, struct h
 	return 0;
 }
 
+/* Remove a cgroup directory and any cgroups below it (a container may
+ * have made some).  Emptied cgroups can stay busy for a moment while
+ * their last tasks finish exiting, so retry EBUSY a few times. */
 static int rmdir_cgroup(const char *dir, bool retry, struct husk_error *e)
 {
+	/* Cgroups below are rare: look for them only when it is busy. */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
 	_cleanup_dir_ DIR *d = opendir(dir);
 	if (d) {
 		struct dirent *de;
