@@ -9,7 +9,8 @@
 #include "error.h"
 
 enum husk_sync_type {
-	SYNC_GO = 1,        /* parent -> child: cgroup joined, id maps written */
+	SYNC_GO = 1,        /* parent -> child: id maps written, cgroups joined (sent when
+			     * either was needed, or to an intermediate) */
 	SYNC_CHILD_PID,     /* intermediate -> parent: pid of the init */
 	SYNC_HOOKS,         /* init -> parent: run prestart/createRuntime hooks now */
 	SYNC_HOOKS_DONE,    /* parent -> init: payload is the state JSON */
