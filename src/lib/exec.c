@@ -1,9 +1,10 @@
-/* husk exec.  The runtime clones a child that joins every namespace of the
- * container's init at once (setns on a pidfd: the user namespace first,
- * atomically) and clones the process proper, so that it lives in the
- * joined pid and time namespaces.  The runtime moves that process into the
- * container's cgroups, then it sets up its terminal, applies the process
- * attributes and execs.  Errors before the exec come back over the sync
+/* husk exec.  The runtime clones a child that joins the container's
+ * cgroups, then every namespace of the container's init at once (setns on
+ * a pidfd: the user namespace first, atomically) and clones the process
+ * proper, so that it lives in the joined pid and time namespaces and
+ * inherits the cgroups (the runtime finishes any join the child could not
+ * do), then it sets up its terminal, applies the process attributes and
+ * execs.  Errors before the exec come back over the sync
  * socket; its close-on-exec EOF says the exec happened. */
 #include "exec.h"
 
@@ -236,28 +237,39 @@ static int ns_to_join(pid_t pid, struct husk_error *e)
 	return flags;
 }
 
-/* --cgroup: "path" for every hierarchy, or "ctrl[,ctrl]:path" for those
- * hierarchies only; the others get the container's cgroup. */
-static int enter_cgroup(struct husk_cgroup *cg, const char *sub, pid_t pid, struct husk_error *e)
+/* ---- cgroups ----
+ *
+ * The exec'd process joins the way create's init does (cgroup.c explains
+ * why: a runtime writing its pid to cgroup.procs waits for an RCU grace
+ * period, 5-15 ms on a quiet host, longer than the rest of an exec).  The
+ * runtime opens each v1 hierarchy's "tasks" file and the unified cgroup's
+ * directory; the joiner is born in the unified cgroup (clone3 with
+ * CLONE_INTO_CGROUP), writes "0" to the v1 files before it joins any
+ * namespace, and the process it clones inherits them all.  What the joiner
+ * could not do it reports, and the runtime moves the process the old way. */
+
+/* The process's cgroup directory in each hierarchy: the container's, or
+ * with --cgroup "path" (every hierarchy) or "ctrl[,ctrl]:path" (those
+ * hierarchies; the others keep the container's) a sub-cgroup of it.
+ * Opens the join files into *j. */
+static int cgroup_prepare(const struct husk_cgroup *cg, const char *sub, char ***dirsp,
+			  struct husk_cgroup_join *j, struct husk_error *e)
 {
-	if (!sub)
-		return husk_cgroup_enter(cg, pid, e);
-	const char *path = sub, *colon = strchr(sub, ':');
+	const char *path = sub, *colon = sub ? strchr(sub, ':') : NULL;
 	_cleanup_free_ char *ctrls = NULL;
 	if (colon) {
 		ctrls = xstrndup(sub, (size_t)(colon - sub));
 		path = colon + 1;
 	}
-	if (strstr(path, ".."))
+	if (sub && strstr(path, ".."))
 		return husk_err(e, 0, "--cgroup \"%s\": \"..\" is not allowed", sub);
 	struct husk_cgroup_hier_info h[32];
 	size_t n = husk_cgroup_hierarchies(cg, h, ARRAY_SIZE(h));
 	if (n > ARRAY_SIZE(h))
-		n = ARRAY_SIZE(h);
-	char pidbuf[32];
-	int len = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+		return husk_err(e, E2BIG, "%zu cgroup hierarchies", n);
+	char **dirs = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
-		bool match = !ctrls;
+		bool match = sub && !ctrls;
 		if (ctrls) {
 			/* any named controller among this hierarchy's */
 			_cleanup_free_ char *want = xstrdup(ctrls);
@@ -270,10 +282,43 @@ static int enter_cgroup(struct husk_cgroup *cg, const char *sub, pid_t pid, stru
 						match = true;
 			}
 		}
-		_cleanup_free_ char *procs = xasprintf("%s%s%s/cgroup.procs", h[i].dir,
-						       match ? "/" : "", match ? path : "");
+		dirs[i] = match ? xasprintf("%s/%s", h[i].dir, path) : xstrdup(h[i].dir);
+	}
+	*dirsp = dirs;
+
+	j->n = n;
+	j->fd = xmalloc((n ? n : 1) * sizeof(*j->fd));
+	j->v2_dir = -1;
+	j->v2_index = 0;
+	for (size_t i = 0; i < n; i++) {
+		j->fd[i] = -1;
+		if (!*h[i].ctrl) {
+			j->v2_dir = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			j->v2_index = i;
+		} else {
+			_cleanup_free_ char *f = xasprintf("%s/tasks", dirs[i]);
+			j->fd[i] = open(f, O_WRONLY | O_CLOEXEC);
+		}
+	}
+	return 0;
+}
+
+/* What the joiner could not do: need[i] == '1' for hierarchy i. */
+static int cgroup_finish(char **dirs, const char *need, const char *sub, pid_t pid,
+			 struct husk_error *e)
+{
+	size_t n = husk_strv_len(dirs);
+	if (strlen(need) != n)
+		return husk_err(e, EPROTO, "sync: cgroup report of %zu hierarchies, not %zu",
+				strlen(need), n);
+	char pidbuf[32];
+	int len = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		if (need[i] != '1')
+			continue;
+		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dirs[i]);
 		if (husk_write_file_at(AT_FDCWD, procs, pidbuf, (size_t)len, e) < 0)
-			return husk_err_wrap(e, "--cgroup %s", sub);
+			return sub ? husk_err_wrap(e, "--cgroup %s", sub) : husk_err_wrap(e, "join cgroup");
 	}
 	return 0;
 }
@@ -291,6 +336,11 @@ struct exec_child {
 	int preserve_fds;  /* including socket activation */
 	int min_fd;
 	const struct husk_seccomp *seccomp; /* the process's own filter, or the container's */
+	struct husk_cgroup_join join; /* n == 0: no cgroup */
+	bool born_in_v2;   /* clone3 put the joiner in the unified cgroup */
+	/* wait for SYNC_GO: the runtime has a cgroup left to join, or a
+	 * terminal's master must not overtake the joiner's SYNC_CHILD_PID */
+	bool hold;
 };
 
 static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
@@ -307,7 +357,7 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 
 	prctl(PR_SET_DUMPABLE, 0); /* inherited from the joiner; stated again */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, e) < 0)
+	if (c->hold && husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, e) < 0)
 		_exit(1);
 	/* The container's root as its init sees it (setns on the mount
 	 * namespace gave us the namespace's root; a chroot-only container
@@ -342,8 +392,32 @@ static pid_t raw_clone(unsigned long flags)
 	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
 }
 
-/* The first child: joins the namespaces, clones the process into them
- * (as our parent's child) and reports its pid. */
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* The joiner, born in the unified cgroup when there is one and the kernel
+ * agrees; *into says whether it was. */
+static pid_t clone_joiner(int cgfd, bool *into)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+			set_tid, set_tid_size, cgroup;
+	} a = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd };
+	*into = false;
+	if (cgfd >= 0) {
+		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+		if (pid >= 0) {
+			*into = true;
+			return pid;
+		}
+	}
+	return raw_clone(0);
+}
+
+/* The first child: joins the cgroups and the namespaces, clones the
+ * process into them (as our parent's child) and reports its pid and the
+ * cgroups left to the runtime. */
 static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 {
 	struct husk_error err = { 0 };
@@ -351,8 +425,23 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 	 * ptrace us or open our /proc/<pid>/exe (the host's husk binary). */
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	int keep[3] = { c->sync_fd, c->pidfd, c->rootfd };
-	husk_close_fds_from(c->min_fd, keep, ARRAY_SIZE(keep));
+	struct husk_cgroup_join *j = &c->join;
+	int *keep = xmalloc((4 + j->n) * sizeof(*keep));
+	size_t nkeep = 0;
+	keep[nkeep++] = c->sync_fd;
+	keep[nkeep++] = c->pidfd;
+	keep[nkeep++] = c->rootfd;
+	keep[nkeep++] = j->v2_dir;
+	for (size_t i = 0; i < j->n; i++)
+		keep[nkeep++] = j->fd[i];
+	husk_close_fds_from(c->min_fd, keep, nkeep);
+	free(keep);
+	/* Still with the runtime's namespaces and credentials. */
+	char *need = xmalloc(j->n + 1);
+	*need = '\0';
+	if (j->n)
+		husk_cgroup_join_self(j, c->born_in_v2, need);
+	c->hold = strchr(need, '1') || c->p->terminal;
 	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
 		child_fail(c->sync_fd, &err);
@@ -373,7 +462,7 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 	}
 	if (pid == 0)
 		exec_main(c);
-	if (husk_sync_send(c->sync_fd, SYNC_CHILD_PID, pid, NULL, 0, &err) < 0)
+	if (husk_sync_send(c->sync_fd, SYNC_CHILD_PID, pid, need, strlen(need), &err) < 0)
 		_exit(1);
 	_exit(0);
 }
@@ -425,6 +514,8 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	struct husk_process *base = NULL, *p = NULL;
 	struct husk_cgroup *cg = NULL;
 	struct husk_seccomp *seccomp = NULL;
+	struct husk_cgroup_join join = { .v2_dir = -1 };
+	char **cgdirs = NULL, *need = NULL;
 	pid_t joiner = -1, pid = -1;
 	bool masked = false;
 	sigset_t set, old;
@@ -479,6 +570,10 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "--cgroup: the container has no cgroup");
 		goto out;
 	}
+	if (cg && cgroup_prepare(cg, o->cgroup, &cgdirs, &join, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
 	pidfd = husk_fd_above(init_pidfd(st, e), min_fd);
 	if (pidfd < 0)
 		goto out;
@@ -528,8 +623,11 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		.preserve_fds = preserve,
 		.min_fd = min_fd,
 		.seccomp = seccomp,
+		.join = join,
 	};
-	joiner = raw_clone(0);
+	joiner = clone_joiner(join.v2_dir, &child.born_in_v2);
+	if (joiner != 0)
+		husk_cgroup_join_close(&join); /* the joiner closes its own copies */
 	if (joiner < 0) {
 		husk_errno(e, "clone");
 		goto out;
@@ -538,16 +636,21 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		joiner_main(&child);
 	husk_closep(&sp[1]);
 	int32_t cpid;
-	int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, NULL, e);
+	int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, &need, e);
 	reap(&joiner);
 	if (r < 0)
 		goto out;
 	pid = cpid;
-	if (cg && enter_cgroup(cg, o->cgroup, pid, e) < 0) {
-		husk_err_wrap(e, "cgroup");
-		goto out;
+	/* The same condition as the process's "hold". */
+	bool go = p->terminal;
+	if (cg && strchr(need, '1')) {
+		go = true;
+		if (cgroup_finish(cgdirs, need, o->cgroup, pid, e) < 0) {
+			husk_err_wrap(e, "cgroup");
+			goto out;
+		}
 	}
-	if (husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
+	if (go && husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
 		goto out;
 	if (p->terminal) {
 		if (husk_terminal_recv_master(sp[0], &master, e) < 0)
@@ -592,6 +695,9 @@ out:
 	husk_closep(&pidfd);
 	husk_closep(&dirfd);
 	husk_closep(&rootfd);
+	husk_cgroup_join_close(&join);
+	husk_strv_free(cgdirs);
+	free(need);
 	husk_cgroup_free(cg);
 	husk_seccomp_free(seccomp);
 	husk_process_free(p);

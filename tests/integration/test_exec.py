@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import wait_for, pid_alive
+from test_cgroup_v2 import cgdir, v2  # noqa: F401 (v2: the fixture)
 
 
 def _kill_reap(pid):
@@ -72,6 +73,7 @@ def test_exec_user_namespace(env, rt):
     with open(f"/proc/{epid}/status") as f:
         uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
     assert uids == ["100000"] * 4
+    assert _cgroups(epid) == _cgroups(pid)
     r = rt.ok("exec", cid, "id", "-u")
     assert r.out.strip() == "0", r
     _kill_reap(epid)
@@ -87,6 +89,37 @@ def test_exec_joins_cgroup(env, rt):
         pids = open(p).read().split()
         assert str(epid) in pids, p
     _kill_reap(epid)
+
+
+def _cgroups(pid):
+    """{controllers: path} from /proc/<pid>/cgroup ("" for the unified one)."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrl, path = line.rstrip("\n").split(":", 2)
+            out[ctrl] = path
+    return out
+
+
+def test_exec_cgroups_every_hierarchy(env, rt):
+    """The process is in the container's cgroup in every hierarchy the
+    container has (v1 ones and the unified one), as the kernel sees it,
+    and nothing of husk's (the namespace joiner) stays behind there."""
+    b, cid = _running(env)
+    init = rt.state(cid)["pid"]
+    want = _cgroups(init)
+    assert all(p.endswith(f"/husk-test/{b.unique}") for c, p in want.items()
+               if c != "name=systemd"), want
+    for i in range(3):
+        rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
+        epid = int(open(os.path.join(rt.workdir, "p")).read())
+        try:
+            assert _cgroups(epid) == want
+            for procs in glob.glob(f"/sys/fs/cgroup/*/husk-test/{b.unique}/cgroup.procs"):
+                for p in open(procs).read().split():
+                    assert _ns(int(p), "pid") == _ns(init, "pid"), (procs, p)
+        finally:
+            _kill_reap(epid)
 
 
 @pytest.mark.parametrize("script,code", [("exit 0", 0), ("exit 3", 3), ("exit 255", 255),
@@ -296,6 +329,10 @@ def test_exec_cgroup_sub_path(env, rt):
         rt.ok("exec", "-d", "--pid-file", "p", "--cgroup", "memory:sub", cid, "sleep", "100")
         pid = open(os.path.join(rt.workdir, "p")).read().strip()
         assert pid in open(os.path.join(subs[0], "cgroup.procs")).read().split()
+        cgs = _cgroups(int(pid))
+        assert cgs["memory"] == f"/husk-test/{b.unique}/sub", cgs
+        assert all(p == f"/husk-test/{b.unique}" for c, p in cgs.items()
+                   if c not in ("memory", "name=systemd")), cgs
         # other hierarchies: the container's own cgroup
         cpu = glob.glob(f"/sys/fs/cgroup/pids/husk-test/{b.unique}/cgroup.procs")
         assert pid in open(cpu[0]).read().split()
@@ -326,3 +363,28 @@ def test_exec_paused_container(env, rt):
         assert b.read_shared("ran") == "ran\n"
     finally:
         rt("resume", cid)
+
+
+@pytest.mark.husk_only
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/cgroup.controllers") and
+                    not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"),
+                    reason="no cgroup2 hierarchy")
+def test_exec_cgroup_v2(v2):
+    """On a pure v2 host (test_cgroup_v2's private-namespace wrapper) the
+    process is born in the container's cgroup, or the --cgroup one below."""
+    rt = v2.rt
+    b, cid = _running(v2)
+    sub = os.path.join(cgdir(b), "sub")
+    os.mkdir(sub)
+    pids = []
+    try:
+        for args, path in (([], f"/husk-test/{b.unique}"), (["--cgroup", "sub"], f"/husk-test/{b.unique}/sub")):
+            rt.ok("exec", "-d", "--pid-file", "p", *args, cid, "sleep", "100")
+            pids.append(int(open(os.path.join(rt.workdir, "p")).read()))
+            assert _cgroups(pids[-1])[""] == path
+        rt.fail("exec", "--cgroup", "nosuch", cid, "true")
+    finally:
+        for p in pids:
+            _kill_reap(p)
+        wait_for(lambda: not open(os.path.join(sub, "cgroup.procs")).read().strip())
+        os.rmdir(sub)
