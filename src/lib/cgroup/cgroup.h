@@ -88,6 +88,3 @@ int husk_cgroup_stats(struct husk_cgroup *cg, json_t **out, struct husk_error *e
  * husk_cgroup_oom_count() says how many happened since the last call. */
 int husk_cgroup_oom_open(struct husk_cgroup *cg, struct husk_error *e);
 uint64_t husk_cgroup_oom_count(struct husk_cgroup *cg, int fd);
-/* On a pure v2 host an O_DIRECTORY fd of the container's cgroup (for
- * clone3's CLONE_INTO_CGROUP); -1 otherwise. */
-int husk_cgroup_v2_dir_fd(const struct husk_cgroup *cg);

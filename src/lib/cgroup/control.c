@@ -155,13 +155,6 @@ int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct
 	return 0;
 }
 
-int husk_cgroup_v2_dir_fd(const struct husk_cgroup *cg)
-{
-	if (cg->layout != CG_V2 || cg->n != 1)
-		return -1;
-	return open(cg->h[0].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 /* ---- OOM events ---- */
 
 static uint64_t v2_oom_kills(const char *dir)
