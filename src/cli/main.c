@@ -46,7 +46,7 @@ static void print_version(void)
 	if (v)
 		printf("libseccomp: %u.%u.%u\n", v->major, v->minor, v->micro);
 #endif
-	printf("features: %cSECCOMP -SELINUX -APPARMOR +CGROUPV1 +CGROUPV2\n", HAVE_SECCOMP ? '+' : '-');
+	printf("features: %cSECCOMP -SELINUX +APPARMOR +CGROUPV1 +CGROUPV2\n", HAVE_SECCOMP ? '+' : '-');
 }
 
 static void print_main_help(void)
