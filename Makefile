@@ -4,11 +4,13 @@
 #   make demo     install build deps, build, run a busybox container
 #   make check    install test deps, build with -Werror, run every test,
 #                 then the same suite under ASan/UBSan
+#   make check-v2 the cgroup tests in a QEMU guest that is a pure cgroup v2
+#                 host, with the static build (tests/vm/cgroup-v2.sh)
 
 MESON ?= meson
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all husk static demo check unit integration asan deps test-deps clean
+.PHONY: all husk static demo check check-v2 unit integration asan deps test-deps clean
 
 all: husk
 
@@ -55,6 +57,9 @@ check: test-deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) asan
+
+check-v2: static
+	HUSK=$(CURDIR)/build/husk-static sh tests/vm/cgroup-v2.sh
 
 clean:
 	rm -rf build build-static build-asan

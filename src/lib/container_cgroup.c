@@ -142,13 +142,17 @@ int husk_container_events(const struct husk_global_opts *g, const char *id, bool
 			r = husk_errno(e, "poll");
 			break;
 		}
-		if (n > 0 && (p[0].revents & POLLIN)) {
+		bool exited = n > 0 && (p[1].revents & (POLLIN | POLLHUP));
+		/* v2 memory.events notifications are rate-limited: an OOM that
+		 * killed the init may not have been signalled yet, so look once
+		 * more when it exits */
+		if (oomfd >= 0 && ((n > 0 && (p[0].revents & POLLIN)) || exited)) {
 			uint64_t k = husk_cgroup_oom_count(o.cg, oomfd);
 			for (uint64_t i = 0; i < k; i++)
 				if (print_event(out, "oom", id, NULL) < 0)
 					break;
 		}
-		if (n > 0 && (p[1].revents & (POLLIN | POLLHUP)))
+		if (exited)
 			break; /* the container's init exited */
 		if (pidfd < 0 && husk_proc_starttime(o.st->pid, NULL) != o.st->pid_start)
 			break;

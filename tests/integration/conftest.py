@@ -28,6 +28,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 HUSK = os.path.abspath(os.environ.get("HUSK", os.path.join(REPO, "build", "husk")))
 BUSYBOX = os.environ.get("HUSK_TEST_BUSYBOX", "/bin/busybox")
 CGROUP_PARENT = "husk-test"
+# A pure cgroup v2 host (tests/vm/cgroup-v2.sh boots one): the test cgroups
+# are /sys/fs/cgroup/husk-test/<unique>, not /sys/fs/cgroup/<ctrl>/husk-test/...
+PURE_V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 PR_SET_CHILD_SUBREAPER = 36
 
 with open(os.path.join(HERE, "runc_spec_default.json")) as f:
@@ -147,7 +150,17 @@ def _mounts_under(path):
 
 
 def _cgroup_dirs(unique):
+    if PURE_V2:
+        return glob.glob(f"/sys/fs/cgroup/{CGROUP_PARENT}/{unique}")
     return glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}/{unique}")
+
+
+def cgroup_file(controller, b, name=""):
+    """Path of a file in bundle b's cgroup: the controller's v1 hierarchy,
+    or the one v2 directory on a pure v2 host."""
+    if PURE_V2:
+        return f"/sys/fs/cgroup/{CGROUP_PARENT}/{b.unique}/{name}"
+    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
 
 
 class Result:
@@ -373,7 +386,8 @@ class Env:
 def remove_cgroup_parents():
     # Only at session end: removing the shared parent while another runtime
     # (another session) is between its mkdir of parent and child breaks it.
-    for d in glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}"):
+    pattern = "/sys/fs/cgroup" if PURE_V2 else "/sys/fs/cgroup/*"
+    for d in glob.glob(f"{pattern}/{CGROUP_PARENT}"):
         try:
             os.rmdir(d)
         except OSError:

@@ -7,13 +7,38 @@ import time
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_HUSK, pid_alive, wait_for
+from conftest import IS_HUSK, PURE_V2, cgroup_file, pid_alive, wait_for
 
 COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /shared/count; sleep 0.02; done"
 
 
 def cgfile(controller, b, name):
-    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
+    return cgroup_file(controller, b, name)
+
+
+# v1 file -> (v2 file, v1 value -> the v2 value runc's conversion writes)
+V2_OF = {
+    "memory.limit_in_bytes": ("memory.max", str),
+    "memory.soft_limit_in_bytes": ("memory.low", str),
+    "pids.max": ("pids.max", str),
+    "cpu.shares": ("cpu.weight", lambda v: str(1 + ((int(v) - 2) * 9999) // 262142)),
+    "cpu.cfs_quota_us": ("cpu.max", lambda v: v),
+    "cpuset.cpus": ("cpuset.cpus", str),
+}
+
+
+def assert_cg(b, controller, name, want):
+    """The cgroup holds v1 value `want` for v1 file `name` (on a pure v2
+    host: the v2 file and value it converts to)."""
+    if not PURE_V2:
+        got = read(cgfile(controller, b, name))
+        assert (int(got) if isinstance(want, int) else got) == want, (name, got, want)
+        return
+    v2name, conv = V2_OF[name]
+    got = read(cgfile(controller, b, v2name))
+    if v2name == "cpu.max":
+        got = got.split()[0]
+    assert got == conv(str(want)), (v2name, got, want)
 
 
 def read(path):
@@ -44,6 +69,9 @@ def test_pause_resume(env, rt):
     freezer = cgfile("freezer", b, "freezer.state")
     if os.path.exists(freezer):
         assert read(freezer) == "FROZEN"
+    if PURE_V2:
+        assert read(cgfile("", b, "cgroup.freeze")) == "1"
+        assert wait_for(lambda: "frozen 1" in read(cgfile("", b, "cgroup.events")))
     time.sleep(0.1)
     c1 = count(b)
     time.sleep(0.3)
@@ -206,19 +234,22 @@ def test_update_flags(env, rt):
     rt.ok("update", "--memory", "32m", "--memory-swap", "64m", "--memory-reservation", "16m",
           "--pids-limit", "30", "--cpu-shares", "256", "--cpu-period", "100000", "--cpu-quota", "20000",
           "--cpuset-cpus", "0", "--cpuset-mems", "0", cid)
-    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 32 << 20
-    assert int(read(cgfile("memory", b, "memory.soft_limit_in_bytes"))) == 16 << 20
+    assert_cg(b, "memory", "memory.limit_in_bytes", 32 << 20)
+    assert_cg(b, "memory", "memory.soft_limit_in_bytes", 16 << 20)
     if os.path.exists(cgfile("memory", b, "memory.memsw.limit_in_bytes")):
-        assert int(read(cgfile("memory", b, "memory.memsw.limit_in_bytes"))) == 64 << 20
-    assert read(cgfile("pids", b, "pids.max")) == "30"
-    assert read(cgfile("cpu", b, "cpu.shares")) == "256"
-    assert read(cgfile("cpu", b, "cpu.cfs_quota_us")) == "20000"
-    assert read(cgfile("cpuset", b, "cpuset.cpus")) == "0"
+        assert_cg(b, "memory", "memory.memsw.limit_in_bytes", 64 << 20)
+    if PURE_V2 and os.path.exists(cgfile("memory", b, "memory.swap.max")):
+        # v2 swap.max is memsw minus the memory limit
+        assert int(read(cgfile("memory", b, "memory.swap.max"))) == 32 << 20
+    assert_cg(b, "pids", "pids.max", "30")
+    assert_cg(b, "cpu", "cpu.shares", "256")
+    assert_cg(b, "cpu", "cpu.cfs_quota_us", "20000")
+    assert_cg(b, "cpuset", "cpuset.cpus", "0")
     # raising the limit above the old memsw: the order is swapped
     rt.ok("update", "--memory", "128m", "--memory-swap", "256m", cid)
-    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 128 << 20
+    assert_cg(b, "memory", "memory.limit_in_bytes", 128 << 20)
     rt.ok("update", "--pids-limit", "-1", cid)
-    assert read(cgfile("pids", b, "pids.max")) == "max"
+    assert_cg(b, "pids", "pids.max", "max")
 
 
 def test_update_resources_stdin(env, rt):
@@ -231,14 +262,14 @@ def test_update_resources_stdin(env, rt):
         json.dump(res, f)
     with open(rfile) as f:
         rt.ok("update", "--resources", "-", cid, stdin=f)
-    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 50 << 20
-    assert read(cgfile("cpu", b, "cpu.shares")) == "300"
-    assert read(cgfile("pids", b, "pids.max")) == "40"
+    assert_cg(b, "memory", "memory.limit_in_bytes", 50 << 20)
+    assert_cg(b, "cpu", "cpu.shares", "300")
+    assert_cg(b, "pids", "pids.max", "40")
     res["pids"]["limit"] = 41
     with open(rfile, "w") as f:
         json.dump(res, f)
     rt.ok("update", "-r", rfile, cid)
-    assert read(cgfile("pids", b, "pids.max")) == "41"
+    assert_cg(b, "pids", "pids.max", "41")
 
 
 @pytest.mark.husk_only
@@ -268,7 +299,7 @@ def test_update_check_before_update(env, rt):
     assert wait_for(lambda: os.path.exists(b.shared_file("ready")))
     r = rt.fail("update", "--memory", "1m", cid)
     assert "checkBeforeUpdate" in r.err
-    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 64 << 20
+    assert_cg(b, "memory", "memory.limit_in_bytes", 64 << 20)
 
 
 @pytest.mark.husk_only
@@ -278,8 +309,8 @@ def test_update_kept_in_state(env, rt):
     cid, _ = env.create(b)
     rt.ok("update", "--memory", "40m", "--memory-swap", "80m", cid)
     rt.ok("update", "--memory-reservation", "10m", cid)
-    assert int(read(cgfile("memory", b, "memory.limit_in_bytes"))) == 40 << 20
-    assert int(read(cgfile("memory", b, "memory.soft_limit_in_bytes"))) == 10 << 20
+    assert_cg(b, "memory", "memory.limit_in_bytes", 40 << 20)
+    assert_cg(b, "memory", "memory.soft_limit_in_bytes", 10 << 20)
 
 
 def test_update_stopped_refused(env, rt):

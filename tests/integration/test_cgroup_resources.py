@@ -6,11 +6,7 @@ import os
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_HUSK
-
-
-def cg(controller, b, name=""):
-    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
+from conftest import CGROUP_PARENT, IS_HUSK, PURE_V2, _cgroup_dirs, cgroup_file as cg
 
 
 def read(controller, b, name):
@@ -22,7 +18,15 @@ def has_v1(ctrl):
     return os.path.isdir(f"/sys/fs/cgroup/{ctrl}") and not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
-pytestmark = pytest.mark.skipif(not has_v1("memory"), reason="needs v1 memory controller")
+# Tests that read v1 files; the rest run on v1, hybrid and pure v2 hosts
+# (tests/vm/cgroup-v2.sh), and the v2_ ones at the end only on pure v2.
+v1_only = pytest.mark.skipif(not has_v1("memory"), reason="reads v1 cgroup files")
+v2_only = pytest.mark.skipif(not PURE_V2, reason="pure cgroup v2 host only")
+
+
+def v2_controllers():
+    with open("/sys/fs/cgroup/cgroup.controllers") as f:
+        return f.read().split()
 
 
 def assert_refused(env, b, *fragments):
@@ -34,10 +38,11 @@ def assert_refused(env, b, *fragments):
     for frag in fragments:
         assert frag in r.err, r
     assert env.rt.ids() == [], r
-    assert glob.glob(f"/sys/fs/cgroup/*/{CGROUP_PARENT}/{b.unique}") == [], r
+    assert _cgroup_dirs(b.unique) == [], r
     return r
 
 
+@v1_only
 def test_memory_values(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {
@@ -63,6 +68,7 @@ def test_memory_hog_is_oom_killed(env):
     assert "survived 67108864" in r.out
 
 
+@v1_only
 def test_memory_limit_minus_one(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {"limit": -1}
@@ -78,6 +84,7 @@ def test_pids_limit_value_and_bite(env):
     assert "fork" in (r.err + r.out).lower() or "resource" in (r.err + r.out).lower() or r.rc != 0, r
 
 
+@v1_only
 @pytest.mark.husk_only
 def test_cpu_values(env, rt):
     b = env.bundle().set_args("sleep", "100")
@@ -94,6 +101,7 @@ def test_cpu_values(env, rt):
     assert read("cpuset", b, "cpuset.mems") == "0"
 
 
+@v1_only
 def test_cpu_quota_smaller_period_order(env, rt):
     # period below the default: the quota/period pair must still apply
     b = env.bundle().set_args("sleep", "100")
@@ -103,6 +111,7 @@ def test_cpu_quota_smaller_period_order(env, rt):
     assert read("cpu", b, "cpu.cfs_period_us") == "10000"
 
 
+@v1_only
 @pytest.mark.husk_only
 def test_cpu_realtime_beyond_parent_refused(env):
     b = env.bundle().set_args("true")
@@ -114,12 +123,14 @@ def test_cpu_realtime_beyond_parent_refused(env):
     assert_refused(env, b, "cpu.realtime")
 
 
+@v1_only
 def test_cpuset_inherited_without_values(env, rt):
     b = env.bundle().set_args("sleep", "100")
     env.create(b)
     assert read("cpuset", b, "cpuset.cpus") != ""
 
 
+@v1_only
 def test_blkio_throttle_and_weight(env, rt):
     dev = None
     for p in sorted(glob.glob("/sys/block/*/dev")):
@@ -139,6 +150,7 @@ def test_blkio_throttle_and_weight(env, rt):
     assert f"{major}:{minor} 100" in read("blkio", b, "blkio.throttle.write_iops_device")
 
 
+@v1_only
 def test_blkio_weight(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["blockIO"] = {"weight": 300}
@@ -187,6 +199,7 @@ def test_unified_on_hybrid(env, rt):
         assert f.read().strip() == "2097152"
 
 
+@v1_only
 @pytest.mark.husk_only
 def test_unified_v1_controller_refused(env):
     b = env.bundle().set_args("true")
@@ -209,7 +222,7 @@ def test_network_without_net_cls_refused(env, rt):
 def test_rdma_without_controller_refused(env, rt):
     b = env.bundle().set_args("true")
     b.config["linux"]["resources"]["rdma"] = {"mlx5_1": {"hcaHandles": 3}}
-    if has_v1("rdma"):
+    if has_v1("rdma") or (PURE_V2 and "rdma" in v2_controllers()):
         pytest.skip("host has rdma")
     assert_refused(env, b, "rdma")
 
@@ -245,7 +258,8 @@ def test_resources_as_reals(env, rt):
     b.config["linux"]["resources"]["memory"] = {"limit": float(64 << 20)}
     b.config["linux"]["resources"]["pids"] = {"limit": 50.0}
     env.create(b)
-    assert int(read("memory", b, "memory.limit_in_bytes")) == 64 << 20
+    mem = "memory.max" if PURE_V2 else "memory.limit_in_bytes"
+    assert int(read("memory", b, mem)) == 64 << 20
     assert read("pids", b, "pids.max") == "50"
 
 
@@ -338,3 +352,68 @@ def test_devices_allow_all(env):
     b.config["linux"]["devices"] = [{"path": "/dev/loop-control", "type": "c", "major": 10, "minor": 237}]
     r = env.run_sh("head -c 1 /dev/zero > /dev/null && echo fine", bundle=b)
     assert "fine" in r.out
+
+
+@v2_only
+def test_v2_memory_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {
+        "limit": 64 << 20, "swap": 96 << 20, "reservation": 32 << 20}
+    env.create(b)
+    assert int(read("memory", b, "memory.max")) == 64 << 20
+    assert int(read("memory", b, "memory.low")) == 32 << 20
+    if os.path.exists(cg("memory", b, "memory.swap.max")):
+        # v2 swap is memsw minus the limit (runc's conversion)
+        assert int(read("memory", b, "memory.swap.max")) == 32 << 20
+
+
+@v2_only
+def test_v2_memory_limit_minus_one(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": -1}
+    env.create(b)
+    assert read("memory", b, "memory.max") == "max"
+
+
+@v2_only
+def test_v2_cpu_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["cpu"] = {
+        "shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"}
+    env.create(b)
+    # runc: weight = 1 + ((shares - 2) * 9999) / 262142
+    assert read("cpu", b, "cpu.weight") == str(1 + (1022 * 9999) // 262142)
+    assert read("cpu", b, "cpu.max") == "50000 100000"
+    assert read("cpuset", b, "cpuset.cpus") == "0"
+    assert read("cpuset", b, "cpuset.mems") == "0"
+
+
+@v2_only
+def test_v2_cpu_period_only_keeps_max(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["cpu"] = {"period": 50000}
+    env.create(b)
+    assert read("cpu", b, "cpu.max") == "max 50000"
+
+
+@v2_only
+def test_v2_io_weight(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["blockIO"] = {"weight": 500}
+    env.create(b)
+    files = [f for f in ("io.weight", "io.bfq.weight") if os.path.exists(cg("io", b, f))]
+    if not files:
+        pytest.skip("no io weight file (no io scheduler with weights)")
+    # runc: io.weight = 1 + ((blkio - 10) * 9999) / 990
+    want = str(1 + ((500 - 10) * 9999) // 990)
+    assert any(want in read("io", b, f) or "500" in read("io", b, f) for f in files), \
+        {f: read("io", b, f) for f in files}
+
+
+@v2_only
+def test_v2_unified_memory_high(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["unified"] = {"memory.high": "33554432", "pids.max": "7"}
+    env.create(b)
+    assert read("memory", b, "memory.high") == "33554432"
+    assert read("pids", b, "pids.max") == "7"

@@ -3,11 +3,7 @@ import os
 
 import pytest
 
-from conftest import CGROUP_PARENT
-
-
-def cg(controller, b, name):
-    return f"/sys/fs/cgroup/{controller}/{CGROUP_PARENT}/{b.unique}/{name}"
+from conftest import PURE_V2, cgroup_file as cg
 
 
 def test_placed_in_cgroups_path(env, rt):
@@ -16,6 +12,11 @@ def test_placed_in_cgroups_path(env, rt):
     pid = rt.state(cid)["pid"]
     with open(f"/proc/{pid}/cgroup") as f:
         lines = f.read().splitlines()
+    if PURE_V2:
+        assert lines == [f"0::{b.cgroups_path}"], lines
+        with open(cg("", b, "cgroup.procs")) as f:
+            assert str(pid) in f.read().split()
+        return
     path_of = {}
     for line in lines:
         _, ctrls, path = line.split(":", 2)
@@ -33,6 +34,15 @@ def test_memory_and_pids_limits(env, rt):
     b.config["linux"]["resources"]["pids"] = {"limit": 42}
     b.config["linux"]["resources"]["cpu"] = {"shares": 512}
     cid, _ = env.create(b)
+    if PURE_V2:
+        with open(cg("memory", b, "memory.max")) as f:
+            assert int(f.read()) == 64 * 1024 * 1024
+        with open(cg("pids", b, "pids.max")) as f:
+            assert f.read().strip() == "42"
+        with open(cg("cpu", b, "cpu.weight")) as f:
+            # runc's shares -> weight: 1 + ((512 - 2) * 9999) / 262142
+            assert f.read().strip() == "20"
+        return
     with open(cg("memory", b, "memory.limit_in_bytes")) as f:
         assert int(f.read()) == 64 * 1024 * 1024
     with open(cg("pids", b, "pids.max")) as f:

@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from conftest import wait_for, pid_alive
+from conftest import PURE_V2, _cgroup_dirs, wait_for, pid_alive
+
+
+def _procs_files(b):
+    """cgroup.procs of the container's cgroup in every hierarchy (the one
+    v2 directory on a pure v2 host)."""
+    return [os.path.join(d, "cgroup.procs") for d in _cgroup_dirs(b.unique)]
 from test_cgroup_v2 import cgdir, v2  # noqa: F401 (v2: the fixture)
 
 
@@ -83,12 +89,15 @@ def test_exec_joins_cgroup(env, rt):
     b, cid = _running(env)
     rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
     epid = int(open(os.path.join(rt.workdir, "p")).read())
-    procs = glob.glob(f"/sys/fs/cgroup/*/husk-test/{b.unique}/cgroup.procs")
-    assert procs
-    for p in procs:
-        pids = open(p).read().split()
-        assert str(epid) in pids, p
-    _kill_reap(epid)
+    try:
+        procs = _procs_files(b)
+        assert procs
+        for p in procs:
+            pids = open(p).read().split()
+            assert str(epid) in pids, p
+    finally:
+        # an unreaped exec'd process holds the pid namespace's init in exit
+        _kill_reap(epid)
 
 
 def _cgroups(pid):
@@ -115,7 +124,7 @@ def test_exec_cgroups_every_hierarchy(env, rt):
         epid = int(open(os.path.join(rt.workdir, "p")).read())
         try:
             assert _cgroups(epid) == want
-            for procs in glob.glob(f"/sys/fs/cgroup/*/husk-test/{b.unique}/cgroup.procs"):
+            for procs in _procs_files(b):
                 for p in open(procs).read().split():
                     assert _ns(int(p), "pid") == _ns(init, "pid"), (procs, p)
         finally:
@@ -319,17 +328,24 @@ def test_exec_errors(env, rt):
 def test_exec_cgroup_sub_path(env, rt):
     b, cid = _running(env)
     subs = []
-    for d in glob.glob(f"/sys/fs/cgroup/*/husk-test/{b.unique}"):
-        if os.path.basename(os.path.dirname(os.path.dirname(d))) == "memory":
+    for d in _cgroup_dirs(b.unique):
+        if PURE_V2 or os.path.basename(os.path.dirname(os.path.dirname(d))) == "memory":
             os.mkdir(os.path.join(d, "sub"))
             subs.append(os.path.join(d, "sub"))
     assert subs
     pid = None
     try:
-        rt.ok("exec", "-d", "--pid-file", "p", "--cgroup", "memory:sub", cid, "sleep", "100")
+        # v2 has one hierarchy: a bare path (runc's form there)
+        rt.ok("exec", "-d", "--pid-file", "p", "--cgroup", "sub" if PURE_V2 else "memory:sub",
+              cid, "sleep", "100")
         pid = open(os.path.join(rt.workdir, "p")).read().strip()
         assert pid in open(os.path.join(subs[0], "cgroup.procs")).read().split()
         cgs = _cgroups(int(pid))
+        if PURE_V2:
+            assert cgs == {"": f"/husk-test/{b.unique}/sub"}, cgs
+            rt.fail("exec", "--cgroup", "nosuch", cid, "true")
+            rt.fail("exec", "--cgroup", "../escape", cid, "true")
+            return
         assert cgs["memory"] == f"/husk-test/{b.unique}/sub", cgs
         assert all(p == f"/husk-test/{b.unique}" for c, p in cgs.items()
                    if c not in ("memory", "name=systemd")), cgs
