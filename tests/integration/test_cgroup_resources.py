@@ -417,3 +417,43 @@ def test_v2_unified_memory_high(env, rt):
     env.create(b)
     assert read("memory", b, "memory.high") == "33554432"
     assert read("pids", b, "pids.max") == "7"
+
+
+def _block_dev():
+    for p in sorted(glob.glob("/sys/block/*/dev")):
+        if "/loop" not in p and "/zram" not in p:
+            with open(p) as f:
+                return tuple(map(int, f.read().strip().split(":")))
+    pytest.skip("no block device")
+
+
+@v2_only
+def test_v2_io_max(env, rt):
+    major, minor = _block_dev()
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["blockIO"] = {
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
+    env.create(b)
+    line = [l for l in read("io", b, "io.max").splitlines() if l.startswith(f"{major}:{minor} ")]
+    assert line, read("io", b, "io.max")
+    fields = dict(f.split("=") for f in line[0].split()[1:])
+    assert fields["rbps"] == "1048576" and fields["wiops"] == "100", line
+    assert fields["wbps"] == "max" and fields["riops"] == "max", line
+
+
+@v2_only
+def test_v2_cpuset_inherited_without_values(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    env.create(b)
+    assert read("cpuset", b, "cpuset.cpus.effective") != ""
+    assert read("cpuset", b, "cpuset.mems.effective") != ""
+
+
+def test_starts_under_tight_memory_limit(env):
+    """The init is in the cgroup before it allocates much (clone3 into the
+    cgroup on v2): a container starts and runs under a 4 MiB limit."""
+    b = env.bundle()
+    b.config["linux"]["resources"]["memory"] = {"limit": 4 << 20, "swap": 4 << 20}
+    r = env.run_sh("echo small", bundle=b)
+    assert "small" in r.out, r

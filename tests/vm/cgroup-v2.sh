@@ -58,10 +58,13 @@ add_mod() {
 	for d in $(modinfo -k "$KVER" -F depends "$1" | tr , ' '); do add_mod "$d"; done
 	ORDER="$ORDER $1"
 }
-for m in virtio_pci 9pnet_virtio 9p; do add_mod "$m"; done
+for m in virtio_pci 9pnet_virtio 9p virtio_blk; do add_mod "$m"; done
 for m in $ORDER; do
 	cp "$(modinfo -k "$KVER" -n "$m")" "$INITRD/mod/$m.ko"
 done
+
+# A scratch disk: a block device for the io.max tests.
+truncate -s 16M "$WORK/disk.img"
 
 # What the guest runs, after switch_root into the read-only host root.
 ARGS=
@@ -126,6 +129,7 @@ timeout "${VM_TIMEOUT:-1800}" qemu-system-x86_64 $ACCEL -m "${VM_MEM:-2048}" -sm
 	-nographic -no-reboot -nic none \
 	-kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+	-drive file="$WORK/disk.img",if=virtio,format=raw \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	</dev/null >"$LOG" 2>&1 || rc=$?
 tr -d '\r' < "$LOG" | grep -v '^HUSK-VM-RC=' || true
