@@ -457,3 +457,24 @@ def test_starts_under_tight_memory_limit(env):
     b.config["linux"]["resources"]["memory"] = {"limit": 4 << 20, "swap": 4 << 20}
     r = env.run_sh("echo small", bundle=b)
     assert "small" in r.out, r
+
+
+@v2_only
+def test_v2_cpu_burst_and_idle(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000, "burst": 10000}
+    env.create(b)
+    if os.path.exists(cg("cpu", b, "cpu.max.burst")):
+        assert read("cpu", b, "cpu.max.burst") == "10000"
+    b2 = env.bundle().set_args("sleep", "100")
+    b2.config["linux"]["resources"]["cpu"] = {"idle": 1}
+    env.create(b2)
+    assert read("cpu", b2, "cpu.idle") == "1"
+
+
+@v2_only
+@pytest.mark.husk_only
+def test_v2_realtime_refused(env):
+    b = env.bundle().set_args("true")
+    b.config["linux"]["resources"]["cpu"] = {"realtimeRuntime": 1000, "realtimePeriod": 1000000}
+    assert_refused(env, b, "realtime", "v2")

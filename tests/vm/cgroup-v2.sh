@@ -78,6 +78,13 @@ cd '$REPO'
 echo "HUSK-VM: kernel \$(uname -r), \$(grep " /sys/fs/cgroup" /proc/mounts | tr "\\n" " ")"
 echo "HUSK-VM: controllers: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "HUSK-VM: husk: \$(\$HUSK --version | head -n1)"
+# a hang: show what everything waits on, then power off
+( sleep ${VM_WATCHDOG:-1200}; echo "HUSK-VM: watchdog after ${VM_WATCHDOG:-1200}s"
+  ps -eo pid,ppid,stat,wchan:32,args
+  for p in /proc/[0-9]*; do
+	grep -q '^State:.*[DZ]' \$p/status 2>/dev/null && { echo "== \$p"; cat \$p/stack; }
+  done
+  echo o > /proc/sysrq-trigger ) &
 /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfEs $ARGS
 echo "HUSK-VM-RC=\$?"
 sync
