@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "clone.h"
 #include "config.h"
 #include "hooks.h"
 #include "init.h"
@@ -68,21 +69,11 @@ int husk_validate_id(const char *id, struct husk_error *e)
 	return 0;
 }
 
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int pidfd_send_signal_(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
 /* A pidfd for the state's init, or -1 (errno ESRCH) when that process is
  * gone or its pid now belongs to someone else. */
 static int open_init_pidfd(const struct husk_state *s)
 {
-	int fd = pidfd_open_(s->pid);
+	int fd = husk_pidfd_open(s->pid);
 	if (fd < 0)
 		return -1;
 	/* Checked after opening: the pidfd pins the process we verified. */
@@ -708,7 +699,7 @@ int husk_container_kill(const struct husk_global_opts *g, const char *id, int si
 		goto out;
 	}
 	pidfd = open_init_pidfd(st);
-	if (pidfd < 0 || pidfd_send_signal_(pidfd, sig) < 0) {
+	if (pidfd < 0 || husk_pidfd_send_signal(pidfd, sig) < 0) {
 		if (errno == ESRCH)
 			husk_err(e, 0, "container not running");
 		else
@@ -728,7 +719,7 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 	if (running) {
 		_cleanup_fd_ int pidfd = open_init_pidfd(st);
 		if (pidfd >= 0)
-			pidfd_send_signal_(pidfd, SIGKILL);
+			husk_pidfd_send_signal(pidfd, SIGKILL);
 		if (kill_cgroup(st, SIGKILL, true, e) < 0)
 			return -1;
 		if (pidfd >= 0 && wait_pidfd(pidfd, 10000) == 0)

@@ -7,6 +7,7 @@
  * execs.  Errors before the exec come back over the sync
  * socket; its close-on-exec EOF says the exec happened. */
 #include "exec.h"
+#include "clone.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -343,12 +344,6 @@ struct exec_child {
 	bool hold;
 };
 
-static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
-{
-	husk_sync_send_error(sync_fd, e);
-	_exit(1);
-}
-
 static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 {
 	struct husk_error err = { 0 }, *e = &err;
@@ -364,56 +359,29 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 	 * needs this too). */
 	if (fchdir(c->rootfd) < 0 || chroot(".") < 0) {
 		husk_errno(e, "enter the container's root");
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 	}
 	close(c->rootfd);
 	if (p->terminal) {
 		int master, slave;
 		if (husk_terminal_open(AT_FDCWD, "/dev/ptmx", p, &master, &slave, e) < 0)
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 		int r = husk_terminal_send_master(sync_fd, master, e);
 		close(master);
 		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 	}
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
 				c->preserve_fds, &plan, e) < 0)
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
 	prctl(PR_SET_PDEATHSIG, 0);
 	husk_process_exec(&plan, p->args, sync_fd, e);
-	child_fail(sync_fd, e);
+	husk_sync_fail(sync_fd, e);
 }
 
-static pid_t raw_clone(unsigned long flags)
-{
-	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
-}
-
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
-/* The joiner, born in the unified cgroup when there is one and the kernel
- * agrees; *into says whether it was. */
-static pid_t clone_joiner(int cgfd, bool *into)
-{
-	struct {
-		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-			set_tid, set_tid_size, cgroup;
-	} a = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd };
-	*into = false;
-	if (cgfd >= 0) {
-		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
-		if (pid >= 0) {
-			*into = true;
-			return pid;
-		}
-	}
-	return raw_clone(0);
-}
 
 /* The first child: joins the cgroups and the namespaces, clones the
  * process into them (as our parent's child) and reports its pid and the
@@ -444,7 +412,7 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 	c->hold = strchr(need, '1') || c->p->terminal;
 	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
-		child_fail(c->sync_fd, &err);
+		husk_sync_fail(c->sync_fd, &err);
 	}
 	close(c->pidfd);
 	if (c->ns_flags & CLONE_NEWUSER) {
@@ -452,13 +420,13 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 		 * the user switch later does the rest. */
 		if ((setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) && errno != EINVAL) {
 			husk_errno(&err, "become root in the container's user namespace");
-			child_fail(c->sync_fd, &err);
+			husk_sync_fail(c->sync_fd, &err);
 		}
 	}
-	pid_t pid = raw_clone(CLONE_PARENT);
+	pid_t pid = husk_clone_fork(CLONE_PARENT);
 	if (pid < 0) {
 		husk_errno(&err, "clone the exec process");
-		child_fail(c->sync_fd, &err);
+		husk_sync_fail(c->sync_fd, &err);
 	}
 	if (pid == 0)
 		exec_main(c);
@@ -625,7 +593,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		.seccomp = seccomp,
 		.join = join,
 	};
-	joiner = clone_joiner(join.v2_dir, &child.born_in_v2);
+	joiner = husk_clone_into_cgroup(0, join.v2_dir, &child.born_in_v2);
 	if (joiner != 0)
 		husk_cgroup_join_close(&join); /* the joiner closes its own copies */
 	if (joiner < 0) {

@@ -14,22 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clone.h"
 #include "log.h"
 #include "util.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-static int pidfd_open_(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
 
 /* Remaining milliseconds before deadline_ns (0 = none: -1 for poll). */
 static int remaining_ms(uint64_t deadline_ns)
@@ -130,7 +121,7 @@ static int wait_hook(const struct husk_hook *h, pid_t pid, int *wfd, const char 
 	const char *buf = state;
 	size_t left = strlen(state);
 	uint64_t deadline = h->timeout > 0 ? husk_now_ns() + (uint64_t)h->timeout * 1000000000ull : 0;
-	_cleanup_fd_ int pidfd = pidfd_open_(pid);
+	_cleanup_fd_ int pidfd = husk_pidfd_open(pid);
 	int status = 0;
 
 	feed_stdin(wfd, &buf, &left);

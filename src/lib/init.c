@@ -15,6 +15,7 @@
 
 #include "devices.h"
 #include "cgroup/cgroup.h"
+#include "clone.h"
 #include "hooks.h"
 #include "path.h"
 #include "process.h"
@@ -37,49 +38,6 @@ bool husk_init_wants_runtime_hooks(const struct husk_spec *s)
 	return s->hooks[HUSK_HOOK_PRESTART].n || s->hooks[HUSK_HOOK_CREATE_RUNTIME].n;
 }
 
-/* fork() semantics with namespace flags: no new stack, the child resumes
- * here with a copy of our memory.  Raw syscall, so glibc's atfork
- * machinery (and its locks) stay out of the start path. */
-static pid_t clone_fork(unsigned long flags)
-{
-	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
-}
-
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
-/* struct clone_args of clone3 (v2, with the cgroup field) */
-struct clone3_args {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-		set_tid_size, cgroup;
-};
-
-/* With a unified hierarchy (v2 or hybrid) the init is born in the
- * container's cgroup there (clone3 with CLONE_INTO_CGROUP), so nothing it
- * allocates escapes the limits and a tight memory limit still starts.
- * Otherwise (or when the kernel refuses) a plain clone.  *into says, in
- * parent and child alike, whether clone3 placed it. */
-static pid_t clone_into_cgroup(unsigned long flags, int cgfd, bool *into)
-{
-	*into = false;
-	if (cgfd >= 0) {
-		struct clone3_args a = { .flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
-					 .cgroup = (uint64_t)cgfd };
-		pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
-		if (pid >= 0) {
-			*into = true;
-			return pid;
-		}
-	}
-	return clone_fork(flags);
-}
-
-static __attribute__((noreturn)) void child_fail(int sync_fd, struct husk_error *e)
-{
-	husk_sync_send_error(sync_fd, e);
-	_exit(1);
-}
 
 static int become_root_in_userns(struct husk_error *e)
 {
@@ -161,11 +119,11 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	if (s->namespaces[HUSK_NS_UTS].present) {
 		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
 			husk_errno(e, "sethostname %s", s->hostname);
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 		}
 		if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
 			husk_errno(e, "setdomainname %s", s->domainname);
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 		}
 	}
 
@@ -175,7 +133,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 &&
 		    errno != ENOSYS && errno != EPERM && errno != EACCES) {
 			husk_errno(e, "join session keyring");
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 		}
 	}
 
@@ -191,33 +149,33 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.rootfs_fd = -1,
 	};
 	if (husk_rootfs_prepare(&rctx, e) < 0)
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 
 	_cleanup_free_ char *state_json = NULL;
 	if (husk_init_wants_runtime_hooks(s)) {
 		if (husk_sync_send(sync_fd, SYNC_HOOKS, 0, NULL, 0, e) < 0 ||
 		    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0)
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 	}
 	if (s->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
 		if (!state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
 				    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0))
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 		if (husk_hooks_run(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
 				   state_json, e) < 0)
-			child_fail(sync_fd, e);
+			husk_sync_fail(sync_fd, e);
 	}
 
 	if (p->terminal && setup_terminal(&rctx, p, sync_fd, e) < 0)
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 
 	if (husk_rootfs_finalize(&rctx, e) < 0)
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
 				&plan, e) < 0)
-		child_fail(sync_fd, e);
+		husk_sync_fail(sync_fd, e);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -235,12 +193,12 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	if (s->hooks[HUSK_HOOK_START_CONTAINER].n &&
 	    husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER, state_json,
 			   e) < 0)
-		child_fail(conn, e);
+		husk_sync_fail(conn, e);
 
 	/* The start connection is close-on-exec: its EOF tells `start` the
 	 * exec happened. */
 	husk_process_exec(&plan, p->args, conn, e);
-	child_fail(conn, e);
+	husk_sync_fail(conn, e);
 }
 
 /* The intermediate: joins namespaces by path, creates the rest (a time
@@ -255,23 +213,23 @@ static __attribute__((noreturn)) void intermediate_main(struct husk_init_config 
 	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	if (husk_ns_join(c->ns, CLONE_NEWUSER, &err) < 0)
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	if (c->ns->any_userns && become_root_in_userns(&err) < 0)
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	if (husk_ns_join(c->ns, ~CLONE_NEWUSER, &err) < 0)
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	int flags = c->ns->new_flags & ~(CLONE_NEWUSER);
 	if (flags && unshare(flags) < 0) {
 		husk_errno(&err, "unshare namespaces");
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	}
 	if ((flags & CLONE_NEWTIME) && husk_ns_write_time_offsets(c->spec, &err) < 0)
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 
-	pid_t pid = clone_fork(CLONE_PARENT);
+	pid_t pid = husk_clone_fork(CLONE_PARENT);
 	if (pid < 0) {
 		husk_errno(&err, "clone container init");
-		child_fail(sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	}
 	if (pid == 0)
 		init_main(c);
@@ -299,8 +257,10 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 	struct husk_cgroup_join join = { .v2_dir = -1 };
 	if (c->cgroup)
 		husk_cgroup_join_open(c->cgroup, &join);
+	/* Born in the unified cgroup when there is one, so nothing the init
+	 * allocates escapes the limits and a tight memory limit still starts. */
 	bool born_in_v2;
-	pid_t pid = clone_into_cgroup(flags, join.v2_dir, &born_in_v2);
+	pid_t pid = husk_clone_into_cgroup(flags, join.v2_dir, &born_in_v2);
 	if (pid != 0)
 		husk_cgroup_join_close(&join); /* the child closes its own copies */
 	if (pid < 0)
@@ -343,10 +303,10 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 	if (hold && husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	if (ns->new_user && become_root_in_userns(&err) < 0)
-		child_fail(c->sync_fd, &err);
+		husk_sync_fail(c->sync_fd, &err);
 	if ((ns->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
 		husk_errno(&err, "unshare cgroup namespace");
-		child_fail(c->sync_fd, &err);
+		husk_sync_fail(c->sync_fd, &err);
 	}
 	init_main(c);
 }

@@ -33,6 +33,12 @@ int husk_sync_send_error(int fd, const struct husk_error *err)
 	return husk_sync_send(fd, SYNC_ERROR, err->errnum, err->msg, strlen(err->msg), &ignored);
 }
 
+void husk_sync_fail(int fd, const struct husk_error *err)
+{
+	husk_sync_send_error(fd, err);
+	_exit(1);
+}
+
 int husk_sync_expect(int fd, enum husk_sync_type type, int32_t *val, char **payload,
 		     struct husk_error *e)
 {

@@ -38,6 +38,8 @@ struct husk_sync_msg {
 int husk_sync_send(int fd, enum husk_sync_type type, int32_t val, const char *payload, size_t len,
 		   struct husk_error *e);
 int husk_sync_send_error(int fd, const struct husk_error *err);
+/* In a child before exec: report err to the parent and _exit(1). */
+__attribute__((noreturn)) void husk_sync_fail(int fd, const struct husk_error *err);
 /* Receive a message of the given type.  A SYNC_ERROR from the peer is
  * turned into e (returns -1); EOF is "init exited unexpectedly".
  * *payload (NUL-terminated, malloc'd) may be NULL when not wanted. */
