@@ -3,8 +3,8 @@
 #   scripts/deps.sh build   compiler, meson, libraries, busybox-static
 #   scripts/deps.sh test    the above plus the test runners
 set -eu
-build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev busybox-static"
-test="$build python3 python3-pytest"
+build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev busybox-static"
+test="$build python3 python3-pytest systemd"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

@@ -50,7 +50,7 @@ char *husk_features_json(void)
 		"ociVersionMin", "1.0.0", "ociVersionMax", HUSK_SPEC_VERSION, "hooks", hooks,
 		"mountOptions", opts,
 		"linux", "namespaces", ns, "capabilities", caps,
-		"cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0,
+		"cgroup", "v1", 1, "v2", 1, "systemd", HAVE_SD_BUS, "systemdUser", HAVE_SD_BUS,
 		"seccomp", husk_seccomp_features(),
 		/* AppArmor profiles are applied where the host has AppArmor;
 		 * SELinux lacks mount labels, so it is not claimed. */

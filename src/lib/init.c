@@ -292,7 +292,7 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 	if (c->cgroup) {
 		_cleanup_free_ char *need = xmalloc(join.n + 1);
 		husk_cgroup_join_self(&join, born_in_v2, need);
-		hold |= strchr(need, '1') != NULL;
+		hold |= strchr(need, '1') != NULL || husk_cgroup_systemd_pending(c->cgroup);
 		if (husk_sync_send(c->sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
 			_exit(1);
 	}
@@ -322,6 +322,13 @@ int husk_init_release(const struct husk_init_config *c, struct husk_cgroup *cg, 
 		_cleanup_free_ char *need = NULL;
 		if (husk_sync_expect(sync_fd, SYNC_CGROUP, NULL, &need, e) < 0)
 			return -1;
+		if (husk_cgroup_systemd_pending(cg)) {
+			go = true;
+			free(need);
+			need = NULL;
+			if (husk_cgroup_systemd_attach(cg, first, &need, e) < 0)
+				return -1;
+		}
 		if (strchr(need, '1')) {
 			go = true;
 			if (husk_cgroup_enter_some(cg, first, need, e) < 0)

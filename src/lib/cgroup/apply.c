@@ -239,8 +239,9 @@ int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *res, struc
 	struct cg_plan p;
 	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
 		return -1;
-	int r = do_writes(cg, &p, e);
-	if (r == 0)
+	/* systemd driver: checked now, written once the unit exists. */
+	int r = cg->sd_pending ? 0 : do_writes(cg, &p, e);
+	if (r == 0 && !cg->sd_pending)
 		r = apply_devices(cg, p.dev, p.ndev, e);
 	husk_cg_plan_free(&p);
 	if (r == 0) {
@@ -282,7 +283,6 @@ int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct hus
 		json_object_set(todo, k, json_object_get(merged, k));
 	struct cg_plan p;
 	int r = husk_cg_plan_build(todo, merged, v2_mask(cg), &p, e);
-	json_decref(todo);
 	if (r == 0) {
 		json_t *mem = json_object_get(merged, "memory");
 		if (json_is_true(json_object_get(mem, "checkBeforeUpdate")))
@@ -291,8 +291,11 @@ int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct hus
 			r = do_writes(cg, &p, e);
 		if (r == 0 && p.has_devices)
 			r = apply_devices(cg, p.dev, p.ndev, e);
+		if (r == 0)
+			r = husk_cg_systemd_update(cg, todo, &p, e);
 		husk_cg_plan_free(&p);
 	}
+	json_decref(todo);
 	if (r < 0) {
 		json_decref(merged);
 		return -1;

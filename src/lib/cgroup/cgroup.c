@@ -9,6 +9,7 @@
  * exactly those away. */
 #include "cgroup/cgroup.h"
 #include "cgroup/cgroup_internal.h"
+#include "cgroup/systemd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,8 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	free(cg->h);
 	free(cg->v2_avail);
 	json_decref(cg->resources);
+	husk_sd_unit_free(&cg->sd);
+	free(cg->sd_description);
 	free(cg);
 }
 
@@ -564,20 +567,6 @@ static int make_dirs(struct hier *h, size_t base_len, struct husk_error *e)
 	return 0;
 }
 
-static int check_systemd(const struct husk_spec *spec, struct husk_error *e)
-{
-	/* cgroupsPath "slice:prefix:name" names a transient scope that only
-	 * systemd (over D-Bus) can create. */
-	const char *p = spec && spec->cgroups_path ? spec->cgroups_path : "";
-	const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	if (*p && (!c2 || strchr(c2 + 1, ':') || strchr(p, '/')))
-		return husk_err(e, 0, "systemd cgroup driver: cgroupsPath \"%s\" is not \"slice:prefix:name\"", p);
-	struct stat st;
-	if (stat("/run/systemd/system", &st) < 0)
-		return husk_err(e, 0, "systemd cgroup driver: systemd is not running on this host (leave out --systemd-cgroup)");
-	return husk_err(e, EOPNOTSUPP, "systemd cgroup driver: this build has no D-Bus support");
-}
-
 /* runc leaves out a default device rule whose node linux.devices
  * replaces; the linux.devices entries themselves get no rule. */
 static uint32_t spec_device_skip(const struct husk_spec *spec)
@@ -607,11 +596,161 @@ static void v2_enable_all(struct hier *h)
 	}
 }
 
+/* ---- systemd driver ----
+ * The unit can only be started with a process in it, so create only
+ * works out the paths; husk_cgroup_systemd_attach() does the rest once
+ * the init exists (it waits, unplaced, until then). */
+
+static int create_systemd(const struct husk_spec *spec, const char *id, struct husk_cgroup **out,
+			  struct husk_error *e)
+{
+	struct husk_sd_unit u;
+	if (husk_sd_parse(spec ? spec->cgroups_path : NULL, id, geteuid() != 0, &u, e) < 0)
+		return -1;
+	struct stat st;
+	if (stat("/run/systemd/system", &st) < 0) {
+		husk_sd_unit_free(&u);
+		return husk_err(e, 0, "systemd cgroup driver: systemd is not running on this host (leave out --systemd-cgroup)");
+	}
+	struct cg_mount *m = NULL;
+	size_t nm = 0;
+	enum cg_layout layout = CG_V1;
+	if (read_mounts(&layout, &m, &nm, true, e) < 0) {
+		husk_sd_unit_free(&u);
+		return -1;
+	}
+	struct husk_cgroup *cg = xcalloc(1, sizeof(*cg));
+	cg->layout = layout;
+	cg->h = xcalloc(nm + 1, sizeof(*cg->h));
+	for (size_t i = 0; i < nm; i++, cg->n++) {
+		cg->h[i].ctrl = xstrdup(m[i].ctrl);
+		cg->h[i].mountpoint = xstrdup(m[i].mountpoint);
+		cg->h[i].dir = xasprintf("%s%s", m[i].mountpoint, u.path);
+	}
+	mounts_free(m, nm);
+	cg->sd = u;
+	cg->sd_description = xasprintf("husk container %s", id);
+	cg->sd_pending = true;
+	cg->dev_skip = spec_device_skip(spec);
+	*out = cg;
+	return 0;
+}
+
+bool husk_cgroup_systemd_pending(const struct husk_cgroup *cg)
+{
+	return cg && cg->sd_pending;
+}
+
+/* The unit's properties for the resources res; with_devices: the device
+ * rules too (p's, after the defaults as for the cgroup files). */
+static int systemd_props(struct husk_cgroup *cg, const json_t *res, bool with_devices, const struct cg_plan *p,
+			 struct sd_props *ps, struct husk_error *e)
+{
+	_cleanup_free_ char *proc_devices = NULL;
+	size_t nrules = 0;
+	_cleanup_free_ struct cg_dev_rule *rules = NULL;
+	if (with_devices) {
+		struct husk_error ignored;
+		husk_read_file_at(AT_FDCWD, "/proc/devices", &proc_devices, NULL, &ignored);
+		rules = husk_cg_device_rules(p->dev, p->ndev, cg->dev_skip, &nrules);
+	}
+	return husk_sd_props_resources(ps, res, cg->layout == CG_V2, rules, nrules, proc_devices, e);
+}
+
+int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk_error *e)
+{
+	bool scope = cg->sd.slice != NULL;
+	struct sd_props ps = { 0 };
+	husk_sd_prop_str(&ps, "Description", cg->sd_description);
+	if (scope) {
+		husk_sd_prop_str(&ps, "Slice", cg->sd.slice);
+		husk_sd_prop_pid(&ps, "PIDs", pid);
+	}
+	husk_sd_prop_bool(&ps, "Delegate", true);
+	husk_sd_prop_bool(&ps, "DefaultDependencies", false);
+	husk_sd_prop_bool(&ps, "MemoryAccounting", true);
+	husk_sd_prop_bool(&ps, "CPUAccounting", true);
+	husk_sd_prop_bool(&ps, cg->layout == CG_V2 ? "IOAccounting" : "BlockIOAccounting", true);
+	husk_sd_prop_bool(&ps, "TasksAccounting", true);
+
+	struct cg_plan plan;
+	struct husk_sd_bus *bus = NULL;
+	int r = husk_cg_plan_build(cg->resources, cg->resources, 0, &plan, e);
+	if (r == 0) {
+		r = systemd_props(cg, cg->resources, true, &plan, &ps, e);
+		husk_cg_plan_free(&plan);
+	}
+	if (r == 0) {
+		_cleanup_free_ char *text = husk_sd_props_format(&ps);
+		husk_debug("systemd: starting %s with\n%s", cg->sd.unit, text);
+		r = husk_sd_connect(cg->sd.user, &bus, e);
+	}
+	if (r == 0)
+		r = husk_sd_start_unit(bus, cg->sd.unit, &ps, e);
+	husk_sd_close(bus);
+	husk_sd_props_free(&ps);
+	if (r < 0)
+		return husk_err_wrap(e, "systemd cgroup driver");
+	cg->sd_pending = false;
+
+	/* Where systemd put it, as this cgroup namespace sees it (a user
+	 * instance's units live below user@UID.service). */
+	_cleanup_free_ char *path = xstrdup(cg->sd.path), *proc_cgroup = NULL;
+	_cleanup_free_ char *f = xasprintf("/proc/%d/cgroup", (int)pid);
+	if (husk_read_file_at(AT_FDCWD, f, &proc_cgroup, NULL, e) < 0)
+		return -1;
+	if (scope) {
+		char own[PATH_MAX];
+		const char *o = husk_cg_own_cgroup(proc_cgroup, cg->layout == CG_V2 ? "" : "name=systemd",
+						   own, sizeof(own));
+		if (o && strcmp(o, "/") != 0) {
+			free(path);
+			path = xstrdup(o);
+		}
+	}
+	*need = xcalloc(cg->n + 1, 1);
+	for (size_t i = 0; i < cg->n; i++) {
+		struct hier *h = &cg->h[i];
+		free(h->dir);
+		h->dir = xasprintf("%s%s", h->mountpoint, path);
+		if (make_dirs(h, strlen(h->mountpoint), e) < 0)
+			return husk_err_wrap(e, "cgroup");
+		char own[PATH_MAX];
+		const char *o = husk_cg_own_cgroup(proc_cgroup, h->ctrl, own, sizeof(own));
+		(*need)[i] = o && strcmp(o, path) == 0 ? '0' : '1';
+	}
+	free(cg->sd.path);
+	cg->sd.path = xstrdup(path);
+	if (cg->layout == CG_V2)
+		v2_enable_all(&cg->h[0]);
+	json_t *res = json_incref(cg->resources);
+	r = husk_cgroup_apply_resources(cg, res, e);
+	json_decref(res);
+	return r;
+}
+
+int husk_cg_systemd_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,
+			   struct husk_error *e)
+{
+	if (!cg->sd.unit)
+		return 0;
+	struct sd_props ps = { 0 };
+	struct husk_sd_bus *bus = NULL;
+	int r = systemd_props(cg, changes, p->has_devices, p, &ps, e);
+	if (r == 0 && ps.n)
+		r = husk_sd_connect(cg->sd.user, &bus, e);
+	if (r == 0 && ps.n)
+		r = husk_sd_set_properties(bus, cg->sd.unit, &ps, e);
+	husk_sd_close(bus);
+	husk_sd_props_free(&ps);
+	return r < 0 ? husk_err_wrap(e, "systemd cgroup driver") : 0;
+}
+
 int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool systemd,
 		       struct husk_cgroup **out, struct husk_error *e)
 {
 	if (systemd)
-		return check_systemd(spec, e);
+		return create_systemd(spec, id, out, e);
 
 	const char *want = spec && spec->cgroups_path && *spec->cgroups_path ? spec->cgroups_path : NULL;
 	_cleanup_free_ char *dflt = NULL;
@@ -743,11 +882,12 @@ int husk_cgroup_enter_some(struct husk_cgroup *cg, pid_t pid, const char *which,
 
 void husk_cgroup_join_open(const struct husk_cgroup *cg, struct husk_cgroup_join *j)
 {
-	j->n = cg->n;
+	/* systemd places the init itself, once it exists. */
+	j->n = cg->sd_pending ? 0 : cg->n;
 	j->fd = xmalloc((cg->n ? cg->n : 1) * sizeof(*j->fd));
 	j->v2_dir = -1;
 	j->v2_index = 0;
-	for (size_t i = 0; i < cg->n; i++) {
+	for (size_t i = 0; i < j->n; i++) {
 		const struct hier *h = &cg->h[i];
 		j->fd[i] = -1;
 		if (!*h->ctrl) {
@@ -805,6 +945,13 @@ char *husk_cgroup_serialize(const struct husk_cgroup *cg)
 		json_object_set(o, "resources", cg->resources);
 	if (cg->dev_skip)
 		json_object_set_new(o, "devicesSkip", json_integer(cg->dev_skip));
+	if (cg->sd.unit) {
+		json_t *sd = json_pack("{s:s, s:s, s:b}", "unit", cg->sd.unit, "path", cg->sd.path, "user",
+				       cg->sd.user);
+		if (cg->sd.slice)
+			json_object_set_new(sd, "slice", json_string(cg->sd.slice));
+		json_object_set_new(o, "systemd", sd);
+	}
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
@@ -852,6 +999,20 @@ int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct h
 		cg->resources = json_incref(v);
 	if ((v = json_object_get(o, "devicesSkip")) && json_is_integer(v))
 		cg->dev_skip = (uint32_t)json_integer_value(v);
+	if ((v = json_object_get(o, "systemd"))) {
+		const char *unit = NULL, *path = NULL, *slice = NULL;
+		int user = 0;
+		if (json_unpack(v, "{s:s, s:s, s:b, s?:s}", "unit", &unit, "path", &path, "user", &user,
+				"slice", &slice) < 0) {
+			husk_cgroup_free(cg);
+			json_decref(o);
+			return husk_err(e, 0, "cgroup state: malformed systemd unit");
+		}
+		cg->sd.unit = xstrdup(unit);
+		cg->sd.path = xstrdup(path);
+		cg->sd.slice = slice ? xstrdup(slice) : NULL;
+		cg->sd.user = user;
+	}
 	json_decref(o);
 	*out = cg;
 	return 0;
@@ -921,6 +1082,17 @@ int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
 			*e = e2;
 			r = -1;
 		}
+	}
+	/* systemd removes the unit's own cgroups when it stops. */
+	if (cg->sd.unit && !cg->sd_pending) {
+		struct husk_sd_bus *bus = NULL;
+		struct husk_error e2;
+		if ((husk_sd_connect(cg->sd.user, &bus, &e2) < 0 ||
+		     husk_sd_stop_unit(bus, cg->sd.unit, &e2) < 0) && r == 0) {
+			*e = e2;
+			r = -1;
+		}
+		husk_sd_close(bus);
 	}
 	return r;
 }

@@ -17,6 +17,13 @@ struct husk_cgroup;
  * create the directories.  Nothing is left behind on failure. */
 int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool systemd,
 		       struct husk_cgroup **out, struct husk_error *e);
+/* The systemd driver starts its unit with the init in it, so creating
+ * the cgroup waits for the init: true until husk_cgroup_systemd_attach()
+ * did.  That starts the unit with pid, makes the cgroups of controllers
+ * systemd leaves alone and applies the resources; *need ('1'/'0' per
+ * hierarchy, malloc'd) says where pid must still be moved. */
+bool husk_cgroup_systemd_pending(const struct husk_cgroup *cg);
+int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk_error *e);
 /* Move pid into the cgroup in every hierarchy. */
 int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e);
 /* The same for the hierarchies i with which[i] == '1' (NULL: all). */

@@ -19,6 +19,14 @@ struct hier {
 	int created;    /* trailing components of dir created by us */
 };
 
+/* A unit of the systemd driver (systemd.h). */
+struct husk_sd_unit {
+	char *unit;  /* "husk-ID.scope", or "a-b.slice" when name is a slice */
+	char *slice; /* parent slice of a scope ("system.slice"); NULL for a slice */
+	char *path;  /* its cgroup below the hierarchy root: "/system.slice/husk-ID.scope" */
+	bool user;   /* the user's own systemd instance (rootless) */
+};
+
 struct husk_cgroup {
 	enum cg_layout layout;
 	struct hier *h;
@@ -28,6 +36,11 @@ struct husk_cgroup {
 	/* Bit i: default device rule i is left out because linux.devices
 	 * names its path (the spec's rules decide that device, as in runc). */
 	uint32_t dev_skip;
+	/* systemd driver: sd.unit is set; the unit is started once the
+	 * init exists (sd_pending until then). */
+	struct husk_sd_unit sd;
+	char *sd_description;
+	bool sd_pending;
 };
 
 /* Controllers, by what the spec asks for; CG_CORE is v2's cgroup.* files. */
@@ -121,6 +134,11 @@ extern const char *const husk_cg_default_device_paths[];
  * set.  docker's `--device /dev/kmsg:/dev/kmsg:r` sends "c 1:11 r". */
 struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t nspec, uint32_t skip,
 					 size_t *n);
+
+/* systemd driver: after `update` wrote the files, give systemd the same
+ * values (changes: the resources keys rewritten; p: their plan). */
+int husk_cg_systemd_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,
+			   struct husk_error *e);
 
 /* ---- path / parsing helpers (cgroup.c) ---- */
 

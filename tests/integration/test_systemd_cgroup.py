@@ -1,0 +1,326 @@
+"""The systemd cgroup driver (--systemd-cgroup) against a real systemd.
+
+This host does not run systemd, so the module boots one: systemd 252 from
+the host's /usr as PID 1 of a husk container (its own cgroup namespace and
+a writable cgroup mount, the host's /etc with an empty
+/etc/systemd/system so that no host service starts).  husk then runs inside
+that container, with the suite's state under /run, and the tests read back
+what systemd made of it with systemctl and the cgroup files.  On a pure
+cgroup v2 host (tests/vm/cgroup-v2.sh) the same tests run against v2.
+"""
+import json
+import os
+
+import pytest
+
+from conftest import CGROUP_PARENT, HUSK, Runtime, _cgroup_dirs, wait_for
+
+SYSTEMD = "/lib/systemd/systemd"
+INNER_ROOT = "/run/husk-inner"
+CAP_NAMES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+
+pytestmark = pytest.mark.husk_only
+
+
+def _husk_has_systemd():
+    r = Runtime("/nonexistent", "/tmp")("features", root=False)
+    try:
+        return r.rc == 0 and json.loads(r.out)["linux"]["cgroup"]["systemd"]
+    except (ValueError, KeyError):
+        return False
+
+
+def _bounding_caps():
+    with open("/proc/self/status") as f:
+        bnd = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd"))
+    return [n for i, n in enumerate(CAP_NAMES) if bnd >> i & 1]
+
+
+def _bind(src, dst, ro=True):
+    return {"destination": dst, "type": "bind", "source": src,
+            "options": ["rbind", "ro" if ro else "rw", "nosuid", "nodev"]}
+
+
+class SystemdHost:
+    """A running systemd container and husk inside it."""
+
+    def __init__(self, rt, cid):
+        self.rt, self.cid = rt, cid
+        self.env = [f"{k}={os.environ[k]}" for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+                    if k in os.environ]
+
+    def run(self, *argv, timeout=60):
+        env = [a for kv in self.env for a in ("-e", kv)]
+        return self.rt("exec", *env, self.cid, *argv, timeout=timeout)
+
+    def sh(self, script):
+        r = self.run("/bin/sh", "-c", script)
+        assert r.rc == 0, f"in the systemd container:\n{r!r}"
+        return r.out
+
+    def husk(self, *args, ok=None):
+        r = self.run(HUSK, "--root", INNER_ROOT, *args)
+        if ok is True:
+            assert r.rc == 0, f"inner husk, expected success:\n{r!r}"
+        if ok is False:
+            assert r.rc != 0, f"inner husk, expected failure:\n{r!r}"
+        return r
+
+    def show(self, unit, *props):
+        out = self.sh(f"systemctl show -p {','.join(props)} {unit}")
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    @property
+    def v2(self):
+        return self.run("test", "-e", "/sys/fs/cgroup/cgroup.controllers").rc == 0
+
+
+@pytest.fixture(scope="module")
+def systemd_host(session_dir):
+    if not os.path.exists(SYSTEMD):
+        pytest.skip(f"{SYSTEMD} not installed")
+    if not _husk_has_systemd():
+        pytest.skip("this husk was built without the systemd driver")
+    base = os.path.join(session_dir, "systemd-host")
+    rootfs = os.path.join(base, "rootfs")
+    units = os.path.join(base, "units")
+    for d in ("usr", "etc", "proc", "sys", "dev", "run", "tmp", "var", "root"):
+        os.makedirs(os.path.join(rootfs, d))
+    os.makedirs(units)
+    for link, target in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"),
+                         ("lib64", "usr/lib64")):
+        os.symlink(target, os.path.join(rootfs, link))
+    rt = Runtime(os.path.join(base, "state"), base)
+    rt.ok("spec", "--bundle", base, root=False)
+    with open(os.path.join(base, "config.json")) as f:
+        spec = json.load(f)
+    caps = _bounding_caps()
+    spec["root"] = {"path": "rootfs", "readonly": True}
+    spec["process"].update({
+        "terminal": False,
+        "args": [SYSTEMD, "--unit=basic.target"],
+        "env": ["container=husk", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": False,
+    })
+    tmpfs = {"type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]}
+    spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != "/sys/fs/cgroup"] + [
+        _bind("/usr", "/usr"), _bind("/etc", "/etc"), _bind(units, "/etc/systemd/system"),
+        dict(tmpfs, destination="/run"), dict(tmpfs, destination="/tmp"),
+        dict(tmpfs, destination="/var"),
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "rw"]},
+        # the inner bundles and the husk under test, at their host paths
+        _bind(session_dir, session_dir, ro=False),
+        _bind(os.path.dirname(HUSK), os.path.dirname(HUSK)),
+    ]
+    spec["linux"]["namespaces"].append({"type": "cgroup"})
+    unique = f"systemd-host-{os.getpid()}"
+    spec["linux"]["cgroupsPath"] = f"/{CGROUP_PARENT}/{unique}"
+    spec["linux"]["maskedPaths"] = []
+    with open(os.path.join(base, "config.json"), "w") as f:
+        json.dump(spec, f)
+    cid = "systemd-host"
+    rt.ok("run", "-d", "--bundle", base, cid)
+    host = SystemdHost(rt, cid)
+    try:
+        def booted():
+            r = host.run("systemctl", "is-system-running")
+            return r.out.strip() in ("running", "degraded")
+        wait_for(booted, timeout=60, interval=0.2)
+        yield host
+    finally:
+        r = rt("delete", "--force", cid)
+        assert r.rc == 0, f"delete the systemd container:\n{r!r}"
+        assert not _cgroup_dirs(unique), "the systemd container's cgroups were left"
+
+
+@pytest.fixture
+def sd(systemd_host):
+    yield systemd_host
+    # What a test leaves running goes; its units must go with it.
+    for cid in systemd_host.husk("list", "-q").out.split():
+        r = systemd_host.husk("delete", "--force", cid)
+        assert r.rc == 0, f"inner delete --force:\n{r!r}"
+    units = systemd_host.sh("systemctl list-units --all --plain --no-legend 'husk-*' 'pfx-*'")
+    assert not units.strip(), f"units left behind:\n{units}"
+
+
+def scope_bundle(env, cid, cgroups_path=None, script="sleep 300"):
+    b = env.bundle()
+    b.config["linux"]["cgroupsPath"] = f"system.slice:husk:{cid}" if cgroups_path is None \
+        else cgroups_path
+    b.sh(script)
+    return b.write()
+
+
+def init_cgroups(sd, cid):
+    pid = json.loads(sd.husk("state", cid, ok=True).out)["pid"]
+    lines = sd.sh(f"cat /proc/{pid}/cgroup").split()
+    return {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
+
+
+def test_scope_made_joined_and_removed(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid)
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    unit = f"husk-{cid}.scope"
+    path = f"/system.slice/{unit}"
+    props = sd.show(unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "Description")
+    assert props == {"ActiveState": "active", "Delegate": "yes", "Slice": "system.slice",
+                     "ControlGroup": path, "Description": f"husk container {cid}"}
+    # in the unit's cgroup in every hierarchy, those systemd leaves alone too
+    cgroups = init_cgroups(sd, cid)
+    assert cgroups and all(p == path for p in cgroups.values()), cgroups
+    pid = str(json.loads(sd.husk("state", cid, ok=True).out)["pid"])
+    assert pid in sd.sh(f"systemctl show -p MainPID -p ControlGroup {unit}; "
+                        f"cat /sys/fs/cgroup/{'' if sd.v2 else 'systemd/'}{path}/cgroup.procs")
+    # the commands that work on the cgroup find it
+    sd.husk("pause", cid, ok=True)
+    assert json.loads(sd.husk("state", cid, ok=True).out)["status"] == "paused"
+    sd.husk("resume", cid, ok=True)
+    assert "sleep" in sd.husk("ps", cid, ok=True).out
+    sd.husk("delete", "--force", cid, ok=True)
+    assert sd.show(unit, "LoadState")["LoadState"] == "not-found"
+    left = sd.sh(f"ls -d /sys/fs/cgroup{path} /sys/fs/cgroup/*{path} 2>/dev/null || true")
+    assert not left.strip(), f"cgroups left after delete:\n{left}"
+
+
+def test_default_path_is_husk_id_scope_in_system_slice(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid, cgroups_path="")
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    props = sd.show(f"husk-{cid}.scope", "ActiveState", "ControlGroup")
+    assert props == {"ActiveState": "active", "ControlGroup": f"/system.slice/husk-{cid}.scope"}
+
+
+def test_nested_slice_and_prefix(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid, cgroups_path=f"system-hsk.slice:pfx:{cid}")
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    path = f"/system.slice/system-hsk.slice/pfx-{cid}.scope"
+    assert sd.show(f"pfx-{cid}.scope", "ControlGroup")["ControlGroup"] == path
+    assert set(init_cgroups(sd, cid).values()) == {path}
+    sd.husk("delete", "--force", cid, ok=True)
+    sd.sh("systemctl stop system-hsk.slice")
+
+
+def test_resources_set_as_properties_and_files(env, sd):
+    cid = env.new_id("sd")
+    b = env.bundle()
+    b.config["linux"]["cgroupsPath"] = f"system.slice:husk:{cid}"
+    b.config["linux"]["resources"].update({
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 40},
+        "cpu": {"shares": 512, "quota": 25000, "period": 100000},
+        "blockIO": {"weight": 300},
+    })
+    b.sh("sleep 300").write()
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    unit = f"husk-{cid}.scope"
+    v2 = sd.v2
+    props = sd.show(unit, "MemoryMax" if v2 else "MemoryLimit", "TasksMax",
+                    "CPUWeight" if v2 else "CPUShares", "CPUQuotaPerSecUSec",
+                    "CPUQuotaPeriodUSec", "DevicePolicy")
+    assert props[("MemoryMax" if v2 else "MemoryLimit")] == str(64 << 20)
+    assert props["TasksMax"] == "40"
+    assert props["CPUWeight" if v2 else "CPUShares"] == ("20" if v2 else "512")
+    assert props["CPUQuotaPerSecUSec"] == "250ms"
+    assert props["CPUQuotaPeriodUSec"] == "100ms"
+    assert props["DevicePolicy"] == "strict"
+    path = f"/system.slice/{unit}"
+    if v2:
+        files = sd.sh(f"cd /sys/fs/cgroup{path} && cat memory.max pids.max cpu.max")
+        assert files.split() == [str(64 << 20), "40", "25000", "100000"]
+    else:
+        files = sd.sh(f"cat /sys/fs/cgroup/memory{path}/memory.limit_in_bytes "
+                      f"/sys/fs/cgroup/pids{path}/pids.max /sys/fs/cgroup/cpu{path}/cpu.shares "
+                      f"/sys/fs/cgroup/cpu{path}/cpu.cfs_quota_us")
+        assert files.split() == [str(64 << 20), "40", "512", "25000"]
+    # the device rules hold: /dev/null is usable, a device not allowed is not
+    r = sd.husk("exec", cid, "sh", "-c", "echo x > /dev/null && echo null-ok")
+    assert r.rc == 0 and "null-ok" in r.out, r
+    r = sd.husk("exec", cid, "sh", "-c", "mknod /tmp/kmsg c 1 11 && cat /tmp/kmsg")
+    assert r.rc != 0, r
+
+
+def test_update_changes_unit_properties(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid)
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    sd.husk("update", "--memory", "100M", "--pids-limit", "77", cid, ok=True)
+    mem = "MemoryMax" if sd.v2 else "MemoryLimit"
+    assert sd.show(f"husk-{cid}.scope", mem, "TasksMax") == {mem: str(100 << 20), "TasksMax": "77"}
+
+
+def test_exec_joins_the_scope(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid)
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    r = sd.husk("exec", "-d", cid, "sleep", "200", ok=True)
+    path = f"/system.slice/husk-{cid}.scope"
+    out = sd.sh(f"for p in $(cat /sys/fs/cgroup/{'' if sd.v2 else 'pids/'}{path}/cgroup.procs); "
+                "do cat /proc/$p/comm; done")
+    assert out.split().count("sleep") == 2, (r, out)
+
+
+def test_unit_name_taken_fails_cleanly(env, sd):
+    cid1, cid2 = env.new_id("sd"), env.new_id("sd")
+    b = scope_bundle(env, cid1, cgroups_path="system.slice:husk:shared-name")
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid1, ok=True)
+    r = sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid2, ok=False)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"husk: run {cid2}: ") \
+        and "husk-shared-name.scope" in lines[0], r
+    assert cid2 not in sd.husk("list", "-q", ok=True).out.split()
+    assert json.loads(sd.husk("state", cid1, ok=True).out)["status"] == "running"
+
+
+def test_foreground_run_exit_status_and_unit_gone(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid, script="exit 3")
+    r = sd.husk("--systemd-cgroup", "run", "--bundle", b.path, cid)
+    assert r.rc == 3, r
+    assert sd.show(f"husk-{cid}.scope", "LoadState")["LoadState"] == "not-found"
+
+
+# ---- without systemd: this host does not run it ----
+
+@pytest.mark.parametrize("path,why", [
+    ("system.slice:husk", 'is not "slice:prefix:name"'),
+    ("a:b:c:d", 'is not "slice:prefix:name"'),
+    ("system:husk:x", "is not a slice name"),
+    ("system--x.slice:husk:x", "empty part between dashes"),
+    ("system.slice:husk:", "unit name part is empty"),
+    ("system.slice:husk:a/b", "characters systemd does not allow"),
+])
+def test_bad_systemd_cgroups_path(env, rt, path, why):
+    b = env.bundle()
+    b.config["linux"]["cgroupsPath"] = path
+    b.write()
+    cid = env.new_id()
+    r = rt.fail("--systemd-cgroup", "run", "--bundle", b.path, cid)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"husk: run {cid}: ") and why in lines[0], r
+    assert rt.ids() == []
+
+
+@pytest.mark.skipif(os.path.exists("/run/systemd/system"), reason="this host runs systemd")
+def test_no_systemd_on_host_is_a_clear_error(env, rt):
+    b = env.bundle()
+    b.config["linux"]["cgroupsPath"] = "system.slice:husk:x"
+    b.write()
+    cid = env.new_id()
+    r = rt.fail("--systemd-cgroup", "run", "--bundle", b.path, cid)
+    assert "systemd is not running on this host" in r.err, r
+    assert rt.ids() == []
