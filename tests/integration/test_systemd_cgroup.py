@@ -294,6 +294,38 @@ def test_foreground_run_exit_status_and_unit_gone(env, sd):
     assert sd.show(f"husk-{cid}.scope", "LoadState")["LoadState"] == "not-found"
 
 
+def test_property_annotations(env, sd):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid)
+    b.config["annotations"] = {
+        "org.systemd.property.TimeoutStopSec": "7",
+        "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        "org.systemd.property.TasksMax": "uint64 33",  # wins over linux.resources
+    }
+    b.config["linux"]["resources"]["pids"] = {"limit": 99}
+    b.write()
+    sd.husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid, ok=True)
+    props = sd.show(f"husk-{cid}.scope", "TimeoutStopUSec", "CollectMode", "TasksMax")
+    assert props == {"TimeoutStopUSec": "7s", "CollectMode": "inactive-or-failed",
+                     "TasksMax": "33"}
+
+
+@pytest.mark.parametrize("key,value,why", [
+    ("org.systemd.property.lowercase", "1", "is not a systemd property name"),
+    ("org.systemd.property.TasksMax", "many", 'cannot read "many" as a D-Bus value'),
+])
+def test_bad_property_annotation(env, sd, key, value, why):
+    cid = env.new_id("sd")
+    b = scope_bundle(env, cid)
+    b.config["annotations"] = {key: value}
+    b.write()
+    r = sd.husk("--systemd-cgroup", "run", "--bundle", b.path, cid, ok=False)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and why in lines[0], r
+    assert sd.show(f"husk-{cid}.scope", "LoadState")["LoadState"] == "not-found"
+    assert cid not in sd.husk("list", "-q", ok=True).out.split()
+
+
 # ---- without systemd: this host does not run it ----
 
 @pytest.mark.parametrize("path,why", [

@@ -170,8 +170,41 @@ static void test_device_props(void)
 	free(got);
 }
 
+static void check_annotation(const char *key, const char *value, const char *want)
+{
+	struct sd_props ps = { 0 };
+	struct husk_error e = { 0 };
+	int r = husk_sd_props_annotation(&ps, key, value, &e);
+	char *got = r == 0 ? husk_sd_props_format(&ps) : xstrdup(e.msg);
+	bool good = want[0] == '!' ? r < 0 && strstr(got, want + 1) : r == 0 && !strcmp(got, want);
+	ok(good, "annotation %s=%s", key, value);
+	if (!good)
+		diag_str("got", got);
+	free(got);
+	husk_sd_props_free(&ps);
+}
+
+static void test_annotations(void)
+{
+	check_annotation("org.systemd.property.CollectMode", "'inactive-or-failed'",
+			 "CollectMode=inactive-or-failed\n");
+	check_annotation("org.systemd.property.IgnoreSIGPIPE", "false", "IgnoreSIGPIPE=no\n");
+	check_annotation("org.systemd.property.TasksMax", "uint64 77", "TasksMax=77\n");
+	check_annotation("org.systemd.property.OOMScoreAdjust", "-500", "OOMScoreAdjust=-500\n");
+	check_annotation("org.systemd.property.TimeoutStopSec", "5", "TimeoutStopUSec=5000000\n");
+	check_annotation("org.systemd.property.RuntimeMaxSec", "1.5", "RuntimeMaxUSec=1500000\n");
+	check_annotation("org.systemd.property.TimeoutStopUSec", "uint64 7", "TimeoutStopUSec=7\n");
+	check_annotation("org.systemd.property.lower", "1", "!is not a systemd property name");
+	check_annotation("org.systemd.property.Has-Dash", "1", "!is not a systemd property name");
+	check_annotation("org.systemd.property.TasksMax", "lots", "!cannot read \"lots\"");
+	check_annotation("org.systemd.property.TasksMax", "uint64 -1", "!cannot read");
+	check_annotation("org.systemd.property.X", "int32 3000000000", "!cannot read");
+	check_annotation("org.systemd.property.TimeoutStopSec", "'soon'", "!is not a number of seconds");
+}
+
 int main(void)
 {
+	test_annotations();
 	test_parse();
 	test_expand();
 	test_props();

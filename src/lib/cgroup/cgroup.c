@@ -66,6 +66,7 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	json_decref(cg->resources);
 	husk_sd_unit_free(&cg->sd);
 	free(cg->sd_description);
+	json_decref(cg->sd_annotations);
 	free(cg);
 }
 
@@ -612,10 +613,27 @@ static int create_systemd(const struct husk_spec *spec, const char *id, struct h
 		husk_sd_unit_free(&u);
 		return husk_err(e, 0, "systemd cgroup driver: systemd is not running on this host (leave out --systemd-cgroup)");
 	}
+	/* Unit properties from annotations, checked before anything exists. */
+	json_t *annotations = json_object();
+	struct sd_props check = { 0 };
+	for (size_t i = 0; spec && i < spec->n_annotations; i++) {
+		const char *k = spec->annotations[i].key, *v = spec->annotations[i].value;
+		if (strncmp(k, SD_PROPERTY_PREFIX, strlen(SD_PROPERTY_PREFIX)) != 0)
+			continue;
+		if (husk_sd_props_annotation(&check, k, v, e) < 0) {
+			husk_sd_props_free(&check);
+			json_decref(annotations);
+			husk_sd_unit_free(&u);
+			return husk_err_wrap(e, "config.json");
+		}
+		json_object_set_new(annotations, k, json_string(v));
+	}
+	husk_sd_props_free(&check);
 	struct cg_mount *m = NULL;
 	size_t nm = 0;
 	enum cg_layout layout = CG_V1;
 	if (read_mounts(&layout, &m, &nm, true, e) < 0) {
+		json_decref(annotations);
 		husk_sd_unit_free(&u);
 		return -1;
 	}
@@ -629,6 +647,7 @@ static int create_systemd(const struct husk_spec *spec, const char *id, struct h
 	}
 	mounts_free(m, nm);
 	cg->sd = u;
+	cg->sd_annotations = annotations;
 	cg->sd_description = xasprintf("husk container %s", id);
 	cg->sd_pending = true;
 	cg->dev_skip = spec_device_skip(spec);
@@ -680,6 +699,12 @@ int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, s
 		r = systemd_props(cg, cg->resources, true, &plan, &ps, e);
 		husk_cg_plan_free(&plan);
 	}
+	/* The spec's own properties last: they win over ours. */
+	const char *k;
+	json_t *v;
+	json_object_foreach(cg->sd_annotations, k, v)
+		if (r == 0)
+			r = husk_sd_props_annotation(&ps, k, json_string_value(v), e);
 	if (r == 0) {
 		_cleanup_free_ char *text = husk_sd_props_format(&ps);
 		husk_debug("systemd: starting %s with\n%s", cg->sd.unit, text);

@@ -40,6 +40,7 @@ struct husk_cgroup {
 	 * init exists (sd_pending until then). */
 	struct husk_sd_unit sd;
 	char *sd_description;
+	json_t *sd_annotations; /* org.systemd.property.* from the spec */
 	bool sd_pending;
 };
 

@@ -137,7 +137,7 @@ void husk_sd_prop_str(struct sd_props *ps, const char *name, const char *v)
 
 void husk_sd_prop_pid(struct sd_props *ps, const char *name, pid_t pid)
 {
-	prop_add(ps, name, 'u')->u = (uint64_t)pid;
+	prop_add(ps, name, 'P')->u = (uint64_t)pid;
 }
 
 void husk_sd_props_free(struct sd_props *ps)
@@ -145,6 +145,7 @@ void husk_sd_props_free(struct sd_props *ps)
 	for (size_t i = 0; i < ps->n; i++) {
 		struct sd_prop *p = &ps->p[i];
 		free(p->s);
+		free(p->s2);
 		free(p->bytes);
 		for (size_t j = 0; j < p->ndev; j++)
 			free(p->dev[j].path);
@@ -346,6 +347,93 @@ int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
 	return 0;
 }
 
+/* NAME: ASCII letters, the first one upper case (as runc checks). */
+static bool property_name_ok(const char *n)
+{
+	if (!('A' <= *n && *n <= 'Z'))
+		return false;
+	for (; *n; n++)
+		if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z')))
+			return false;
+	return true;
+}
+
+int husk_sd_props_annotation(struct sd_props *ps, const char *key, const char *value,
+			     struct husk_error *e)
+{
+	const char *name = key + strlen(SD_PROPERTY_PREFIX);
+	if (!property_name_ok(name))
+		return husk_err(e, 0, "annotation %s: \"%s\" is not a systemd property name", key, name);
+	/* A type keyword picks the D-Bus type; a bare number is int32 and a
+	 * bare decimal fraction a double, as in GVariant text. */
+	static const struct { const char *word; char type; } kw[] = {
+		{ "uint64 ", 't' }, { "int64 ", 'x' }, { "uint32 ", 'u' }, { "int32 ", 'i' },
+		{ "double ", 'd' },
+	};
+	char type = 0;
+	const char *v = value;
+	size_t vl = strlen(v);
+	struct sd_prop p = { .name = NULL };
+	if (!strcmp(v, "true") || !strcmp(v, "false")) {
+		p.type = 'b';
+		p.u = v[0] == 't';
+	} else if (vl >= 2 && (v[0] == '\'' || v[0] == '"') && v[vl - 1] == v[0]) {
+		p.type = 's';
+		p.s = xstrndup(v + 1, vl - 2);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(kw) && !type; i++)
+			if (!strncmp(v, kw[i].word, strlen(kw[i].word))) {
+				type = kw[i].type;
+				v += strlen(kw[i].word);
+			}
+		char *end;
+		errno = 0;
+		if (!type)
+			type = strpbrk(v, ".eE") ? 'd' : 'i';
+		if (type == 'd') {
+			p.d = strtod(v, &end);
+		} else if (type == 't' || type == 'u') {
+			p.u = strtoull(v, &end, 0);
+			if (*v == '-' || (type == 'u' && p.u > UINT32_MAX))
+				errno = ERANGE;
+		} else {
+			int64_t x = strtoll(v, &end, 0);
+			if (type == 'i' && (x < INT32_MIN || x > INT32_MAX))
+				errno = ERANGE;
+			p.u = (uint64_t)x;
+		}
+		if (!*v || *end || errno)
+			return husk_err(e, 0, "annotation %s: cannot read \"%s\" as a D-Bus value", key, value);
+		p.type = type;
+	}
+	size_t nl = strlen(name);
+	_cleanup_free_ char *usec = NULL;
+	if (nl > 4 && !strcmp(name + nl - 3, "Sec") && 'a' <= name[nl - 4] && name[nl - 4] <= 'z') {
+		/* TimeoutStopSec=5 means TimeoutStopUSec=5000000 */
+		double secs;
+		if (p.type == 'd')
+			secs = p.d;
+		else if (p.type == 'x' || p.type == 'i')
+			secs = (double)(int64_t)p.u;
+		else if (p.type == 't' || p.type == 'u')
+			secs = (double)p.u;
+		else {
+			free(p.s);
+			return husk_err(e, 0, "annotation %s: \"%s\" is not a number of seconds", key, value);
+		}
+		if (secs < 0 || secs * 1e6 >= 18446744073709551615.0)
+			return husk_err(e, 0, "annotation %s: %s seconds is out of range", key, value);
+		usec = xasprintf("%.*sUSec", (int)(nl - 3), name);
+		p.type = 't';
+		p.u = (uint64_t)(secs * 1e6);
+	}
+	struct sd_prop *q = prop_add(ps, NULL, p.type);
+	*q = p;
+	/* The property keeps its name for as long as ps lives. */
+	q->name = q->s2 = xstrdup(usec ? usec : name);
+	return 0;
+}
+
 char *husk_sd_props_format(const struct sd_props *ps)
 {
 	char *out = NULL;
@@ -367,7 +455,15 @@ char *husk_sd_props_format(const struct sd_props *ps)
 			fputs(p->u ? "yes" : "no", f);
 			break;
 		case 'u':
+		case 'P':
 			fprintf(f, "%" PRIu64, p->u);
+			break;
+		case 'x':
+		case 'i':
+			fprintf(f, "%" PRId64, (int64_t)p->u);
+			break;
+		case 'd':
+			fprintf(f, "%g", p->d);
 			break;
 		case 's':
 			fputs(p->s, f);

@@ -31,10 +31,12 @@ struct sd_dev_allow {
 
 struct sd_prop {
 	const char *name;
-	char type;  /* 't' u64, 'b' bool, 's' string, 'u' one pid (au), 'y' bytes (ay),
-		     * 'D' device list (a(ss)) */
-	uint64_t u;
+	char type;  /* D-Bus basic types 't' 'x' 'u' 'i' 'b' 'd' 's'; 'P' one pid (au),
+		     * 'y' bytes (ay), 'D' device list (a(ss)) */
+	uint64_t u; /* t u b P; x and i keep their value as int64 bits */
+	double d;
 	char *s;
+	char *s2; /* owned copy of name, when it is not a literal */
 	uint8_t *bytes;
 	size_t nbytes;
 	struct sd_dev_allow *dev;
@@ -57,6 +59,12 @@ void husk_sd_prop_pid(struct sd_props *ps, const char *name, pid_t pid);
 int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
 			    const struct cg_dev_rule *rules, size_t nrules, const char *proc_devices,
 			    struct husk_error *e);
+/* runc's org.systemd.property.NAME annotations: value in GVariant text
+ * ("true", "uint64 5", "'text'", "10", "1.5"); a NAME ending in a
+ * lowercase letter + "Sec" takes seconds and becomes NAMEUSec. */
+#define SD_PROPERTY_PREFIX "org.systemd.property."
+int husk_sd_props_annotation(struct sd_props *ps, const char *key, const char *value,
+			     struct husk_error *e);
 /* "Name=value" lines, for tests and debug logs; malloc'd. */
 char *husk_sd_props_format(const struct sd_props *ps);
 void husk_sd_props_free(struct sd_props *ps);

@@ -147,8 +147,20 @@ static int append_props(sd_bus_message *m, const struct sd_props *ps)
 		case 's':
 			r = sd.append(m, "(sv)", p->name, "s", p->s);
 			break;
-		case 'u':
+		case 'P':
 			r = sd.append(m, "(sv)", p->name, "au", 1, (uint32_t)p->u);
+			break;
+		case 'u':
+			r = sd.append(m, "(sv)", p->name, "u", (uint32_t)p->u);
+			break;
+		case 'x':
+			r = sd.append(m, "(sv)", p->name, "x", (int64_t)p->u);
+			break;
+		case 'i':
+			r = sd.append(m, "(sv)", p->name, "i", (int32_t)p->u);
+			break;
+		case 'd':
+			r = sd.append(m, "(sv)", p->name, "d", p->d);
 			break;
 		case 'y':
 			if ((r = sd.open_container(m, 'r', "sv")) < 0 || (r = sd.append(m, "s", p->name)) < 0 ||
