@@ -253,7 +253,7 @@ static int ns_to_join(pid_t pid, struct husk_error *e)
  * with --cgroup "path" (every hierarchy) or "ctrl[,ctrl]:path" (those
  * hierarchies; the others keep the container's) a sub-cgroup of it.
  * Opens the join files into *j. */
-static int cgroup_prepare(const struct husk_cgroup *cg, const char *sub, char ***dirsp,
+static int cgroup_prepare(const struct husk_cgroup *cg, const char *sub, pid_t init, char ***dirsp,
 			  struct husk_cgroup_join *j, struct husk_error *e)
 {
 	const char *path = sub, *colon = sub ? strchr(sub, ':') : NULL;
@@ -283,7 +283,7 @@ static int cgroup_prepare(const struct husk_cgroup *cg, const char *sub, char **
 						match = true;
 			}
 		}
-		dirs[i] = match ? xasprintf("%s/%s", h[i].dir, path) : xstrdup(h[i].dir);
+		dirs[i] = match ? xasprintf("%s/%s", h[i].dir, path) : husk_cgroup_exec_dir(cg, i, init);
 	}
 	*dirsp = dirs;
 
@@ -538,7 +538,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "--cgroup: the container has no cgroup");
 		goto out;
 	}
-	if (cg && cgroup_prepare(cg, o->cgroup, &cgdirs, &join, e) < 0) {
+	if (cg && cgroup_prepare(cg, o->cgroup, st->pid, &cgdirs, &join, e) < 0) {
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}

@@ -165,3 +165,25 @@ def test_unified_unknown_file_refused(v2):
     assert r.rc != 0 and "cgroup.nonexistent" in r.err, r
     assert v2.rt.ids() == []
     assert not os.path.exists(cgdir(b))
+
+
+def test_exec_into_container_with_own_subcgroups_v2(v2):
+    """A container that made sub-cgroups with controllers of their own (as
+    systemd inside does) has no room for processes in its cgroup: exec
+    joins the init's cgroup below it instead of failing with EBUSY."""
+    ctl = [c for c in controllers() if c in ("pids", "hugetlb", "memory", "cpu")]
+    if not ctl:
+        pytest.skip("no controller on the unified hierarchy to enable")
+    b = v2.bundle().set_args("sleep", "100")
+    if ctl[0] == "hugetlb":  # husk enables it down to the container's parent
+        b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 8 << 20}]
+    cid, _ = v2.create(b)
+    v2.rt.ok("start", cid)
+    init = v2.rt.state(cid)["pid"]
+    os.mkdir(f"{cgdir(b)}/init.scope")
+    with open(f"{cgdir(b)}/init.scope/cgroup.procs", "w") as f:
+        f.write(str(init))
+    with open(f"{cgdir(b)}/cgroup.subtree_control", "w") as f:
+        f.write(f"+{ctl[0]}")
+    r = v2.rt.ok("exec", cid, "cat", "/proc/self/cgroup")
+    assert r.out.strip().endswith("/init.scope"), r

@@ -613,6 +613,10 @@ static int create_systemd(const struct husk_spec *spec, const char *id, struct h
 		husk_sd_unit_free(&u);
 		return husk_err(e, 0, "systemd cgroup driver: systemd is not running on this host (leave out --systemd-cgroup)");
 	}
+	if (!husk_sd_supported()) {
+		husk_sd_unit_free(&u);
+		return husk_err(e, EOPNOTSUPP, "systemd cgroup driver: this husk was built without it (a static build)");
+	}
 	/* Unit properties from annotations, checked before anything exists. */
 	json_t *annotations = json_object();
 	struct sd_props check = { 0 };
@@ -845,6 +849,32 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 	cg->dev_skip = spec_device_skip(spec);
 	*out = cg;
 	return 0;
+}
+
+char *husk_cgroup_exec_dir(const struct husk_cgroup *cg, size_t i, pid_t init)
+{
+	const struct hier *h = &cg->h[i];
+	if (*h->ctrl)
+		return xstrdup(h->dir);
+	_cleanup_free_ char *f = xasprintf("%s/cgroup.subtree_control", h->dir);
+	_cleanup_free_ char *ctl = NULL, *pf = NULL, *proc_cgroup = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, f, &ctl, NULL, &ignored) < 0 || ctl[strspn(ctl, " \n")] == '\0')
+		return xstrdup(h->dir);
+	pf = xasprintf("/proc/%d/cgroup", (int)init);
+	char own[PATH_MAX];
+	const char *o = husk_read_file_at(AT_FDCWD, pf, &proc_cgroup, NULL, &ignored) == 0
+				? husk_cg_own_cgroup(proc_cgroup, "", own, sizeof(own))
+				: NULL;
+	if (!o)
+		return xstrdup(h->dir);
+	char *dir = xasprintf("%s%s", h->mountpoint, strcmp(o, "/") ? o : "");
+	size_t dl = strlen(h->dir);
+	if (strncmp(dir, h->dir, dl) != 0 || (dir[dl] != '/' && dir[dl] != '\0')) {
+		free(dir); /* the init left the container's cgroup: not ours to follow */
+		return xstrdup(h->dir);
+	}
+	return dir;
 }
 
 /* Move pid into h, retrying what concurrent creates and deletes of a

@@ -24,6 +24,11 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
  * hierarchy, malloc'd) says where pid must still be moved. */
 bool husk_cgroup_systemd_pending(const struct husk_cgroup *cg);
 int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk_error *e);
+/* Where `exec` puts a process in hierarchy i: the container's cgroup, but
+ * on cgroup v2 one that enabled controllers for children of its own takes
+ * no processes (systemd in the container): then the init's cgroup below
+ * it, as runc 1.2 does.  malloc'd. */
+char *husk_cgroup_exec_dir(const struct husk_cgroup *cg, size_t i, pid_t init);
 /* Move pid into the cgroup in every hierarchy. */
 int husk_cgroup_enter(struct husk_cgroup *cg, pid_t pid, struct husk_error *e);
 /* The same for the hierarchies i with which[i] == '1' (NULL: all). */

@@ -72,6 +72,8 @@ void husk_sd_props_free(struct sd_props *ps);
 /* ---- D-Bus (libsystemd, loaded on first use) ---- */
 
 struct husk_sd_bus;
+/* Was this husk built with the driver (a static build is not)? */
+bool husk_sd_supported(void);
 /* root: systemd's private socket (no bus daemon needed), else the system
  * bus; user: the user's bus. */
 int husk_sd_connect(bool user, struct husk_sd_bus **out, struct husk_error *e);

@@ -13,6 +13,11 @@
 #include "log.h"
 #include "util.h"
 
+bool husk_sd_supported(void)
+{
+	return HAVE_SD_BUS;
+}
+
 #if HAVE_SD_BUS
 #include <dlfcn.h>
 #include <systemd/sd-bus.h>
