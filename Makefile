@@ -58,8 +58,8 @@ check: test-deps
 	$(MAKE) integration
 	$(MAKE) asan
 
-check-v2: static
-	HUSK=$(CURDIR)/build/husk-static sh tests/vm/cgroup-v2.sh
+check-v2: static husk
+	HUSK=$(CURDIR)/build/husk-static HUSK_SYSTEMD=$(CURDIR)/build/husk sh tests/vm/cgroup-v2.sh
 
 clean:
 	rm -rf build build-static build-asan

@@ -13,7 +13,11 @@ import os
 
 import pytest
 
-from conftest import CGROUP_PARENT, HUSK, Runtime, _cgroup_dirs, wait_for
+from conftest import CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, _cgroup_dirs, wait_for
+
+# A static husk has no systemd driver: the v2 VM runs these tests with the
+# dynamic build ($HUSK_SYSTEMD), both outside and inside the systemd container.
+HUSK = os.path.abspath(os.environ.get("HUSK_SYSTEMD") or HUSK_UNDER_TEST)
 
 SYSTEMD = "/lib/systemd/systemd"
 INNER_ROOT = "/run/husk-inner"
@@ -33,7 +37,9 @@ pytestmark = pytest.mark.husk_only
 
 
 def _husk_has_systemd():
-    r = Runtime("/nonexistent", "/tmp")("features", root=False)
+    rt = Runtime("/nonexistent", "/tmp")
+    rt.binary = HUSK
+    r = rt("features", root=False)
     try:
         return r.rc == 0 and json.loads(r.out)["linux"]["cgroup"]["systemd"]
     except (ValueError, KeyError):
@@ -101,6 +107,7 @@ def systemd_host(session_dir):
                          ("lib64", "usr/lib64")):
         os.symlink(target, os.path.join(rootfs, link))
     rt = Runtime(os.path.join(base, "state"), base)
+    rt.binary = HUSK
     rt.ok("spec", "--bundle", base, root=False)
     with open(os.path.join(base, "config.json")) as f:
         spec = json.load(f)

@@ -8,6 +8,8 @@
 #
 #   tests/vm/cgroup-v2.sh [pytest args...]
 #   HUSK=/abs/husk-static  VM_ACCEL=tcg|kvm  VM_TIMEOUT=1800  VM_MEM=2048
+#   HUSK_SYSTEMD=/abs/husk (default build/husk when built): the dynamic
+#   build for the systemd driver tests (a static build has no driver)
 #   VM_KEEP=1 (keep the work dir)  VM_LOG=file (serial console log)
 set -eu
 
@@ -39,8 +41,10 @@ KERNEL=/boot/vmlinuz-$KVER
 if [ $# -eq 0 ]; then
 	set -- tests/integration/test_cgroup_resources.py tests/integration/test_cgroup_commands.py \
 		tests/integration/test_cgroups.py tests/integration/test_cgroup_v2.py \
-		tests/integration/test_exec.py tests/integration/test_lifecycle.py
+		tests/integration/test_exec.py tests/integration/test_lifecycle.py \
+		tests/integration/test_systemd_cgroup.py
 fi
+[ -n "${HUSK_SYSTEMD:-}" ] || { [ -x "$REPO/build/husk" ] && HUSK_SYSTEMD=$REPO/build/husk; } || HUSK_SYSTEMD=$HUSK
 
 WORK=$(mktemp -d /tmp/husk-vm.XXXXXX)
 [ -n "${VM_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
@@ -72,7 +76,7 @@ for a in "$@"; do ARGS="$ARGS '$(printf %s "$a" | sed "s/'/'\\\\''/g")'"; done
 cat > "$INITRD/stage2.sh" <<STAGE2
 #!/bin/busybox sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root HUSK='$HUSK' PYTHONDONTWRITEBYTECODE=1 PY_COLORS=0 LANG=C.UTF-8
+export HOME=/root HUSK='$HUSK' HUSK_SYSTEMD='$HUSK_SYSTEMD' PYTHONDONTWRITEBYTECODE=1 PY_COLORS=0 LANG=C.UTF-8
 modprobe fuse 2>/dev/null  # /dev/fuse for the device rule tests
 cd '$REPO'
 echo "HUSK-VM: kernel \$(uname -r), \$(grep " /sys/fs/cgroup" /proc/mounts | tr "\\n" " ")"

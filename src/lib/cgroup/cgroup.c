@@ -1138,8 +1138,10 @@ int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
 			r = -1;
 		}
 	}
-	/* systemd removes the unit's own cgroups when it stops. */
-	if (cg->sd.unit && !cg->sd_pending) {
+	/* systemd removes the unit's own cgroups when it stops; a systemd
+	 * that is no longer running took its units with it. */
+	struct stat st;
+	if (cg->sd.unit && !cg->sd_pending && stat("/run/systemd/system", &st) == 0) {
 		struct husk_sd_bus *bus = NULL;
 		struct husk_error e2;
 		if ((husk_sd_connect(cg->sd.user, &bus, &e2) < 0 ||
