@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from conftest import CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, _cgroup_dirs, wait_for
+from conftest import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, _cgroup_dirs, wait_for
 
 # A static husk has no systemd driver: the v2 VM runs these tests with the
 # dynamic build ($HUSK_SYSTEMD), both outside and inside the systemd container.
@@ -21,17 +21,6 @@ HUSK = os.path.abspath(os.environ.get("HUSK_SYSTEMD") or HUSK_UNDER_TEST)
 
 SYSTEMD = "/lib/systemd/systemd"
 INNER_ROOT = "/run/husk-inner"
-CAP_NAMES = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]
 
 pytestmark = pytest.mark.husk_only
 
