@@ -71,3 +71,26 @@ def test_cgroup_removed_after_delete(env, rt):
     rt.ok("delete", "--force", cid)
     assert not os.path.exists(cg("memory", b, "")), "memory cgroup left"
     assert not os.path.exists(cg("pids", b, "")), "pids cgroup left"
+
+
+def test_device_rules_rewritten_without_a_gap(env, rt):
+    """A container joining the same cgroupsPath, or `update` of the device
+    rules, only writes what changes (v1: allows first, then denies; v2:
+    the new program replaces the old one at once): a process already in
+    the cgroup never loses /dev/null, not even for a moment."""
+    b = env.bundle().sh("while :; do echo x > /dev/null || { echo lost > /shared/lost; exit 1; }; done")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    res = os.path.join(env.base, "res.json")
+    with open(res, "w") as f:
+        f.write('{"devices": [{"allow": false, "access": "rwm"},'
+                ' {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}]}')
+    other = env.bundle()
+    other.config["linux"]["cgroupsPath"] = b.cgroups_path
+    other.set_args("true")
+    for i in range(40):
+        rt.ok("update", "-r", res, cid)
+        if i % 8 == 0:
+            env.run(other)
+    assert rt.state(cid)["status"] == "running"
+    assert not os.path.exists(b.shared_file("lost"))

@@ -411,8 +411,60 @@ static void test_bpf_kernel(void)
 	ok(access(dir, F_OK) < 0, "test cgroup removed");
 }
 
+static char *writes_text(const char *current, const struct cg_dev_rule *r, size_t n)
+{
+	struct cg_dev_write *w;
+	size_t nw = husk_cg_devices_v1_writes(current, r, n, &w);
+	char *text = xstrdup("");
+	for (size_t i = 0; i < nw; i++) {
+		char *next = xasprintf("%s%s %s;", text, w[i].allow ? "allow" : "deny", w[i].rule);
+		free(text);
+		text = next;
+	}
+	free(w);
+	return text;
+}
+
+static void check_writes(const char *current, const struct cg_dev_rule *r, size_t n, const char *want,
+			 const char *what)
+{
+	char *got = writes_text(current, r, n);
+	ok(!strcmp(got, want), "%s", what);
+	if (strcmp(got, want))
+		diag_str("got", got);
+	free(got);
+}
+
+static void test_devices_v1_writes(void)
+{
+	const struct cg_dev_rule rules[] = {
+		{ false, 'a', -1, -1, 7 },
+		{ true, 'c', 1, 3, 7 },
+		{ true, 'c', 136, -1, 6 },
+		{ true, 'c', 1, 3, 2 },
+	};
+	size_t n = ARRAY_SIZE(rules);
+	check_writes("a *:* rwm\n", rules, n, "deny a *:* rwm;deny a *:* rwm;allow c 1:3 rwm;allow c 136:* rw;allow c 1:3 r;",
+		     "allow-all cgroup: deny a, then every rule in order");
+	check_writes("c 1:3 rwm\nc 136:* rw\n", rules, n, "", "already there: nothing written (no window without /dev/null)");
+	check_writes("c 1:3 rw\nc 5:0 rwm\n", rules, n, "allow c 1:3 m;allow c 136:* rw;deny c 5:0 rwm;",
+		     "the difference: missing access first, then what goes");
+	check_writes("", rules, n, "allow c 1:3 rwm;allow c 136:* rw;", "empty deny-all cgroup: the allows");
+	const struct cg_dev_rule mixed[] = {
+		{ false, 'a', -1, -1, 7 },
+		{ true, 'c', 1, 3, 7 },
+		{ false, 'c', 1, 3, 4 },
+	};
+	check_writes("c 1:3 r\n", mixed, ARRAY_SIZE(mixed), "deny a *:* rwm;deny a *:* rwm;allow c 1:3 rwm;deny c 1:3 w;",
+		     "a deny after the allows: the whole list, in order");
+	const struct cg_dev_rule no_reset[] = { { true, 'c', 1, 3, 7 } };
+	check_writes("c 1:5 rwm\n", no_reset, 1, "allow c 1:3 rwm;deny c 1:5 rwm;",
+		     "no deny-all in the rules: the implicit one still resets");
+}
+
 int main(void)
 {
+	test_devices_v1_writes();
 	test_paths();
 	test_conversions();
 	test_plans();

@@ -141,45 +141,27 @@ static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct hus
 	return 0;
 }
 
-static void rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
-{
-	char acc[4], *a = acc, maj[24] = "*", min[24] = "*";
-	if (r->access & 2)
-		*a++ = 'r';
-	if (r->access & 4)
-		*a++ = 'w';
-	if (r->access & 1)
-		*a++ = 'm';
-	*a = '\0';
-	if (r->major >= 0)
-		snprintf(maj, sizeof(maj), "%lld", (long long)r->major);
-	if (r->minor >= 0)
-		snprintf(min, sizeof(min), "%lld", (long long)r->minor);
-	if (r->type == 'a' && r->major < 0 && r->minor < 0)
-		snprintf(buf, len, "a *:* %s", acc);
-	else
-		snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, acc);
-}
-
 static int devices_v1(const char *dir, const struct cg_dev_rule *r, size_t n, struct husk_error *e)
 {
 	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return husk_errno(e, "open %s", dir);
+	_cleanup_free_ char *current = NULL;
+	if (husk_read_file_at(dfd, "devices.list", &current, NULL, e) < 0)
+		return -1;
+	_cleanup_free_ struct cg_dev_write *w = NULL;
+	size_t nw = husk_cg_devices_v1_writes(current, r, n, &w);
+	if (!nw)
+		return 0;
 	_cleanup_fd_ int allow = openat(dfd, "devices.allow", O_WRONLY | O_CLOEXEC);
 	_cleanup_fd_ int deny = openat(dfd, "devices.deny", O_WRONLY | O_CLOEXEC);
 	if (allow < 0 || deny < 0)
 		return husk_errno(e, "open devices.allow/deny in %s", dir);
 	/* The kernel applies each write on its own: one fd per file. */
-	if (write(deny, "a", 1) < 0)
-		return husk_errno(e, "linux.resources.devices: write devices.deny \"a\"");
-	for (size_t i = 0; i < n; i++) {
-		char buf[96];
-		rule_v1(&r[i], buf, sizeof(buf));
-		if (write(r[i].allow ? allow : deny, buf, strlen(buf)) < 0)
+	for (size_t i = 0; i < nw; i++)
+		if (write(w[i].allow ? allow : deny, w[i].rule, strlen(w[i].rule)) < 0)
 			return husk_errno(e, "linux.resources.devices: write devices.%s \"%s\"",
-					  r[i].allow ? "allow" : "deny", buf);
-	}
+					  w[i].allow ? "allow" : "deny", w[i].rule);
 	return 0;
 }
 

@@ -103,6 +103,21 @@ void husk_cg_plan_free(struct cg_plan *p);
 /* Device rules from a resources.devices-style array. */
 int husk_cg_parse_devices(const json_t *arr, const char *what, struct cg_dev_rule **out,
 			  size_t *n, struct husk_error *e);
+/* v1 devices.allow/deny writes that take a devices cgroup whose
+ * devices.list reads `current` to the rules r (after an implicit deny-all).
+ * When r is a deny-all followed by allow rules (runc's and docker's shape)
+ * and the cgroup already denies by default, only the difference is
+ * written, allows first: a process in the cgroup (containers may share
+ * one; `update`) never loses, even for a moment, access the rules keep.
+ * Otherwise "deny a" and every rule, in order.  *out malloc'd. */
+struct cg_dev_write {
+	bool allow;
+	char rule[64]; /* "c 1:3 rwm" */
+};
+size_t husk_cg_devices_v1_writes(const char *current, const struct cg_dev_rule *r, size_t n,
+				 struct cg_dev_write **out);
+/* "c 1:3 rwm", "a *:* m" */
+void husk_cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len);
 /* runc's v1 -> v2 conversions. */
 uint64_t husk_cg_shares_to_weight(uint64_t shares);
 uint64_t husk_cg_blkio_to_io_weight(uint64_t weight);

@@ -706,3 +706,140 @@ void husk_cg_plan_free(struct cg_plan *p)
 	free(p->dev);
 	memset(p, 0, sizeof(*p));
 }
+
+/* ---- v1 device rules ---- */
+
+void husk_cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
+{
+	char acc[4], *a = acc, maj[24] = "*", min[24] = "*";
+	if (r->access & 2)
+		*a++ = 'r';
+	if (r->access & 4)
+		*a++ = 'w';
+	if (r->access & 1)
+		*a++ = 'm';
+	*a = '\0';
+	if (r->major >= 0)
+		snprintf(maj, sizeof(maj), "%lld", (long long)r->major);
+	if (r->minor >= 0)
+		snprintf(min, sizeof(min), "%lld", (long long)r->minor);
+	if (r->type == 'a' && r->major < 0 && r->minor < 0)
+		snprintf(buf, len, "a *:* %s", acc);
+	else
+		snprintf(buf, len, "%c %s:%s %s", r->type, maj, min, acc);
+}
+
+static unsigned access_bits(const char *s)
+{
+	unsigned a = 0;
+	for (; *s; s++)
+		a |= *s == 'm' ? 1 : *s == 'r' ? 2 : *s == 'w' ? 4 : 0;
+	return a;
+}
+
+/* One exception of a deny-by-default devices cgroup: "c 1:3" and its access. */
+struct dev_exc {
+	char key[48];
+	unsigned access;
+};
+
+static void exc_add(struct dev_exc **v, size_t *n, const char *key, unsigned access)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i].key, key)) {
+			(*v)[i].access |= access;
+			return;
+		}
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	snprintf((*v)[*n].key, sizeof((*v)[*n].key), "%s", key);
+	(*v)[(*n)++].access = access;
+}
+
+static void write_add(struct cg_dev_write **w, size_t *n, bool allow, const char *key, unsigned access)
+{
+	char acc[4], *a = acc;
+	if (access & 2)
+		*a++ = 'r';
+	if (access & 4)
+		*a++ = 'w';
+	if (access & 1)
+		*a++ = 'm';
+	*a = '\0';
+	*w = xrealloc(*w, (*n + 1) * sizeof(**w));
+	(*w)[*n].allow = allow;
+	snprintf((*w)[*n].rule, sizeof((*w)[*n].rule), "%s %s", key, acc);
+	(*n)++;
+}
+
+static bool is_all(const struct cg_dev_rule *r)
+{
+	return r->type == 'a' && r->major < 0 && r->minor < 0 && r->access == 7;
+}
+
+size_t husk_cg_devices_v1_writes(const char *current, const struct cg_dev_rule *r, size_t n,
+				 struct cg_dev_write **out)
+{
+	*out = NULL;
+	size_t nw = 0, start = 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_all(&r[i]) && !r[i].allow)
+			start = i + 1;
+	bool simple = current != NULL;
+	for (size_t i = start; i < n && simple; i++)
+		simple = r[i].allow && !is_all(&r[i]);
+	/* the current exceptions, when the cgroup denies by default */
+	struct dev_exc *cur = NULL, *want = NULL;
+	size_t ncur = 0, nwant = 0;
+	for (const char *s = current; simple && s && *s;) {
+		size_t len = strcspn(s, "\n");
+		char line[96], type, nums[40], acc[8];
+		snprintf(line, sizeof(line), "%.*s", (int)len, s);
+		s += len + (s[len] == '\n');
+		if (!*line)
+			continue;
+		if (sscanf(line, "%c %39s %7s", &type, nums, acc) != 3 || !strcmp(line, "a *:* rwm")) {
+			simple = false; /* allows everything: "deny a" first */
+			break;
+		}
+		char key[48];
+		snprintf(key, sizeof(key), "%c %s", type, nums);
+		exc_add(&cur, &ncur, key, access_bits(acc));
+	}
+	if (!simple) {
+		free(cur);
+		struct cg_dev_rule all = { .allow = false, .type = 'a', .major = -1, .minor = -1, .access = 7 };
+		*out = xcalloc(n + 1, sizeof(**out));
+		husk_cg_dev_rule_v1(&all, (*out)[0].rule, sizeof((*out)[0].rule));
+		for (size_t i = 0; i < n; i++) {
+			(*out)[i + 1].allow = r[i].allow;
+			husk_cg_dev_rule_v1(&r[i], (*out)[i + 1].rule, sizeof((*out)[i + 1].rule));
+		}
+		return n + 1;
+	}
+	for (size_t i = start; i < n; i++) {
+		char buf[64];
+		husk_cg_dev_rule_v1(&r[i], buf, sizeof(buf));
+		*strrchr(buf, ' ') = '\0';
+		exc_add(&want, &nwant, buf, r[i].access);
+	}
+	/* what is missing first, then what is too much */
+	for (size_t i = 0; i < nwant; i++) {
+		unsigned have = 0;
+		for (size_t j = 0; j < ncur; j++)
+			if (!strcmp(cur[j].key, want[i].key))
+				have = cur[j].access;
+		if (want[i].access & ~have)
+			write_add(out, &nw, true, want[i].key, want[i].access & ~have);
+	}
+	for (size_t j = 0; j < ncur; j++) {
+		unsigned keep = 0;
+		for (size_t i = 0; i < nwant; i++)
+			if (!strcmp(cur[j].key, want[i].key))
+				keep = want[i].access;
+		if (cur[j].access & ~keep)
+			write_add(out, &nw, false, cur[j].key, cur[j].access & ~keep);
+	}
+	free(cur);
+	free(want);
+	return nw;
+}
