@@ -212,6 +212,7 @@ static __attribute__((noreturn)) void intermediate_main(struct husk_init_config 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
+	husk_cgroup_systemd_placed(c->cgroup);
 	if (husk_ns_join(c->ns, CLONE_NEWUSER, &err) < 0)
 		husk_sync_fail(sync_fd, &err);
 	if (c->ns->any_userns && become_root_in_userns(&err) < 0)
@@ -302,6 +303,7 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 
 	if (hold && husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
+	husk_cgroup_systemd_placed(c->cgroup);
 	if (ns->new_user && become_root_in_userns(&err) < 0)
 		husk_sync_fail(c->sync_fd, &err);
 	if ((ns->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {

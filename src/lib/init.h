@@ -21,7 +21,8 @@ struct husk_init_config {
 	int listen_fd;    /* start.sock, listening */
 	int preserve_fds; /* fds 3 .. 3+preserve_fds-1 go to the process */
 	int close_from;   /* the child closes fds >= this that it does not need */
-	const struct husk_cgroup *cgroup; /* NULL when running without one (rootless) */
+	struct husk_cgroup *cgroup; /* NULL when running without one (rootless); the init
+				     * updates its copy once systemd placed it */
 	const struct husk_seccomp *seccomp; /* compiled linux.seccomp, NULL when absent */
 };
 

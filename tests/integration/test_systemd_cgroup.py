@@ -20,6 +20,7 @@ from conftest import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime,
 HUSK = os.path.abspath(os.environ.get("HUSK_SYSTEMD") or HUSK_UNDER_TEST)
 
 SYSTEMD = "/lib/systemd/systemd"
+ROOTLESS_UID = 23456
 INNER_ROOT = "/run/husk-inner"
 
 pytestmark = pytest.mark.husk_only
@@ -120,10 +121,22 @@ def systemd_host(session_dir):
         _bind(session_dir, session_dir, ro=False),
         _bind(os.path.dirname(HUSK), os.path.dirname(HUSK)),
     ]
+    # a user of our own for the rootless tests, whatever the host has
+    for name, line in (("passwd", f"husk-test:x:{ROOTLESS_UID}:{ROOTLESS_UID}::/tmp:/bin/sh\n"),
+                       ("group", f"husk-test:x:{ROOTLESS_UID}:\n"),
+                       ("shadow", "husk-test:!*:19000:0:99999:7:::\n")):  # for PAM
+        copy, st = os.path.join(base, name), os.stat(f"/etc/{name}")
+        with open(f"/etc/{name}") as f, open(copy, "w") as g:
+            g.write(f.read() + line)
+        os.chown(copy, st.st_uid, st.st_gid)
+        os.chmod(copy, st.st_mode & 0o7777)
+        spec["mounts"].append(_bind(copy, f"/etc/{name}"))
     spec["linux"]["namespaces"].append({"type": "cgroup"})
     unique = f"systemd-host-{os.getpid()}"
     spec["linux"]["cgroupsPath"] = f"/{CGROUP_PARENT}/{unique}"
+    # a fully visible /proc, or no user namespace inside may mount one
     spec["linux"]["maskedPaths"] = []
+    spec["linux"]["readonlyPaths"] = []
     with open(os.path.join(base, "config.json"), "w") as f:
         json.dump(spec, f)
     cid = "systemd-host"
@@ -320,6 +333,48 @@ def test_bad_property_annotation(env, sd, key, value, why):
     assert len(lines) == 1 and key in lines[0] and why in lines[0], r
     assert sd.show(f"husk-{cid}.scope", "LoadState")["LoadState"] == "not-found"
     assert cid not in sd.husk("list", "-q", ok=True).out.split()
+
+
+def test_rootless_scope_in_the_users_systemd(env, sd):
+    """Rootless: the scope is made by the user's own systemd (user@UID),
+    over its private socket; the hierarchies it was not given stay as
+    they are, and device rules are left to the user namespace."""
+    uid = ROOTLESS_UID
+    r = sd.run("systemctl", "start", f"user@{uid}.service")
+    assert r.rc == 0, sd.sh(f"journalctl --no-pager -n 30 | cat")
+    as_user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+               "env", f"XDG_RUNTIME_DIR=/run/user/{uid}"]
+
+    def user_husk(*args):
+        return sd.run(*as_user, HUSK, "--root", f"/run/user/{uid}/husk", *args)
+
+    b = env.bundle()
+    r = sd.run(*as_user, HUSK, "spec", "--rootless", "--bundle", b.path + "/shared")
+    assert r.rc == 0, r
+    with open(b.shared_file("config.json")) as f:
+        cfg = json.load(f)
+    os.unlink(b.shared_file("config.json"))
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["sleep", "300"]
+    cid = env.new_id("rl")
+    cfg["linux"]["cgroupsPath"] = f"user.slice:husk:{cid}"
+    b.write(cfg)
+    unit = f"husk-{cid}.scope"
+    r = user_husk("--systemd-cgroup", "run", "-d", "--bundle", b.path, cid)
+    try:
+        assert r.rc == 0, r
+        path = f"/user.slice/user-{uid}.slice/user@{uid}.service/user.slice/{unit}"
+        show = sd.run(*as_user, "systemctl", "--user", "show", "-p", "ActiveState,ControlGroup", unit)
+        assert sorted(show.out.split()) == ["ActiveState=active", f"ControlGroup={path}"], show
+        pid = json.loads(user_husk("state", cid).out)["pid"]
+        cgroups = sd.sh(f"cat /proc/{pid}/cgroup")
+        tracked = [line for line in cgroups.split() if line.split(":")[1] in ("", "name=systemd")]
+        assert tracked and all(line.endswith(path) for line in tracked), cgroups
+    finally:
+        r = user_husk("delete", "--force", cid)
+    assert r.rc == 0, r
+    show = sd.run(*as_user, "systemctl", "--user", "show", "-p", "LoadState", unit)
+    assert show.out.strip() == "LoadState=not-found", show
 
 
 # ---- without systemd: this host does not run it ----

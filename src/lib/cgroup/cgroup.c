@@ -672,7 +672,7 @@ static int systemd_props(struct husk_cgroup *cg, const json_t *res, bool with_de
 	_cleanup_free_ char *proc_devices = NULL;
 	size_t nrules = 0;
 	_cleanup_free_ struct cg_dev_rule *rules = NULL;
-	if (with_devices) {
+	if (with_devices && !cg->sd.user) {
 		struct husk_error ignored;
 		husk_read_file_at(AT_FDCWD, "/proc/devices", &proc_devices, NULL, &ignored);
 		rules = husk_cg_device_rules(p->dev, p->ndev, cg->dev_skip, &nrules);
@@ -737,15 +737,31 @@ int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, s
 			path = xstrdup(o);
 		}
 	}
-	*need = xcalloc(cg->n + 1, 1);
 	for (size_t i = 0; i < cg->n; i++) {
 		struct hier *h = &cg->h[i];
 		free(h->dir);
 		h->dir = xasprintf("%s%s", h->mountpoint, path);
-		if (make_dirs(h, strlen(h->mountpoint), e) < 0)
+		if (make_dirs(h, strlen(h->mountpoint), e) == 0)
+			continue;
+		bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
+		if (!cg->sd.user || !denied)
 			return husk_err_wrap(e, "cgroup");
+		/* A user's systemd is given only some hierarchies (v1: its
+		 * own name=systemd one); the others stay the user's. */
+		char why[HUSK_ERR_MSG_MAX + 64];
+		husk_debug("rootless: not using the %s hierarchy: %s", *h->ctrl ? h->ctrl : "cgroup2",
+			   husk_err_str(e, why, sizeof(why)));
+		free(h->ctrl);
+		free(h->dir);
+		free(h->mountpoint);
+		memmove(h, h + 1, (cg->n - i - 1) * sizeof(*h));
+		cg->n--;
+		i--;
+	}
+	*need = xcalloc(cg->n + 1, 1);
+	for (size_t i = 0; i < cg->n; i++) {
 		char own[PATH_MAX];
-		const char *o = husk_cg_own_cgroup(proc_cgroup, h->ctrl, own, sizeof(own));
+		const char *o = husk_cg_own_cgroup(proc_cgroup, cg->h[i].ctrl, own, sizeof(own));
 		(*need)[i] = o && strcmp(o, path) == 0 ? '0' : '1';
 	}
 	free(cg->sd.path);
@@ -756,6 +772,26 @@ int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, s
 	r = husk_cgroup_apply_resources(cg, res, e);
 	json_decref(res);
 	return r;
+}
+
+void husk_cgroup_systemd_placed(struct husk_cgroup *cg)
+{
+	if (!husk_cgroup_systemd_pending(cg))
+		return;
+	_cleanup_free_ char *proc_cgroup = NULL;
+	struct husk_error ignored;
+	if (husk_read_file_at(AT_FDCWD, "/proc/self/cgroup", &proc_cgroup, NULL, &ignored) < 0)
+		return;
+	for (size_t i = 0; i < cg->n; i++) {
+		struct hier *h = &cg->h[i];
+		char own[PATH_MAX];
+		const char *o = husk_cg_own_cgroup(proc_cgroup, h->ctrl, own, sizeof(own));
+		if (!o)
+			continue;
+		free(h->dir);
+		h->dir = xasprintf("%s%s", h->mountpoint, strcmp(o, "/") ? o : "");
+	}
+	cg->sd_pending = false;
 }
 
 int husk_cg_systemd_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,

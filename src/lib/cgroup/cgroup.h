@@ -24,6 +24,9 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
  * hierarchy, malloc'd) says where pid must still be moved. */
 bool husk_cgroup_systemd_pending(const struct husk_cgroup *cg);
 int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk_error *e);
+/* In the init, after the runtime attached it: its copy of cg takes the
+ * cgroups it is now in (for the cgroup mount).  No-op for other drivers. */
+void husk_cgroup_systemd_placed(struct husk_cgroup *cg);
 /* Where `exec` puts a process in hierarchy i: the container's cgroup, but
  * on cgroup v2 one that enabled controllers for children of its own takes
  * no processes (systemd in the container): then the init's cgroup below

@@ -102,25 +102,38 @@ struct husk_sd_bus {
 	sd_bus *bus;
 };
 
+/* A direct connection to a systemd's own socket: no bus daemon in
+ * between (systemctl does the same), and it works before dbus is up. */
+static sd_bus *connect_private(const char *path)
+{
+	sd_bus *bus = NULL;
+	_cleanup_free_ char *address = xasprintf("unix:path=%s", path);
+	if (access(path, F_OK) < 0 || sd.bus_new(&bus) < 0)
+		return NULL;
+	if (sd.bus_set_address(bus, address) < 0 || sd.bus_start(bus) < 0) {
+		sd.bus_flush_close_unref(bus);
+		return NULL;
+	}
+	return bus;
+}
+
 int husk_sd_connect(bool user, struct husk_sd_bus **out, struct husk_error *e)
 {
 	if (load(e) < 0)
 		return -1;
 	sd_bus *bus = NULL;
-	int r;
+	int r = 0;
 	if (user) {
-		r = sd.bus_open_user(&bus);
-		if (r < 0)
-			return husk_err(e, -r, "systemd cgroup driver: connect to the user's systemd bus");
-	} else {
-		/* systemd's own socket, as systemctl uses as root: no bus
-		 * daemon in between, and it works before dbus is up. */
-		r = geteuid() == 0 ? sd.bus_new(&bus) : -EPERM;
-		if (r >= 0 && ((r = sd.bus_set_address(bus, "unix:path=/run/systemd/private")) < 0 ||
-			       (r = sd.bus_start(bus)) < 0)) {
-			sd.bus_flush_close_unref(bus);
-			bus = NULL;
+		const char *dir = getenv("XDG_RUNTIME_DIR");
+		if (dir && *dir) {
+			_cleanup_free_ char *path = xasprintf("%s/systemd/private", dir);
+			bus = connect_private(path);
 		}
+		if (!bus && (r = sd.bus_open_user(&bus)) < 0)
+			return husk_err(e, -r, "systemd cgroup driver: connect to the user's systemd (is XDG_RUNTIME_DIR set?)");
+	} else {
+		if (geteuid() == 0)
+			bus = connect_private("/run/systemd/private");
 		if (!bus && (r = sd.bus_open_system(&bus)) < 0)
 			return husk_err(e, -r, "systemd cgroup driver: connect to systemd");
 	}
