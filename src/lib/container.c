@@ -492,7 +492,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 			goto out;
 	}
 	if (spec->process->terminal) {
-		if (husk_terminal_recv_master(sp[0], &master, e) < 0)
+		if (husk_sync_expect_fd(sp[0], SYNC_CONSOLE, &master, e) < 0)
 			goto out;
 		if (console_sock >= 0 && husk_terminal_send_console(console_sock, master, e) < 0)
 			goto out;

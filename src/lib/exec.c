@@ -366,7 +366,7 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 		int master, slave;
 		if (husk_terminal_open(AT_FDCWD, "/dev/ptmx", p, &master, &slave, e) < 0)
 			husk_sync_fail(sync_fd, e);
-		int r = husk_terminal_send_master(sync_fd, master, e);
+		int r = husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e);
 		close(master);
 		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
 			husk_sync_fail(sync_fd, e);
@@ -621,7 +621,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	if (go && husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
 		goto out;
 	if (p->terminal) {
-		if (husk_terminal_recv_master(sp[0], &master, e) < 0)
+		if (husk_sync_expect_fd(sp[0], SYNC_CONSOLE, &master, e) < 0)
 			goto out;
 		if (console >= 0) {
 			if (husk_terminal_send_console(console, master, e) < 0)

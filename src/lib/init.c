@@ -96,7 +96,7 @@ static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_proces
 		return -1;
 	if (rctx->new_mount_ns && husk_devices_console(rctx->rootfs_fd, slave, e) < 0)
 		return -1;
-	if (husk_terminal_send_master(sync_fd, master, e) < 0)
+	if (husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e) < 0)
 		return -1;
 	return husk_terminal_setup_stdio(move_fd(&slave), e);
 }

@@ -25,6 +25,9 @@ enum husk_sync_type {
 	/* child -> parent, first thing: one '0'/'1' per cgroup hierarchy,
 	 * '1' where it could not join by itself (init.c). */
 	SYNC_CGROUP,
+	/* init/exec -> parent: the seccomp notify fd attached, for the
+	 * linux.seccomp.listenerPath agent (seccomp_filter.c). */
+	SYNC_SECCOMP,
 };
 
 struct husk_sync_msg {
@@ -45,3 +48,15 @@ __attribute__((noreturn)) void husk_sync_fail(int fd, const struct husk_error *e
  * *payload (NUL-terminated, malloc'd) may be NULL when not wanted. */
 int husk_sync_expect(int fd, enum husk_sync_type type, int32_t *val, char **payload,
 		     struct husk_error *e);
+
+/* One message of type with fd attached (SCM_RIGHTS), and its receiving
+ * end (*fd close-on-exec; a SYNC_ERROR from the peer becomes e). */
+int husk_sync_send_fd(int sync_fd, enum husk_sync_type type, int fd, struct husk_error *e);
+int husk_sync_expect_fd(int sync_fd, enum husk_sync_type type, int *fd, struct husk_error *e);
+
+/* sendmsg of buf with fd attached; on a stream socket the rest of buf
+ * follows without it.  -1 with errno on failure. */
+int husk_send_fd(int sock, const void *buf, size_t len, int fd);
+/* Connect a SOCK_STREAM socket to the unix socket at path (relative to
+ * the current directory, any length); what names it in errors. */
+int husk_unix_connect(const char *path, const char *what, struct husk_error *e);

@@ -67,90 +67,9 @@ int husk_terminal_setup_stdio(int slave, struct husk_error *e)
 	return r;
 }
 
-static int send_with_fd(int sock, const void *buf, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	memset(&ctl, 0, sizeof(ctl));
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	ssize_t r;
-	do
-		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -1 : 0;
-}
-
-int husk_terminal_send_master(int sync_fd, int master, struct husk_error *e)
-{
-	struct husk_sync_msg h = { .type = SYNC_CONSOLE };
-	if (send_with_fd(sync_fd, &h, sizeof(h), master) < 0)
-		return husk_errno(e, "sync: send pty master");
-	return 0;
-}
-
-int husk_terminal_recv_master(int sync_fd, int *master, struct husk_error *e)
-{
-	*master = -1;
-	char buf[sizeof(struct husk_sync_msg) + HUSK_ERR_MSG_MAX];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	ssize_t n;
-	do
-		n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return husk_errno(e, "sync: receive pty master");
-	int fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	_cleanup_fd_ int owned = fd;
-	if (n == 0)
-		return husk_err(e, 0, "container process exited unexpectedly");
-	if ((size_t)n < sizeof(struct husk_sync_msg))
-		return husk_err(e, EPROTO, "sync: short message");
-	struct husk_sync_msg h;
-	memcpy(&h, buf, sizeof(h));
-	if (h.type == SYNC_ERROR) {
-		buf[n] = '\0';
-		return husk_err(e, h.val, "%s", buf + sizeof(h));
-	}
-	if (h.type != SYNC_CONSOLE || owned < 0)
-		return husk_err(e, EPROTO, "sync: expected the pty master, got message %u", h.type);
-	*master = move_fd(&owned);
-	return 0;
-}
-
 int husk_terminal_connect(const char *path, struct husk_error *e)
 {
-	/* Through an O_PATH fd of the socket itself: no sun_path length limit. */
-	_cleanup_fd_ int pfd = open(path, O_PATH | O_CLOEXEC);
-	if (pfd < 0)
-		return husk_errno(e, "console socket %s", path);
-	struct stat st;
-	if (fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return husk_err(e, ENOTSOCK, "console socket %s", path);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d", pfd);
-	_cleanup_fd_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return husk_errno(e, "connect to console socket %s", path);
-	return move_fd(&s);
+	return husk_unix_connect(path, "console socket", e);
 }
 
 int husk_terminal_send_console(int sock, int master, struct husk_error *e)
@@ -158,7 +77,7 @@ int husk_terminal_send_console(int sock, int master, struct husk_error *e)
 	/* runc's receivers (recvtty, conmon, containerd) read the fd and a
 	 * name: the master's path. */
 	static const char name[] = "/dev/ptmx";
-	if (send_with_fd(sock, name, sizeof(name) - 1, master) < 0)
+	if (husk_send_fd(sock, name, sizeof(name) - 1, master) < 0)
 		return husk_errno(e, "send the pty master to the console socket");
 	return 0;
 }

@@ -22,12 +22,6 @@ int husk_terminal_open(int at, const char *ptmx_path, const struct husk_process 
  * and slave on stdin, stdout and stderr.  Closes slave. */
 int husk_terminal_setup_stdio(int slave, struct husk_error *e);
 
-/* Send the master to the runtime over the sync socket (SYNC_CONSOLE with
- * the fd attached). */
-int husk_terminal_send_master(int sync_fd, int master, struct husk_error *e);
-/* Runtime side: receive it; a SYNC_ERROR from the container becomes e. */
-int husk_terminal_recv_master(int sync_fd, int *master, struct husk_error *e);
-
 /* Connect to the --console-socket (path relative to the current
  * directory, any length).  Returns the connected fd. */
 int husk_terminal_connect(const char *path, struct husk_error *e);
