@@ -497,6 +497,18 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		if (console_sock >= 0 && husk_terminal_send_console(console_sock, master, e) < 0)
 			goto out;
 	}
+	if (husk_seccomp_notifies(seccomp)) {
+		/* The agent gets the filter's fd and the state, once. */
+		_cleanup_fd_ int notify_fd = -1;
+		if (husk_sync_expect_fd(sp[0], SYNC_SECCOMP, &notify_fd, e) < 0)
+			goto out;
+		if (!state_json)
+			state_json = make_state_json(o->id, init_pid, "creating", bundle, spec);
+		if (husk_seccomp_send_listener(seccomp, notify_fd, init_pid, state_json, e) < 0) {
+			husk_err_wrap(e, "config.json: linux.seccomp.listenerPath");
+			goto out;
+		}
+	}
 	if (husk_sync_expect(sp[0], SYNC_READY, NULL, NULL, e) < 0)
 		goto out;
 

@@ -375,6 +375,12 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
 				c->preserve_fds, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
+	if (plan.notify_fd >= 0) {
+		int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan.notify_fd, e);
+		close(plan.notify_fd);
+		if (r < 0)
+			_exit(1);
+	}
 
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -627,6 +633,16 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 			if (husk_terminal_send_console(console, master, e) < 0)
 				goto out;
 			husk_closep(&master);
+		}
+	}
+	if (husk_seccomp_notifies(seccomp)) {
+		_cleanup_fd_ int notify_fd = -1;
+		_cleanup_free_ char *state_json = husk_state_oci_json(st, "running", false);
+		if (husk_sync_expect_fd(sp[0], SYNC_SECCOMP, &notify_fd, e) < 0)
+			goto out;
+		if (husk_seccomp_send_listener(seccomp, notify_fd, pid, state_json, e) < 0) {
+			husk_err_wrap(e, "seccomp listenerPath");
+			goto out;
 		}
 	}
 	if (wait_exec(sp[0], e) < 0)

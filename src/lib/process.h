@@ -39,6 +39,9 @@ struct husk_exec_plan {
 	const struct husk_seccomp *seccomp;
 	bool seccomp_late;
 	int preserve_fds;
+	/* SCMP_ACT_NOTIFY: the listener fd, loaded by husk_process_become;
+	 * the caller hands it to the runtime and closes it.  Else -1. */
+	int notify_fd;
 };
 
 int husk_process_become(const struct husk_process *p, bool has_personality,

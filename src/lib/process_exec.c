@@ -97,14 +97,22 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 	 * until right before execve, so that our own last steps (start
 	 * handshake, startContainer hooks) do not run under it. */
 	plan->seccomp_late = husk_seccomp_load_late(p);
+	plan->notify_fd = -1;
 	if (husk_label_apply_exec(p, e) < 0)
 		return -1;
-	if (seccomp && !plan->seccomp_late && husk_seccomp_load(seccomp, e) < 0)
+	if (seccomp && !plan->seccomp_late && husk_seccomp_load(seccomp, &plan->notify_fd, e) < 0)
 		return -1;
 	if (husk_process_apply(p, has_personality, personality, setgroups_allowed(), e) < 0)
 		return -1;
 	if (!in_cwd && chdir(p->cwd) < 0)
 		return husk_errno(e, "chdir to cwd (\"%s\") set in config.json", p->cwd);
+	/* A notify filter must be in place before the runtime is told we
+	 * are ready, so that its agent gets the fd during create (as runc). */
+	if (seccomp && plan->seccomp_late && husk_seccomp_notifies(seccomp)) {
+		plan->seccomp_late = false;
+		if (husk_seccomp_load(seccomp, &plan->notify_fd, e) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -125,7 +133,7 @@ int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (plan->seccomp && plan->seccomp_late && husk_seccomp_load(plan->seccomp, e) < 0)
+	if (plan->seccomp && plan->seccomp_late && husk_seccomp_load(plan->seccomp, NULL, e) < 0)
 		return -1;
 	execve(plan->path, argv, plan->env);
 	return husk_errno(e, "exec %s", argv[0]);

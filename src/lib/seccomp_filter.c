@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sync.h"
 #include "util.h"
 
 #if HAVE_SECCOMP
@@ -33,6 +34,9 @@
 struct husk_seccomp {
 	struct sock_fprog prog;
 	unsigned int flags; /* SECCOMP_FILTER_FLAG_* for seccomp(2) */
+	/* SCMP_ACT_NOTIFY: where the notify fd goes (flags has NEW_LISTENER) */
+	char *listener_path;
+	char *listener_metadata;
 };
 
 bool husk_seccomp_load_late(const struct husk_process *p)
@@ -53,12 +57,22 @@ void husk_seccomp_free(struct husk_seccomp *sc)
 	if (!sc)
 		return;
 	free(sc->prog.filter);
+	free(sc->listener_path);
+	free(sc->listener_metadata);
 	free(sc);
 }
 
-int husk_seccomp_load(const struct husk_seccomp *sc, struct husk_error *e)
+bool husk_seccomp_notifies(const struct husk_seccomp *sc)
 {
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, sc->flags, &sc->prog) == 0)
+	return sc && (sc->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+}
+
+int husk_seccomp_load(const struct husk_seccomp *sc, int *notify_fd, struct husk_error *e)
+{
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, sc->flags, &sc->prog);
+	if (notify_fd)
+		*notify_fd = r > 0 && husk_seccomp_notifies(sc) ? (int)r : -1;
+	if (r >= 0)
 		return 0;
 	if (errno == EACCES)
 		return husk_errno(e, "load seccomp filter (needs noNewPrivileges or CAP_SYS_ADMIN)");
@@ -70,7 +84,11 @@ int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e)
 	struct husk_seccomp *sc = NULL;
 	if (husk_seccomp_prepare(obj, where, &sc, e) < 0)
 		return -1;
-	int r = husk_seccomp_load(sc, e);
+	if (husk_seccomp_notifies(sc)) {
+		husk_seccomp_free(sc);
+		return husk_err(e, ENOTSUP, "%s: SCMP_ACT_NOTIFY here", where);
+	}
+	int r = husk_seccomp_load(sc, NULL, e);
 	husk_seccomp_free(sc);
 	return r;
 }
@@ -78,8 +96,7 @@ int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e)
 #if HAVE_SECCOMP
 
 /* seccomp(2) flags as config.json names them.  supported: what husk can
- * honour; WAIT_KILLABLE_RECV only means something with a notify listener,
- * which husk does not implement. */
+ * honour (WAIT_KILLABLE_RECV matters only with SCMP_ACT_NOTIFY). */
 static const struct {
 	const char *name;
 	unsigned int flag;
@@ -88,13 +105,15 @@ static const struct {
 	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC, true },
 	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG, true },
 	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW, true },
-	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, false },
+	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, true },
 };
 
 /* A NULL program makes the kernel check the flags and then fail with
  * EFAULT: the cheapest way to ask whether it knows a flag. */
 static bool kernel_has_flag(unsigned int flag)
 {
+	if (flag == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) /* valid only with a listener */
+		flag |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
 }
 
@@ -109,6 +128,7 @@ static const struct {
 	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
 	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false },
 	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
+	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false },
 	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true },
 	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, false },
 };
@@ -215,9 +235,6 @@ static int parse_action(json_t *obj, const char *parent, const char *akey, const
 	if (!json_is_string(a))
 		return husk_err(e, 0, "%s: expected a string", sub(p, parent, akey));
 	const char *name = json_string_value(a);
-	if (strcmp(name, "SCMP_ACT_NOTIFY") == 0)
-		return husk_err(e, ENOTSUP, "%s: SCMP_ACT_NOTIFY (seccomp user notification)",
-				sub(p, parent, akey));
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
 		if (strcmp(name, actions[i].name) != 0)
 			continue;
@@ -426,15 +443,32 @@ static int compile(json_t *obj, const char *where, struct husk_seccomp **out,
 	    parse_flags(obj, where, &flags, e) < 0 ||
 	    get_array(obj, where, "syscalls", &arr, e) < 0)
 		return -1;
+	if (def == SCMP_ACT_NOTIFY)
+		/* It would stop the runtime's own last system calls too. */
+		return husk_err(e, 0, "%s: SCMP_ACT_NOTIFY is for syscalls[], not the default",
+				sub(p, where, "defaultAction"));
 	if ((v = member(obj, "listenerMetadata")) && !json_is_string(v))
 		return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerMetadata"));
+	const char *listener = NULL;
 	if ((v = member(obj, "listenerPath"))) {
 		if (!json_is_string(v))
 			return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerPath"));
-		if (*json_string_value(v))
-			return husk_err(e, ENOTSUP, "%s: seccomp user notification",
-					sub(p, where, "listenerPath"));
+		listener = *json_string_value(v) ? json_string_value(v) : NULL;
 	}
+	if (member(obj, "listenerMetadata") && !listener)
+		return husk_err(e, 0, "%s: set without listenerPath", sub(p, where, "listenerMetadata"));
+	bool notify = false;
+	json_array_foreach(arr, i, it) {
+		const char *act = json_string_value(member(it, "action"));
+		notify |= act && strcmp(act, "SCMP_ACT_NOTIFY") == 0;
+	}
+	if (notify && !listener)
+		return husk_err(e, 0, "%s: SCMP_ACT_NOTIFY needs a listenerPath for the agent",
+				sub(p, where, "listenerPath"));
+	if (notify)
+		flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	else
+		flags &= ~(unsigned int)SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 
 	scmp_filter_ctx ctx = seccomp_init(def);
 	if (!ctx)
@@ -608,16 +642,45 @@ int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **o
 	_cleanup_fd_ int dirfd = json_is_object(obj) ? cache_open() : -1;
 	_cleanup_free_ char *key = dirfd >= 0 ? cache_key(obj) : NULL;
 	char name[32];
+	*out = NULL;
 	if (key) {
 		cache_name(name, key);
-		if ((*out = cache_get(dirfd, name, key)))
-			return 0;
+		*out = cache_get(dirfd, name, key);
 	}
-	if (compile(obj, where, out, e) < 0)
-		return -1;
-	if (key)
-		cache_put(dirfd, name, key, *out);
+	if (!*out) {
+		if (compile(obj, where, out, e) < 0)
+			return -1;
+		if (key)
+			cache_put(dirfd, name, key, *out);
+	}
+	if (husk_seccomp_notifies(*out)) {
+		const char *meta = json_string_value(member(obj, "listenerMetadata"));
+		(*out)->listener_path = xstrdup(json_string_value(member(obj, "listenerPath")));
+		(*out)->listener_metadata = meta ? xstrdup(meta) : NULL;
+	}
 	return 0;
+}
+
+int husk_seccomp_send_listener(const struct husk_seccomp *sc, int notify_fd, pid_t pid,
+			       const char *state_json, struct husk_error *e)
+{
+	json_error_t je;
+	json_t *state = json_loads(state_json, 0, &je);
+	json_t *msg = json_pack("{s:s, s:[s], s:i, s:o*}", "ociVersion", HUSK_SPEC_VERSION, "fds",
+				"seccompFd", "pid", (int)pid, "state", state);
+	if (sc->listener_metadata)
+		json_object_set_new(msg, "metadata", json_string(sc->listener_metadata));
+	char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	int r = -1;
+	_cleanup_fd_ int sock = husk_unix_connect(sc->listener_path, "agent socket", e);
+	/* one state per connection, then closed, as the spec asks */
+	if (sock >= 0 && husk_send_fd(sock, text, strlen(text), notify_fd) < 0)
+		husk_errno(e, "send the seccomp notify fd to %s", sc->listener_path);
+	else if (sock >= 0)
+		r = 0;
+	free(text);
+	return r;
 }
 
 json_t *husk_seccomp_features(void)
@@ -660,6 +723,16 @@ int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **o
 json_t *husk_seccomp_features(void)
 {
 	return json_pack("{s:b}", "enabled", 0);
+}
+
+int husk_seccomp_send_listener(const struct husk_seccomp *sc, int notify_fd, pid_t pid,
+			       const char *state_json, struct husk_error *e)
+{
+	(void)sc;
+	(void)notify_fd;
+	(void)pid;
+	(void)state_json;
+	return husk_err(e, ENOTSUP, "husk was built without libseccomp");
 }
 
 #endif

@@ -25,8 +25,18 @@ int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **o
 void husk_seccomp_set_cache_dir(const char *dir);
 
 /* Install the filter on the calling process: one seccomp(2) call, no
- * allocation.  Needs no_new_privileges or CAP_SYS_ADMIN. */
-int husk_seccomp_load(const struct husk_seccomp *sc, struct husk_error *e);
+ * allocation.  Needs no_new_privileges or CAP_SYS_ADMIN.  notify_fd (may
+ * be NULL): the listener fd of a filter with SCMP_ACT_NOTIFY, else -1. */
+int husk_seccomp_load(const struct husk_seccomp *sc, int *notify_fd, struct husk_error *e);
+
+/* Does the filter use SCMP_ACT_NOTIFY?  Then it is loaded before the
+ * container process reports ready, and its listener fd goes to the agent
+ * at linux.seccomp.listenerPath with husk_seccomp_send_listener(): the
+ * spec's container process state (state_json: the container's state;
+ * pid: the process the filter is on), the fd attached. */
+bool husk_seccomp_notifies(const struct husk_seccomp *sc);
+int husk_seccomp_send_listener(const struct husk_seccomp *sc, int notify_fd, pid_t pid,
+			       const char *state_json, struct husk_error *e);
 
 void husk_seccomp_free(struct husk_seccomp *sc);
 

@@ -1,6 +1,12 @@
 """linux.seccomp and the label fields, with real containers."""
+import errno
+import fcntl
 import json
 import os
+import select
+import socket
+import struct
+import threading
 import time
 
 import pytest
@@ -259,15 +265,24 @@ BAD_PROFILES = {
     "unknown-flag": ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]},
                      'linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_FAST"'),
     "not-an-object": ("SCMP_ACT_ALLOW", "linux.seccomp: expected an object"),
-    "notify": ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
-                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
-               "linux.seccomp.listenerPath: seccomp user notification"),
+    "notify-no-listener": ({"defaultAction": "SCMP_ACT_ALLOW",
+                            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
+                           "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listenerPath"),
+    "notify-default": ({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/run/agent.sock"},
+                       "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is for syscalls[]"),
+    "metadata-alone": ({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"},
+                       "linux.seccomp.listenerMetadata: set without listenerPath"),
+    "notify-no-agent": ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent/agent.sock",
+                         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
+                        "linux.seccomp.listenerPath: agent socket /nonexistent/agent.sock: "
+                        "No such file or directory"),
 }
 
 
 # runc 1.1 takes a missing defaultAction and ignores errnoRet where the
-# spec says to fail; its refusal of flags and notify is not a validation.
-RUNC_DEVIATES = ("missing-default", "errno-on-allow", "unknown-flag", "notify")
+# spec says to fail; its refusal of flags is not a validation.
+RUNC_DEVIATES = ("missing-default", "errno-on-allow", "unknown-flag", "notify-no-listener",
+                 "notify-default", "metadata-alone", "notify-no-agent")
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PROFILES))
@@ -317,8 +332,143 @@ def test_features_seccomp(rt):
     r = rt.ok("features", root=False)
     sc = json.loads(r.out)["linux"]["seccomp"]
     assert sc["enabled"] is True
-    assert "SCMP_ACT_ERRNO" in sc["actions"] and "SCMP_ACT_NOTIFY" not in sc["actions"]
+    assert "SCMP_ACT_ERRNO" in sc["actions"] and "SCMP_ACT_NOTIFY" in sc["actions"]
     assert "SCMP_CMP_MASKED_EQ" in sc["operators"] and "SCMP_ARCH_X86_64" in sc["archs"]
     assert "SECCOMP_FILTER_FLAG_LOG" in sc["supportedFlags"]
     v = rt.ok("--version", root=False)
     assert "+SECCOMP" in v.out, v
+
+
+# ---- SCMP_ACT_NOTIFY: a seccomp agent on listenerPath ----
+
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif), 80 bytes
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp), 24 bytes
+
+
+class Agent:
+    """A seccomp agent: takes each container process state and its notify
+    fd from listenerPath, and answers every notified syscall with
+    -reply_errno (or closes the fd at once with close_fd)."""
+
+    def __init__(self, path, reply_errno=errno.EXDEV, close_fd=False):
+        self.path, self.reply_errno, self.close_fd = path, reply_errno, close_fd
+        self.states, self.syscalls, self.stop = [], [], False
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
+                while True:  # the runtime closes the connection after one state
+                    more = conn.recv(1 << 16)
+                    if not more:
+                        break
+                    data += more
+            self.states.append((json.loads(data), len(fds)))
+            if self.close_fd:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            threading.Thread(target=self._answer, args=(fds[0],), daemon=True).start()
+
+    def _answer(self, fd):
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        while not self.stop:
+            ev = p.poll(200)
+            if not ev:
+                continue
+            if ev[0][1] & select.POLLHUP:
+                break
+            req = bytearray(80)
+            try:
+                fcntl.ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req)
+            except OSError:
+                continue
+            nid, _pid, _flags, nr = struct.unpack_from("=QIIi", req)
+            self.syscalls.append(nr)
+            resp = bytearray(struct.pack("=QqiI", nid, 0, -self.reply_errno, 0))
+            try:
+                fcntl.ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp)
+            except OSError:
+                pass
+        os.close(fd)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def notify_profile(path, metadata=None):
+    p = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    if metadata is not None:
+        p["listenerMetadata"] = metadata
+    return p
+
+
+@pytest.mark.husk_only
+def test_notify_agent_answers_for_the_kernel(env, rt):
+    """The agent gets the spec's container process state with the notify
+    fd (SCM_RIGHTS) during create, and its answer is what mkdir returns."""
+    agent = Agent(os.path.join(env.base, "agent.sock"))
+    try:
+        b = env.bundle()
+        b.config["linux"]["seccomp"] = notify_profile(agent.path, metadata="MKDIR=exdev")
+        b.config["annotations"] = {"k": "v"}
+        b.sh("mkdir /tmp/d; echo rc=$?; touch /shared/f && echo touched")
+        cid = env.new_id()
+        r = env.run(b, cid)
+        assert "rc=1" in r.out and "touched" in r.out and "cross-device" in r.err, r
+        assert len(agent.states) == 1, agent.states
+        state, nfds = agent.states[0]
+        assert nfds == 1 and state["fds"] == ["seccompFd"] and state["metadata"] == "MKDIR=exdev"
+        assert state["ociVersion"] and state["pid"] == state["state"]["pid"] > 0
+        assert state["state"]["id"] == cid and state["state"]["status"] == "creating"
+        assert state["state"]["bundle"] == b.path and state["state"]["annotations"] == {"k": "v"}
+        assert agent.syscalls, "the agent saw no notification"
+    finally:
+        agent.close()
+
+
+@pytest.mark.husk_only
+def test_notify_fd_closed_by_agent_gives_enosys(env):
+    agent = Agent(os.path.join(env.base, "agent.sock"), close_fd=True)
+    try:
+        b = env.bundle()
+        b.config["linux"]["seccomp"] = notify_profile(agent.path)
+        b.config["process"]["noNewPrivileges"] = True  # the late-load path
+        r = env.run_sh("mkdir /tmp/d; echo rc=$?", bundle=b)
+        assert "rc=1" in r.out and "not implemented" in r.err, r
+        assert len(agent.states) == 1
+    finally:
+        agent.close()
+
+
+@pytest.mark.husk_only
+def test_notify_exec_sends_its_own_state(env, rt):
+    agent = Agent(os.path.join(env.base, "agent.sock"), reply_errno=errno.EROFS)
+    try:
+        b = env.bundle().set_args("sleep", "100")
+        b.config["linux"]["seccomp"] = notify_profile(agent.path)
+        cid, _ = env.create(b)
+        rt.ok("start", cid)
+        r = rt("exec", cid, "sh", "-c", "mkdir /tmp/e; echo rc=$?")
+        assert "rc=1" in r.out and "Read-only" in r.err, r
+        assert len(agent.states) == 2, agent.states
+        init_state, exec_state = agent.states[0][0], agent.states[1][0]
+        assert exec_state["state"]["status"] == "running"
+        assert exec_state["state"]["pid"] == init_state["pid"] != exec_state["pid"]
+    finally:
+        agent.close()

@@ -85,7 +85,7 @@ static int under_filter(const char *text, int (*fn)(void))
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || husk_seccomp_load(sc, &e) < 0)
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || husk_seccomp_load(sc, NULL, &e) < 0)
 			_exit(200);
 		/* The raw syscall: sanitizer runtimes do more at _exit, and an
 		 * allowlist filter may refuse it. */
@@ -343,18 +343,19 @@ static __attribute__((unused)) void test_errors(void)
 		".defaultErrnoRet: expected an unsigned integer", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 70000}",
 		".defaultErrnoRet: value 70000 out of range [0, 65535]", 0);
-	rejects("{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}",
-		".defaultAction: SCMP_ACT_NOTIFY (seccomp user notification)", ENOTSUP);
-	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/run/agent.sock\"}",
-		".listenerPath: seccomp user notification", ENOTSUP);
+	rejects("{\"defaultAction\": \"SCMP_ACT_NOTIFY\", \"listenerPath\": \"/run/agent.sock\"}",
+		".defaultAction: SCMP_ACT_NOTIFY is for syscalls[], not the default", 0);
+	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\"],"
+		" \"action\": \"SCMP_ACT_NOTIFY\"}]}",
+		".listenerPath: SCMP_ACT_NOTIFY needs a listenerPath for the agent", 0);
+	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerMetadata\": \"m\"}",
+		".listenerMetadata: set without listenerPath", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_VAX\"]}",
 		".architectures[1]: unknown architecture \"SCMP_ARCH_VAX\"", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": \"SCMP_ARCH_X86\"}",
 		".architectures: expected an array", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_BOGUS\"]}",
 		".flags[0]: unknown flag \"SECCOMP_FILTER_FLAG_BOGUS\"", 0);
-	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"]}",
-		".flags[0]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", ENOTSUP);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": {}}", ".syscalls: expected an array", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [3]}", ".syscalls[0]: expected an object", 0);
 	rejects("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"action\": \"SCMP_ACT_KILL\"}]}",
@@ -405,8 +406,15 @@ int main(void)
 			      "a rule repeating the default action");
 	ok(same == base, "a rule repeating the default action changes nothing");
 	accepts("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"defaultErrnoRet\": null, \"architectures\": null,"
-		" \"flags\": null, \"listenerPath\": \"\", \"listenerMetadata\": \"x\", \"syscalls\": null}",
+		" \"flags\": null, \"listenerPath\": \"\", \"listenerMetadata\": null, \"syscalls\": null}",
 		"nulls and an empty listenerPath");
+	accepts("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/run/agent.sock\","
+		" \"listenerMetadata\": \"m\", \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}",
+		"SCMP_ACT_NOTIFY with a listener");
+	accepts("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/run/agent.sock\"}",
+		"a listenerPath without SCMP_ACT_NOTIFY is ignored");
+	accepts("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\"]}",
+		"WAIT_KILLABLE_RECV without a listener: nothing to wait for, dropped");
 	accepts("{\"defaultAction\": \"SCMP_ACT_KILL_PROCESS\", \"architectures\": [\"SCMP_ARCH_X86_64\","
 		" \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\", \"SCMP_ARCH_AARCH64\"]}",
 		"several architectures, the native one included");
@@ -424,7 +432,7 @@ int main(void)
 	test_cache();
 
 	json_t *f = husk_seccomp_features();
-	ok(json_is_true(json_object_get(f, "enabled")) && json_array_size(json_object_get(f, "actions")) == 8 &&
+	ok(json_is_true(json_object_get(f, "enabled")) && json_array_size(json_object_get(f, "actions")) == 9 &&
 		   json_array_size(json_object_get(f, "operators")) == 7 &&
 		   json_array_size(json_object_get(f, "archs")) >= 16 &&
 		   json_array_size(json_object_get(f, "knownFlags")) == 4,
