@@ -116,6 +116,8 @@ struct cg_dev_write {
 };
 size_t husk_cg_devices_v1_writes(const char *current, const struct cg_dev_rule *r, size_t n,
 				 struct cg_dev_write **out);
+/* access bits (m=1 r=2 w=4) as "rwm" */
+void husk_cg_access_str(unsigned access, char out[4]);
 /* "c 1:3 rwm", "a *:* m" */
 void husk_cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len);
 /* runc's v1 -> v2 conversions. */

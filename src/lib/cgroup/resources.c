@@ -709,16 +709,22 @@ void husk_cg_plan_free(struct cg_plan *p)
 
 /* ---- v1 device rules ---- */
 
-void husk_cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
+void husk_cg_access_str(unsigned access, char out[4])
 {
-	char acc[4], *a = acc, maj[24] = "*", min[24] = "*";
-	if (r->access & 2)
+	char *a = out;
+	if (access & 2)
 		*a++ = 'r';
-	if (r->access & 4)
+	if (access & 4)
 		*a++ = 'w';
-	if (r->access & 1)
+	if (access & 1)
 		*a++ = 'm';
 	*a = '\0';
+}
+
+void husk_cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
+{
+	char acc[4], maj[24] = "*", min[24] = "*";
+	husk_cg_access_str(r->access, acc);
 	if (r->major >= 0)
 		snprintf(maj, sizeof(maj), "%lld", (long long)r->major);
 	if (r->minor >= 0)
@@ -757,14 +763,8 @@ static void exc_add(struct dev_exc **v, size_t *n, const char *key, unsigned acc
 
 static void write_add(struct cg_dev_write **w, size_t *n, bool allow, const char *key, unsigned access)
 {
-	char acc[4], *a = acc;
-	if (access & 2)
-		*a++ = 'r';
-	if (access & 4)
-		*a++ = 'w';
-	if (access & 1)
-		*a++ = 'm';
-	*a = '\0';
+	char acc[4];
+	husk_cg_access_str(access, acc);
 	*w = xrealloc(*w, (*n + 1) * sizeof(**w));
 	(*w)[*n].allow = allow;
 	snprintf((*w)[*n].rule, sizeof((*w)[*n].rule), "%s %s", key, acc);

@@ -258,14 +258,7 @@ static void device_props(struct sd_props *ps, const struct cg_dev_rule *r, size_
 		dev = xrealloc(dev, (ndev + 1) * sizeof(*dev));
 		struct sd_dev_allow *d = &dev[ndev++];
 		d->path = path;
-		size_t k = 0;
-		if (r[i].access & 2)
-			d->perm[k++] = 'r';
-		if (r[i].access & 4)
-			d->perm[k++] = 'w';
-		if (r[i].access & 1)
-			d->perm[k++] = 'm';
-		d->perm[k] = '\0';
+		husk_cg_access_str(r[i].access, d->perm);
 	}
 	husk_sd_prop_str(ps, "DevicePolicy", allow_all ? "auto" : "strict");
 	struct sd_prop *p = prop_add(ps, "DeviceAllow", 'D');
