@@ -375,12 +375,7 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
 				c->preserve_fds, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
-	if (plan.notify_fd >= 0) {
-		int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan.notify_fd, e);
-		close(plan.notify_fd);
-		if (r < 0)
-			_exit(1);
-	}
+	husk_process_hand_over_notify(&plan, sync_fd);
 
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
 	prctl(PR_SET_PDEATHSIG, 0);

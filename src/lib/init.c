@@ -176,12 +176,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
 				&plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
-	if (plan.notify_fd >= 0) {
-		int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan.notify_fd, e);
-		close(plan.notify_fd);
-		if (r < 0)
-			_exit(1);
-	}
+	husk_process_hand_over_notify(&plan, sync_fd);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
 	prctl(PR_SET_PDEATHSIG, 0);

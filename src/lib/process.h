@@ -47,6 +47,10 @@ struct husk_exec_plan {
 int husk_process_become(const struct husk_process *p, bool has_personality,
 			unsigned long personality, const struct husk_seccomp *seccomp, int preserve_fds,
 			struct husk_exec_plan *plan, struct husk_error *e);
+/* In the container process: send plan->notify_fd (if any) to the runtime
+ * as SYNC_SECCOMP and close it; on failure exit (the runtime sees EOF). */
+void husk_process_hand_over_notify(struct husk_exec_plan *plan, int sync_fd);
+
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
 		      struct husk_error *e);
 

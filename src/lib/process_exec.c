@@ -10,6 +10,7 @@
 #include "label.h"
 #include "process.h"
 #include "seccomp_filter.h"
+#include "sync.h"
 #include "util.h"
 
 static bool setgroups_allowed(void)
@@ -114,6 +115,17 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 			return -1;
 	}
 	return 0;
+}
+
+void husk_process_hand_over_notify(struct husk_exec_plan *plan, int sync_fd)
+{
+	if (plan->notify_fd < 0)
+		return;
+	struct husk_error e;
+	int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan->notify_fd, &e);
+	husk_closep(&plan->notify_fd);
+	if (r < 0)
+		_exit(1);
 }
 
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
