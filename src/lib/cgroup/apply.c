@@ -228,9 +228,17 @@ int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *res, struc
 	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
 		return -1;
 	/* systemd driver: checked now, written once the unit exists. */
-	int r = cg->sd_pending ? 0 : do_writes(cg, &p, e);
-	if (r == 0 && !cg->sd_pending)
-		r = apply_devices(cg, p.dev, p.ndev, e);
+	int r = 0;
+	for (int attempt = 0; !cg->sd_pending; attempt++) {
+		r = do_writes(cg, &p, e);
+		if (r == 0)
+			r = apply_devices(cg, p.dev, p.ndev, e);
+		/* Containers may share a cgroupsPath: another one's delete
+		 * can remove the directory under our feet. */
+		struct husk_error e2;
+		if (r == 0 || attempt == 5 || husk_cg_revive(cg, &e2) <= 0)
+			break;
+	}
 	husk_cg_plan_free(&p);
 	if (r == 0) {
 		json_decref(cg->resources);

@@ -913,9 +913,36 @@ char *husk_cgroup_exec_dir(const struct husk_cgroup *cg, size_t i, pid_t init)
 	return dir;
 }
 
+/* Make h's directory again after a concurrent delete of a shared
+ * cgroupsPath removed it.  1: it was gone, 0: it is there. */
+static int revive(struct hier *h, struct husk_error *e)
+{
+	struct stat st;
+	if (stat(h->dir, &st) == 0 || errno != ENOENT)
+		return 0;
+	if (husk_mkdir_p(h->dir, 0755, e) < 0 ||
+	    (husk_cg_ctrl_has(h->ctrl, "cpuset") && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0))
+		return -1;
+	if (h->created < 1)
+		h->created = 1;
+	return 1;
+}
+
+int husk_cg_revive(struct husk_cgroup *cg, struct husk_error *e)
+{
+	int any = 0;
+	for (size_t i = 0; i < cg->n; i++) {
+		int r = revive(&cg->h[i], e);
+		if (r < 0)
+			return -1;
+		any |= r;
+	}
+	return any;
+}
+
 /* Move pid into h, retrying what concurrent creates and deletes of a
  * shared cgroupsPath can cause. */
-static int enter_one(struct hier *h, const char *pid, size_t len, struct husk_error *e)
+static int enter_one(struct hier *h, const char *pid, size_t len, bool *revived, struct husk_error *e)
 {
 	_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", h->dir);
 	/* Containers may share a cgroupsPath: another one's delete can
@@ -931,10 +958,10 @@ static int enter_one(struct hier *h, const char *pid, size_t len, struct husk_er
 		if ((!gone && !(cpuset && e->errnum == ENOSPC)) || tries == 5)
 			return husk_err_wrap(e, "join cgroup");
 		if (gone) {
-			if (husk_mkdir_p(h->dir, 0755, e) < 0)
+			int r = revive(h, e);
+			if (r < 0)
 				return husk_err_wrap(e, "join cgroup");
-			if (h->created < 1)
-				h->created = 1;
+			*revived |= r > 0;
 		}
 		if (cpuset && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
 			return husk_err_wrap(e, "join cgroup");
@@ -951,11 +978,19 @@ int husk_cgroup_enter_some(struct husk_cgroup *cg, pid_t pid, const char *which,
 {
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	bool revived = false;
 	for (size_t i = 0; i < cg->n; i++) {
 		if (which && (i >= strlen(which) || which[i] != '1'))
 			continue;
-		if (enter_one(&cg->h[i], buf, (size_t)n, e) < 0)
+		if (enter_one(&cg->h[i], buf, (size_t)n, &revived, e) < 0)
 			return -1;
+	}
+	/* A cgroup made again lost the limits: set them again. */
+	if (revived) {
+		json_t *res = json_incref(cg->resources);
+		int r = husk_cgroup_apply_resources(cg, res, e);
+		json_decref(res);
+		return r;
 	}
 	return 0;
 }

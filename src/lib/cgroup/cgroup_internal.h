@@ -158,6 +158,10 @@ struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t 
 int husk_cg_systemd_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,
 			   struct husk_error *e);
 
+/* Make the container's directories again where a concurrent delete of a
+ * shared cgroupsPath removed them: 1 if any was gone, 0, or -1. */
+int husk_cg_revive(struct husk_cgroup *cg, struct husk_error *e);
+
 /* ---- path / parsing helpers (cgroup.c) ---- */
 
 /* Normalise a cgroup path: collapse "//" and ".", resolve "..", refuse
