@@ -70,6 +70,13 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	free(cg);
 }
 
+/* The directory of cgroup path (as /proc/PID/cgroup shows it) in the
+ * hierarchy mounted at mountpoint. */
+static char *cgroup_dir(const char *mountpoint, const char *path)
+{
+	return xasprintf("%s%s", mountpoint, strcmp(path, "/") == 0 ? "" : path);
+}
+
 /* ---- small string helpers ---- */
 
 /* Does the comma list a contain the same items as b (any order)? */
@@ -740,7 +747,7 @@ int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, s
 	for (size_t i = 0; i < cg->n; i++) {
 		struct hier *h = &cg->h[i];
 		free(h->dir);
-		h->dir = xasprintf("%s%s", h->mountpoint, path);
+		h->dir = cgroup_dir(h->mountpoint, path);
 		if (make_dirs(h, strlen(h->mountpoint), e) == 0)
 			continue;
 		bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
@@ -789,7 +796,7 @@ void husk_cgroup_systemd_placed(struct husk_cgroup *cg)
 		if (!o)
 			continue;
 		free(h->dir);
-		h->dir = xasprintf("%s%s", h->mountpoint, strcmp(o, "/") ? o : "");
+		h->dir = cgroup_dir(h->mountpoint, o);
 	}
 	cg->sd_pending = false;
 }
@@ -867,7 +874,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id, bool system
 				}
 				o += rl;
 			}
-			base = xasprintf("%s%s", m[i].mountpoint, strcmp(o, "/") == 0 ? "" : o);
+			base = cgroup_dir(m[i].mountpoint, o);
 		}
 		h->dir = *rel ? xasprintf("%s/%s", base, rel) : xstrdup(base);
 		r = make_dirs(h, strlen(base), e);
@@ -904,7 +911,7 @@ char *husk_cgroup_exec_dir(const struct husk_cgroup *cg, size_t i, pid_t init)
 				: NULL;
 	if (!o)
 		return xstrdup(h->dir);
-	char *dir = xasprintf("%s%s", h->mountpoint, strcmp(o, "/") ? o : "");
+	char *dir = cgroup_dir(h->mountpoint, o);
 	size_t dl = strlen(h->dir);
 	if (strncmp(dir, h->dir, dl) != 0 || (dir[dl] != '/' && dir[dl] != '\0')) {
 		free(dir); /* the init left the container's cgroup: not ours to follow */
