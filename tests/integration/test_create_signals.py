@@ -18,6 +18,14 @@ def _hang_hook(marker):
     return {"path": "/bin/sh", "args": ["sh", "-c", f"echo $$ > {marker}; exec sleep 1000"]}
 
 
+def _default_signals():
+    # The runner may have been started with these ignored (a background job
+    # of a non-interactive shell ignores SIGINT): husk keeps ignored signals
+    # ignored on purpose, so give it the dispositions a terminal user has.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _interrupt(env, rt, kind, sig, command="create"):
     b = env.bundle()
     b.sh("sleep 1000")
@@ -29,7 +37,7 @@ def _interrupt(env, rt, kind, sig, command="create"):
     with open(os.path.join(rt.workdir, "create.err"), "w+") as err:
         p = subprocess.Popen(rt.cmd(command, "--bundle", b.path, "--pid-file", pidfile, cid),
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                             cwd=rt.workdir)
+                             cwd=rt.workdir, preexec_fn=_default_signals)
         try:
             assert wait_for(lambda: os.path.exists(b.shared_file("hook.pid")) and
                             os.path.getsize(b.shared_file("hook.pid")) > 0, timeout=10)
