@@ -447,6 +447,31 @@ static bool source_is_procfs(const char *source)
 	return source && statfs(source, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
 }
 
+static bool fd_on_procfs(int fd)
+{
+	struct statfs sf;
+	return husk_sys->fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/* The kernel looks /proc/net entries up afresh each time (never-cached
+ * dentries, Linux 5.2 and later) and drops what is mounted on them at the
+ * next lookup: a container would silently read the real file. */
+static int check_net_dev_kept(struct mnt *t, struct husk_error *e)
+{
+	_cleanup_fd_ int now = husk_path_open(t->ctx->rootfs_fd, t->m->destination, 0, 0);
+	if (now < 0)
+		return husk_err(e, -now, "reopen %s", t->m->destination);
+	struct stat a, b;
+	if (husk_sys->fstatat(now, "", &a, AT_EMPTY_PATH) < 0 ||
+	    husk_sys->fstatat(t->dfd, "", &b, AT_EMPTY_PATH) < 0)
+		return husk_errno(e, "stat %s", t->m->destination);
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return husk_err(e, 0, "this kernel drops mounts on /proc/net entries at the next lookup");
+	return 0;
+}
+
+static int mount_on(struct husk_rootfs_ctx *ctx, struct mnt *t, bool bind, struct husk_error *e);
+
 static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_error *e)
 {
 	const struct husk_mount *m = t->m;
@@ -473,6 +498,7 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 	if (open_destination(t, bind, e) < 0)
 		return -1;
 
+	bool net_dev = false;
 	switch (husk_path_proc_guard(t->rel)) {
 	case HUSK_PROC_OUTSIDE:
 	case HUSK_PROC_ALLOWED:
@@ -482,8 +508,17 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 			break;
 		return husk_err(e, 0, "only procfs may be mounted on /proc");
 	case HUSK_PROC_DENIED:
-		return husk_err(e, 0, "/%s is inside /proc", t->rel);
+		net_dev = husk_path_proc_net_dev(m->destination, t->rel) && fd_on_procfs(t->dfd);
+		if (!net_dev)
+			return husk_err(e, 0, "/%s is inside /proc", t->rel);
 	}
+	int r = mount_on(ctx, t, bind, e);
+	return r == 0 && net_dev ? check_net_dev_kept(t, e) : r;
+}
+
+/* The mount itself, on the destination resolved and checked. */
+static int mount_on(struct husk_rootfs_ctx *ctx, struct mnt *t, bool bind, struct husk_error *e)
+{
 	if (bind)
 		return do_bind(t, e);
 	if (strcmp(t->type, "cgroup") == 0 || strcmp(t->type, "cgroup2") == 0)
