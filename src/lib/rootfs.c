@@ -606,9 +606,9 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 	_cleanup_fd_ int fd = open_rootfs(spec->root_path, e);
 	if (fd < 0)
 		return -1;
-	if (!ctx->new_mount_ns) {
+	if (!ctx->own_mount_ns) {
 		if (spec->n_mounts)
-			return husk_err(e, 0, "mounts need a mount namespace");
+			return husk_err(e, 0, "mounts need a mount namespace of the container's own");
 		ctx->rootfs_fd = move_fd(&fd);
 	} else {
 		/* Nothing the container mounts may reach the host: "/" is
@@ -683,14 +683,14 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 {
 	const struct husk_spec *spec = ctx->spec;
 	int rootfd = ctx->rootfs_fd;
-	enum husk_pivot_mode mode = !ctx->new_mount_ns ? HUSK_PIVOT_CHROOT
+	enum husk_pivot_mode mode = !ctx->own_mount_ns ? HUSK_PIVOT_CHROOT
 				    : ctx->no_pivot    ? HUSK_PIVOT_MOVE
 						       : HUSK_PIVOT_ROOT;
 	if (husk_pivot_enter(rootfd, mode, ctx->root_real, e) < 0)
 		return -1;
 	if (husk_sysctl_apply(spec, e) < 0)
 		return -1;
-	if (ctx->new_mount_ns) {
+	if (ctx->own_mount_ns) {
 		if (husk_paths_readonly(rootfd, spec->readonly_paths, spec->n_readonly_paths, e) < 0 ||
 		    husk_paths_mask(rootfd, spec->masked_paths, spec->n_masked_paths, e) < 0)
 			return -1;

@@ -9,15 +9,16 @@
 
 struct husk_cgroup;
 
-/* The caller fills spec, no_pivot, in_userns, new_mount_ns, cwd,
+/* The caller fills spec, no_pivot, in_userns, own_mount_ns, cwd,
  * console_fd (-1 when none), cgroup and idmap_sock; the rest is the
- * module's.  new_mount_ns false
- * means chroot only, and then config.json may list no mounts. */
+ * module's.  own_mount_ns: a mount namespace of the container's, new or
+ * joined by path; false means chroot only, and then config.json may list
+ * no mounts. */
 struct husk_rootfs_ctx {
 	const struct husk_spec *spec;
 	bool no_pivot;         /* --no-pivot: MS_MOVE + chroot */
 	bool in_userns;        /* a user namespace (new or joined): devices are bind-mounted */
-	bool new_mount_ns;     /* false: only chroot into root.path */
+	bool own_mount_ns;     /* false: only chroot into root.path */
 	const char *cwd;       /* process cwd, created inside the rootfs when missing */
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
 	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts), or NULL */

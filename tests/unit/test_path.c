@@ -495,7 +495,7 @@ static void test_rootfs_sequence(void)
 	spec.n_mounts = ARRAY_SIZE(mounts);
 	spec.devices = devs;
 	spec.n_devices = 1;
-	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .cwd = "/work/dir",
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .own_mount_ns = true, .cwd = "/work/dir",
 				       .console_fd = -1, .rootfs_fd = -1 };
 	struct husk_error e = { 0 };
 	char cwd[PATH_MAX];
@@ -683,7 +683,7 @@ static void test_rootfs_more(void)
 	spec.bundle = base;
 	spec.mounts = &m;
 	spec.n_mounts = 1;
-	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .console_fd = -1,
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .own_mount_ns = true, .console_fd = -1,
 				       .rootfs_fd = -1, .cgroup = cg };
 	int r = prepare_fake(&ctx, msg, sizeof(msg));
 	ok(r == 0, "cgroup v1 mount (%s)", msg);
