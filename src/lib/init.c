@@ -94,7 +94,7 @@ static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_proces
 	close(ptmx);
 	if (r < 0)
 		return -1;
-	if (rctx->new_mount_ns && husk_devices_console(rctx->rootfs_fd, slave, e) < 0)
+	if (rctx->own_mount_ns && husk_devices_console(rctx->rootfs_fd, slave, e) < 0)
 		return -1;
 	if (husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e) < 0)
 		return -1;
@@ -141,7 +141,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.spec = s,
 		.no_pivot = c->opts->no_pivot,
 		.in_userns = c->ns->any_userns,
-		.new_mount_ns = s->namespaces[HUSK_NS_MNT].present && !s->namespaces[HUSK_NS_MNT].path,
+		/* new or joined by path: the rootfs is built the same way */
+		.own_mount_ns = s->namespaces[HUSK_NS_MNT].present && !c->ns->mnt_is_runtimes,
 		.cwd = p ? p->cwd : NULL,
 		.console_fd = -1,
 		.cgroup = c->cgroup,

@@ -37,9 +37,10 @@ static bool opt_is_idmap(const struct husk_mount *m)
 	return false;
 }
 
-static int send_fds(int sock, int32_t val, const int *fds, size_t n, struct husk_error *e)
+int rootfs_send_fds(int sock, enum husk_sync_type type, int32_t val, const int *fds, size_t n,
+		    struct husk_error *e)
 {
-	struct husk_sync_msg h = { .type = SYNC_IDMAP_REQ, .val = val };
+	struct husk_sync_msg h = { .type = type, .val = val };
 	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
@@ -58,7 +59,7 @@ static int send_fds(int sock, int32_t val, const int *fds, size_t n, struct husk
 		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return husk_errno(e, "sync: send idmap request");
+		return husk_errno(e, "sync: send a request for mounts[%d]", (int)val);
 	return 0;
 }
 
@@ -82,7 +83,7 @@ int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e)
 			return husk_errno(e, "idmap: open user namespace");
 		fds[n++] = userns;
 	}
-	if (send_fds(ctx->idmap_sock, (int32_t)t->index, fds, n, e) < 0)
+	if (rootfs_send_fds(ctx->idmap_sock, SYNC_IDMAP_REQ, (int32_t)t->index, fds, n, e) < 0)
 		return -1;
 	if (husk_sync_expect(ctx->idmap_sock, SYNC_IDMAP_REQ, NULL, NULL, e) < 0)
 		return husk_err_wrap(e, "idmap");
@@ -170,7 +171,7 @@ static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return husk_errno(e, "sync: receive");
-	if ((size_t)r < sizeof(h) || h.type != SYNC_IDMAP_REQ)
+	if ((size_t)r < sizeof(h) || (h.type != SYNC_IDMAP_REQ && h.type != SYNC_BIND_SRC))
 		return 0;
 
 	union {
@@ -196,24 +197,28 @@ static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *
 	}
 	struct husk_error err = { 0 };
 	int ok = -1;
+	_cleanup_fd_ int tree = -1;
 	if (msg.msg_flags & MSG_CTRUNC)
-		husk_err(&err, EPROTO, "idmap: truncated request");
+		husk_err(&err, EPROTO, "sync: truncated request");
 	else if (n < 1)
-		husk_err(&err, EPROTO, "idmap: no mount in the request");
+		husk_err(&err, EPROTO, "sync: no file descriptor in the request");
+	else if (h.type == SYNC_BIND_SRC)
+		ok = tree = rootfs_bind_source_clone(spec, h.val, fds[0], &err);
 	else
 		ok = apply_idmap(spec, h.val, fds[0], n > 1 ? fds[1] : -1, &err);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	/* The init reports the failure with its own context. */
-	if (ok < 0 ? husk_sync_send_error(sock, &err) < 0
-		   : husk_sync_send(sock, SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0)
-		return ok < 0 ? husk_err(e, err.errnum, "%s", err.msg) : -1;
-	return 1;
+	if (ok < 0)
+		return husk_sync_send_error(sock, &err) < 0 ? husk_err(e, err.errnum, "%s", err.msg) : 1;
+	if (h.type == SYNC_BIND_SRC)
+		return husk_sync_send_fd(sock, SYNC_BIND_SRC, tree, e) < 0 ? -1 : 1;
+	return husk_sync_send(sock, SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0 ? -1 : 1;
 }
 
 int husk_rootfs_idmap_serve(int sock, const struct husk_spec *spec, struct husk_error *e)
 {
-	bool any = false;
+	bool any = rootfs_bind_source_served(spec);
 	for (size_t i = 0; i < spec->n_mounts && !any; i++)
 		any = opt_is_idmap(&spec->mounts[i]);
 	if (!any)

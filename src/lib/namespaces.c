@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -12,6 +13,21 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+
+/* A mount namespace path naming the one husk runs in (or the host's, PID
+ * 1's) is no mount namespace of the container's own: building a rootfs
+ * there would change the host's mounts and their propagation. */
+static bool is_runtimes_mnt_ns(int fd)
+{
+	struct stat ns, st;
+	if (fstat(fd, &ns) < 0)
+		return false;
+	static const char *const mine[] = { "/proc/self/ns/mnt", "/proc/1/ns/mnt" };
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+		if (stat(mine[i], &st) == 0 && st.st_dev == ns.st_dev && st.st_ino == ns.st_ino)
+			return true;
+	return false;
+}
 
 int husk_ns_plan_init(struct husk_ns_plan *p, const struct husk_spec *s, int min_fd,
 		      struct husk_error *e)
@@ -46,6 +62,7 @@ int husk_ns_plan_init(struct husk_ns_plan *p, const struct husk_spec *s, int min
 		}
 		p->join_fd[t] = fd;
 	}
+	p->mnt_is_runtimes = p->join_fd[HUSK_NS_MNT] >= 0 && is_runtimes_mnt_ns(p->join_fd[HUSK_NS_MNT]);
 	p->new_user = s->namespaces[HUSK_NS_USER].present && !s->namespaces[HUSK_NS_USER].path;
 	p->join_user = p->join_fd[HUSK_NS_USER] >= 0;
 	p->any_userns = p->new_user || p->join_user;

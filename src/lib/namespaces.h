@@ -12,6 +12,7 @@ struct husk_ns_plan {
 	bool new_user;
 	bool join_user;
 	bool any_userns;             /* new or joined: the init is not host root */
+	bool mnt_is_runtimes;        /* the mount namespace joined is the runtime's or PID 1's */
 };
 
 /* Open every namespace path of the spec (in the parent, so a bad path

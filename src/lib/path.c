@@ -292,9 +292,10 @@ const char *husk_path_rel_of_fd(int fd, const char *root_real, char *buf, size_t
 }
 
 /* Files under /proc that FUSE servers such as lxcfs emulate per container:
- * the only ones a mount may cover. */
+ * the only ones a mount may cover (runc's list). */
 static const char *const proc_allowed[] = {
-	"cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo", "net/dev",
+	"cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg", "slabinfo",
+	"net/dev", "sys/kernel/ns_last_pid", "sys/crypto/fips_enabled",
 };
 
 enum husk_proc_guard husk_path_proc_guard(const char *rel)
@@ -316,4 +317,44 @@ enum husk_proc_guard husk_path_proc_guard(const char *rel)
 			return HUSK_PROC_ALLOWED;
 	}
 	return HUSK_PROC_DENIED;
+}
+
+/* Is dest, as written, exactly want: the same components, any number of
+ * slashes between them, no "." or ".."? */
+static bool spelled_as(const char *dest, const char *want)
+{
+	for (;;) {
+		while (*dest == '/')
+			dest++;
+		while (*want == '/')
+			want++;
+		if (!*dest || !*want)
+			return !*dest && !*want;
+		size_t n = strcspn(dest, "/"), k = strcspn(want, "/");
+		if (n != k || strncmp(dest, want, n) != 0)
+			return false;
+		dest += n;
+		want += k;
+	}
+}
+
+/* Only digits, up to a slash: a /proc/<pid> component. */
+static const char *skip_pid(const char *p)
+{
+	const char *s = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p > s && *p == '/' ? p + 1 : NULL;
+}
+
+bool husk_path_proc_net_dev(const char *dest, const char *rel)
+{
+	if (!spelled_as(dest, "/proc/net/dev"))
+		return false;
+	while (*rel == '/')
+		rel++;
+	if (strncmp(rel, "proc/", 5) != 0)
+		return false;
+	const char *p = skip_pid(rel + 5);
+	return p && strcmp(p, "net/dev") == 0;
 }

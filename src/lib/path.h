@@ -37,3 +37,10 @@ enum husk_proc_guard {
 };
 /* Classify a destination relative to the rootfs ("proc/meminfo"). */
 enum husk_proc_guard husk_path_proc_guard(const char *rel);
+
+/* /proc/net is procfs's own link to self/net: "/proc/net/dev", written
+ * just so in config.json, resolves to "proc/<pid>/net/dev".  True for
+ * that pair only (the caller checks that the file is on procfs); any
+ * other spelling of it (/proc/self/net/dev, /proc/1/..., "." or "..", a
+ * symlink of the image) stays denied. */
+bool husk_path_proc_net_dev(const char *dest, const char *rel);

@@ -254,14 +254,9 @@ static int bind_legacy(struct mnt *t, struct husk_error *e)
  * wrong flags (or, for idmap, the wrong owners). */
 static int do_bind(struct mnt *t, struct husk_error *e)
 {
-	unsigned rec = (t->o.flags & MS_REC) ? AT_RECURSIVE : 0;
-	_cleanup_fd_ int tree = husk_sys->open_tree(AT_FDCWD, t->source,
-						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
-	if (tree < 0) {
-		if (errno == ENOSYS)
-			return bind_legacy(t, e);
-		return husk_errno(e, "bind %s", t->source);
-	}
+	int tree = t->tree;
+	if (tree < 0)
+		return bind_legacy(t, e);
 	if (t->o.idmap && rootfs_idmap_tree(t, tree, e) < 0)
 		return -1;
 	uint64_t set, clr;
@@ -379,7 +374,10 @@ static int bind_host_fallback(struct mnt *t, const char *host, struct husk_error
 	free(t->source);
 	t->source = xstrdup(host);
 	t->o.flags |= MS_BIND | MS_REC;
-	return do_bind(t, e);
+	if (t->tree >= 0)
+		husk_sys->close(t->tree);
+	t->tree = -1;
+	return rootfs_bind_source(t, false, e) < 0 ? -1 : do_bind(t, e);
 }
 
 /* Is key ("mode=") one of the comma-separated data options? */
@@ -403,7 +401,8 @@ static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
 	bool procsys = !bind && (strcmp(t->type, "proc") == 0 || strcmp(t->type, "sysfs") == 0);
 	if (bind) {
 		struct stat st;
-		if (stat(t->source, &st) < 0)
+		if (t->tree >= 0 ? husk_sys->fstatat(t->tree, "", &st, AT_EMPTY_PATH) < 0
+				 : stat(t->source, &st) < 0)
 			return husk_errno(e, "stat %s", t->source);
 		if (!S_ISDIR(st.st_mode))
 			fl = HUSK_PATH_MKFILE, mode = 0644;
@@ -441,11 +440,38 @@ static int open_destination(struct mnt *t, bool bind, struct husk_error *e)
 	return 0;
 }
 
-static bool source_is_procfs(const char *source)
+static bool source_is_procfs(const struct mnt *t)
 {
 	struct statfs sf;
-	return source && statfs(source, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+	if (t->tree >= 0)
+		return husk_sys->fstatfs(t->tree, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+	return statfs(t->source, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
 }
+
+static bool fd_on_procfs(int fd)
+{
+	struct statfs sf;
+	return husk_sys->fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+/* The kernel looks /proc/net entries up afresh each time (never-cached
+ * dentries, Linux 5.2 and later) and drops what is mounted on them at the
+ * next lookup: a container would silently read the real file. */
+static int check_net_dev_kept(struct mnt *t, struct husk_error *e)
+{
+	_cleanup_fd_ int now = husk_path_open(t->ctx->rootfs_fd, t->m->destination, 0, 0);
+	if (now < 0)
+		return husk_err(e, -now, "reopen %s", t->m->destination);
+	struct stat a, b;
+	if (husk_sys->fstatat(now, "", &a, AT_EMPTY_PATH) < 0 ||
+	    husk_sys->fstatat(t->dfd, "", &b, AT_EMPTY_PATH) < 0)
+		return husk_errno(e, "stat %s", t->m->destination);
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return husk_err(e, 0, "this kernel drops mounts on /proc/net entries at the next lookup");
+	return 0;
+}
+
+static int mount_on(struct husk_rootfs_ctx *ctx, struct mnt *t, bool bind, struct husk_error *e);
 
 static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_error *e)
 {
@@ -470,20 +496,32 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 	 * real location is checked again once resolved). */
 	if (!strstr(m->destination, "/..") && husk_path_proc_guard(m->destination) == HUSK_PROC_DENIED)
 		return husk_err(e, 0, "%s is inside /proc", m->destination);
+	if (bind && rootfs_bind_source(t, true, e) < 0)
+		return -1;
 	if (open_destination(t, bind, e) < 0)
 		return -1;
 
+	bool net_dev = false;
 	switch (husk_path_proc_guard(t->rel)) {
 	case HUSK_PROC_OUTSIDE:
 	case HUSK_PROC_ALLOWED:
 		break;
 	case HUSK_PROC_ITSELF:
-		if (!bind ? strcmp(t->type, "proc") == 0 : source_is_procfs(t->source))
+		if (!bind ? strcmp(t->type, "proc") == 0 : source_is_procfs(t))
 			break;
 		return husk_err(e, 0, "only procfs may be mounted on /proc");
 	case HUSK_PROC_DENIED:
-		return husk_err(e, 0, "/%s is inside /proc", t->rel);
+		net_dev = husk_path_proc_net_dev(m->destination, t->rel) && fd_on_procfs(t->dfd);
+		if (!net_dev)
+			return husk_err(e, 0, "/%s is inside /proc", t->rel);
 	}
+	int r = mount_on(ctx, t, bind, e);
+	return r == 0 && net_dev ? check_net_dev_kept(t, e) : r;
+}
+
+/* The mount itself, on the destination resolved and checked. */
+static int mount_on(struct husk_rootfs_ctx *ctx, struct mnt *t, bool bind, struct husk_error *e)
+{
 	if (bind)
 		return do_bind(t, e);
 	if (strcmp(t->type, "cgroup") == 0 || strcmp(t->type, "cgroup2") == 0)
@@ -508,7 +546,7 @@ static int mount_one(struct husk_rootfs_ctx *ctx, struct mnt *t, struct husk_err
 
 static int mount_entry(struct husk_rootfs_ctx *ctx, size_t i, struct husk_error *e)
 {
-	struct mnt t = { .ctx = ctx, .m = &ctx->spec->mounts[i], .index = i, .dfd = -1 };
+	struct mnt t = { .ctx = ctx, .m = &ctx->spec->mounts[i], .index = i, .dfd = -1, .tree = -1 };
 	int r = husk_mount_opts_parse(t.m->options, t.m->n_options, &t.o, e);
 	t.type = mount_is_bind(t.m, &t.o) ? "bind" : (t.m->type ? t.m->type : "none");
 	if (r == 0)
@@ -517,6 +555,8 @@ static int mount_entry(struct husk_rootfs_ctx *ctx, size_t i, struct husk_error 
 		husk_err_wrap(e, "mounts[%zu] %s on %s", i, t.type, t.m->destination);
 	if (t.dfd >= 0)
 		husk_sys->close(t.dfd);
+	if (t.tree >= 0)
+		husk_sys->close(t.tree);
 	free(t.source);
 	husk_mount_opts_free(&t.o);
 	return r;
@@ -571,9 +611,9 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 	_cleanup_fd_ int fd = open_rootfs(spec->root_path, e);
 	if (fd < 0)
 		return -1;
-	if (!ctx->new_mount_ns) {
+	if (!ctx->own_mount_ns) {
 		if (spec->n_mounts)
-			return husk_err(e, 0, "mounts need a mount namespace");
+			return husk_err(e, 0, "mounts need a mount namespace of the container's own");
 		ctx->rootfs_fd = move_fd(&fd);
 	} else {
 		/* Nothing the container mounts may reach the host: "/" is
@@ -648,14 +688,14 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 {
 	const struct husk_spec *spec = ctx->spec;
 	int rootfd = ctx->rootfs_fd;
-	enum husk_pivot_mode mode = !ctx->new_mount_ns ? HUSK_PIVOT_CHROOT
+	enum husk_pivot_mode mode = !ctx->own_mount_ns ? HUSK_PIVOT_CHROOT
 				    : ctx->no_pivot    ? HUSK_PIVOT_MOVE
 						       : HUSK_PIVOT_ROOT;
 	if (husk_pivot_enter(rootfd, mode, ctx->root_real, e) < 0)
 		return -1;
 	if (husk_sysctl_apply(spec, e) < 0)
 		return -1;
-	if (ctx->new_mount_ns) {
+	if (ctx->own_mount_ns) {
 		if (husk_paths_readonly(rootfd, spec->readonly_paths, spec->n_readonly_paths, e) < 0 ||
 		    husk_paths_mask(rootfd, spec->masked_paths, spec->n_masked_paths, e) < 0)
 			return -1;

@@ -9,19 +9,20 @@
 
 struct husk_cgroup;
 
-/* The caller fills spec, no_pivot, in_userns, new_mount_ns, cwd,
+/* The caller fills spec, no_pivot, in_userns, own_mount_ns, cwd,
  * console_fd (-1 when none), cgroup and idmap_sock; the rest is the
- * module's.  new_mount_ns false
- * means chroot only, and then config.json may list no mounts. */
+ * module's.  own_mount_ns: a mount namespace of the container's, new or
+ * joined by path; false means chroot only, and then config.json may list
+ * no mounts. */
 struct husk_rootfs_ctx {
 	const struct husk_spec *spec;
 	bool no_pivot;         /* --no-pivot: MS_MOVE + chroot */
 	bool in_userns;        /* a user namespace (new or joined): devices are bind-mounted */
-	bool new_mount_ns;     /* false: only chroot into root.path */
+	bool own_mount_ns;     /* false: only chroot into root.path */
 	const char *cwd;       /* process cwd, created inside the rootfs when missing */
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
 	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts), or NULL */
-	int idmap_sock;        /* the sync socket, for idmap mounts (<= 0: none) */
+	int idmap_sock;        /* the sync socket, for idmap mounts and bind sources (<= 0: none) */
 	/* owned by the module between prepare and finalize (prepare sets them;
 	 * finalize releases them) */
 	int rootfs_fd;          /* the rootfs mount's root (O_PATH) */
@@ -45,6 +46,7 @@ int husk_rootfs_finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e);
 
 /* In the runtime, after SYNC_GO (and again after SYNC_CHILD_PID when there
  * is an intermediate): serve the init's requests to idmap its idmap/ridmap
- * bind mounts, until the next message on the sync socket is another one
- * (left unread).  Returns at once when config.json has no idmap mount. */
+ * bind mounts and, with a user namespace, to clone its bind sources, until
+ * the next message on the sync socket is another one (left unread).
+ * Returns at once when config.json has neither. */
 int husk_rootfs_idmap_serve(int sync_sock, const struct husk_spec *spec, struct husk_error *e);

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "mount_opts.h"
 #include "rootfs.h"
+#include "sync.h"
 
 struct mnt {
 	struct husk_rootfs_ctx *ctx;
@@ -18,6 +19,7 @@ struct mnt {
 	const char *type;     /* "bind" for bind mounts */
 	char *source;         /* absolute for binds (bundle-relative resolved) */
 	int dfd;              /* destination, O_PATH */
+	int tree;             /* bind source, detached (open_tree clone), or -1 */
 	const char *rel;      /* destination relative to the rootfs's real path */
 	char relbuf[PATH_MAX];
 };
@@ -46,3 +48,21 @@ int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e);
 /* mount_idmap.c: in the init, have the runtime idmap the detached tree
  * (the init has no CAP_SYS_ADMIN over the source's superblock). */
 int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e);
+
+/* One request over the sync socket: header (type, val) plus n fds. */
+int rootfs_send_fds(int sock, enum husk_sync_type type, int32_t val, const int *fds, size_t n,
+		    struct husk_error *e);
+
+/* mount_source.c: a bind mount's source as a detached tree in t->tree
+ * (-1 left there when the kernel has no open_tree).  In a user namespace
+ * and with ask_runtime, the runtime clones it (sources the container's
+ * root cannot reach); else, or when the runtime may not enter our mount
+ * namespace, the init does. */
+int rootfs_bind_source(struct mnt *t, bool ask_runtime, struct husk_error *e);
+
+/* The runtime's side: does the init of spec ask for its bind sources? */
+bool rootfs_bind_source_served(const struct husk_spec *spec);
+/* Clone mounts[idx]'s source inside the mount namespace mntns (a child
+ * of the runtime enters it); the tree, or -1 with e filled. */
+int rootfs_bind_source_clone(const struct husk_spec *spec, int32_t idx, int mntns,
+			     struct husk_error *e);

@@ -28,6 +28,11 @@ enum husk_sync_type {
 	/* init/exec -> parent: the seccomp notify fd attached, for the
 	 * linux.seccomp.listenerPath agent (seccomp_filter.c). */
 	SYNC_SECCOMP,
+	/* init -> parent: val = a bind mount's index; SCM_RIGHTS carries the
+	 * init's mount namespace.  The reply is the same type with the
+	 * source cloned (open_tree) by the runtime, or SYNC_ERROR
+	 * (mount_source.c). */
+	SYNC_BIND_SRC,
 };
 
 struct husk_sync_msg {

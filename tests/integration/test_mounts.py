@@ -379,3 +379,54 @@ def test_sysctl_refused_in_joined_host_netns(env):
     assert "the joined network namespace is the host's" in r.err, r
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         assert f.read() == before
+
+
+# --- bind sources the user namespace cannot reach ------------------------------
+
+def locked_sources(env):
+    """A 0700 host-root directory holding a file and a directory: the
+    container's root (host uid 100000) cannot search it."""
+    locked = os.path.join(env.base, "locked")
+    os.makedirs(os.path.join(locked, "sub"))
+    with open(os.path.join(locked, "f"), "w") as f:
+        f.write("locked file\n")
+    with open(os.path.join(locked, "sub", "g"), "w") as f:
+        f.write("locked dir\n")
+    os.chmod(locked, 0o700)
+    return locked
+
+
+def bundle_with_locked_binds(env):
+    locked = locked_sources(env)
+    b = env.bundle()
+    userns(b)
+    add_mount(b, "/mnt/f", "bind", os.path.join(locked, "f"), ["bind", "ro"])
+    add_mount(b, "/mnt/sub", "bind", os.path.join(locked, "sub"), ["rbind"])
+    return b
+
+
+def test_bind_source_unreachable_from_userns(env):
+    b = bundle_with_locked_binds(env).sh("cat /mnt/f /mnt/sub/g")
+    assert env.run(b).out == "locked file\nlocked dir\n"
+
+
+def test_bind_source_unreachable_from_userns_exec(env, rt):
+    """create/start, then processes started by exec see the mounts too."""
+    b = bundle_with_locked_binds(env).set_args("sleep", "100")
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    assert rt.ok("exec", cid, "cat", "/mnt/f", "/mnt/sub/g").out == "locked file\nlocked dir\n"
+    rt.ok("kill", cid, "KILL")
+
+
+@pytest.mark.husk_only
+def test_bind_source_missing_in_userns(env):
+    """The runtime's clone of a source fails with the one line it would
+    without a user namespace."""
+    b = env.bundle().set_args("true")
+    userns(b)
+    add_mount(b, "/mnt/x", "bind", os.path.join(env.base, "nope"), ["bind"])
+    n = len(b.config["mounts"]) - 1
+    r = env.run(b, ok=False)
+    assert r.rc != 0 and len(r.err.strip().splitlines()) == 1, r
+    assert f"mounts[{n}] bind on /mnt/x: bind {env.base}/nope: No such file" in r.err, r

@@ -1,9 +1,11 @@
 """Namespaces: created, joined by path, and refused when inconsistent."""
 import os
+import subprocess
 
 import pytest
 
-from conftest import wait_for
+from conftest import IS_HUSK, wait_for
+from test_mounts import add_mount
 
 NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
             "cgroup": "cgroup", "user": "user", "time": "time"}
@@ -204,4 +206,80 @@ def test_unknown_namespace_fails(env, rt):
     b.add_namespace("bogus")
     cid, r = env.create(b, ok=False)
     assert r.rc != 0, r
+    assert rt.ids() == []
+
+
+@pytest.fixture
+def mount_ns_holder():
+    """A private mount namespace, held by a sleeping process killed after
+    the test (the namespace goes with it)."""
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "1000"])
+    try:
+        assert wait_for(lambda: os.readlink(f"/proc/{p.pid}/ns/mnt") != host_ns("mnt")), \
+            "unshare -m did not start"
+        yield p.pid
+    finally:
+        p.kill()
+        p.wait()
+
+
+def host_root_mount():
+    with open("/proc/self/mountinfo") as f:
+        return [ln for ln in f if ln.split()[4] == "/"]
+
+
+def test_join_mount_namespace_by_path(env, mount_ns_holder):
+    """The rootfs is built inside the joined namespace: the same mounts,
+    masked and read-only paths and pivot as with a new one, and nothing
+    changes in the host's."""
+    holder = mount_ns_holder
+    joined = os.readlink(f"/proc/{holder}/ns/mnt")
+    root_before = host_root_mount()
+    assert os.path.exists("/proc/keys")
+    src = os.path.join(env.base, "data")
+    os.makedirs(src)
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("bound\n")
+    b = env.bundle()
+    b.remove_namespace("mount")
+    b.add_namespace("mount", f"/proc/{holder}/ns/mnt")
+    add_mount(b, "/mnt/t", "tmpfs", "tmpfs", ["size=1m"])
+    add_mount(b, "/data", "bind", src, ["bind", "ro"])
+    add_mount(b, "/mnt/p", "proc", "proc", [])
+    b.sh("readlink /proc/self/ns/mnt; grep -c ' /mnt/t .* - tmpfs ' /proc/self/mountinfo; "
+         "cat /data/f; grep -c ' /mnt/p .* - proc ' /proc/self/mountinfo; "
+         "wc -c </proc/keys; ls /sys/firmware | wc -l; "
+         "(echo 1 >/proc/sys/kernel/ns_last_pid) 2>/dev/null || echo ro; "
+         f"test -e {env.base} || echo pivoted")
+    r = env.run(b)
+    assert r.out.split() == [joined, "1", "bound", "1", "0", "0", "ro", "pivoted"], r
+    # built in the joined namespace, not in one of its own
+    with open(f"/proc/{holder}/mountinfo") as f:
+        assert " /mnt/t " in f.read()
+    assert host_root_mount() == root_before
+    assert not [ln for ln in open("/proc/self/mountinfo") if b.rootfs in ln]
+
+
+@pytest.mark.husk_only
+def test_join_mount_namespace_of_runtime_keeps_refusing_mounts(env):
+    """Joining the runtime's own mount namespace is none of the
+    container's: mounts would change the host's tree."""
+    b = env.bundle().set_args("true")
+    b.remove_namespace("mount")
+    b.add_namespace("mount", "/proc/self/ns/mnt")
+    r = env.run(b, ok=False)
+    assert r.rc != 0 and len(r.err.strip().splitlines()) == 1, r
+    assert "mounts need a mount namespace of the container's own" in r.err, r
+
+
+def test_no_mount_namespace_refuses_mounts(env, rt):
+    """Without a mount namespace mounts would land in the host's (runc
+    changes the caller's propagation there); husk refuses them."""
+    b = env.bundle().set_args("true")
+    b.remove_namespace("mount")
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    if IS_HUSK:
+        assert len(r.err.strip().splitlines()) == 1, r
+        assert "mounts need a mount namespace" in r.err, r
     assert rt.ids() == []

@@ -3,6 +3,7 @@
 Every case ends confined or with a one-line error naming the mount, and
 nothing is created or mounted outside the bundle."""
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -121,6 +122,13 @@ def test_sysfs_not_through_symlink(env):
     ("/proc/self", None),
     ("/proc/sysrq-trigger", None),
     ("/mnt/p/kernel", "/proc/sys"),   # a symlink into /proc
+    # /proc/net/dev is allowed by that name only
+    ("/proc/self/net/dev", None),
+    ("/proc/1/net/dev", None),
+    ("/proc/./net/dev", None),
+    ("/proc/net/../net/dev", None),
+    ("/mnt/p", "/proc/net/dev"),     # a symlink to the allowed name
+    ("/proc/./sys/../sys/kernel/core_pattern", None),
 ])
 def test_destination_inside_proc_refused(env, dest, via):
     b = env.bundle()
@@ -143,6 +151,54 @@ def test_proc_fuse_files_allowed(env):
     add_mount(b, "/proc/meminfo", "bind", src, ["bind", "ro"])
     add_mount(b, "/proc/uptime", "bind", src, ["bind", "ro"])
     assert env.run(b).out == "MemTotal: 1 kB\n" * 2
+
+
+# The files FUSE servers emulate, by their natural names (runc's list).
+PROC_FUSE_FILES = ["cpuinfo", "diskstats", "meminfo", "stat", "swaps", "uptime", "loadavg",
+                   "slabinfo", "sys/kernel/ns_last_pid", "sys/crypto/fips_enabled"]
+
+
+@pytest.mark.parametrize("name", PROC_FUSE_FILES)
+def test_proc_fuse_file_natural_name(env, name):
+    if not os.path.exists(f"/proc/{name}"):
+        pytest.skip(f"this kernel has no /proc/{name}")
+    b = env.bundle().sh(f"cat /proc/{name}")
+    src = os.path.join(env.base, "emulated")
+    with open(src, "w") as f:
+        f.write(f"emulated {name}\n")
+    add_mount(b, f"/proc/{name}", "bind", src, ["bind", "ro"])
+    assert env.run(b).out == f"emulated {name}\n"
+
+
+def kernel_keeps_proc_net_mounts():
+    """Does a mount on /proc/<pid>/net/dev survive its next lookup?  (Since
+    Linux 5.2 /proc/net dentries are never cached, and the lookup drops
+    whatever was mounted on them.)"""
+    probe = ("mount -t proc proc /proc && mount --bind /proc/version /proc/1/net/dev && "
+             "cat /proc/1/net/dev >/dev/null && grep -q ' /proc/1/net/dev ' /proc/self/mountinfo")
+    r = subprocess.run(["unshare", "-m", "-p", "-f", "--propagation", "private", "sh", "-c",
+                        probe], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+@pytest.mark.husk_only
+def test_proc_net_dev_natural_name(env):
+    """/proc/net is procfs's link to self/net: the natural name gets past
+    the /proc guard; where the kernel drops the mount at the next lookup,
+    that is one clear error, not a container silently reading the real
+    file."""
+    b = env.bundle().sh("cat /proc/net/dev")
+    src = os.path.join(env.base, "netdev")
+    with open(src, "w") as f:
+        f.write("emulated net/dev\n")
+    add_mount(b, "/proc/net/dev", "bind", src, ["bind", "ro"])
+    n = len(b.config["mounts"]) - 1
+    if kernel_keeps_proc_net_mounts():
+        assert env.run(b).out == "emulated net/dev\n"
+    else:
+        r = env.run(b, ok=False)
+        one_line_error(r, f"mounts[{n}] bind on /proc/net/dev",
+                       "this kernel drops mounts on /proc/net entries at the next lookup")
 
 
 @pytest.mark.husk_only

@@ -238,9 +238,40 @@ static void test_proc_guard(void)
 		{ "proc/stat/x", HUSK_PROC_DENIED },   { "proc/cpuinfox", HUSK_PROC_DENIED },
 		{ "procfs", HUSK_PROC_OUTSIDE },       { "sys/proc", HUSK_PROC_OUTSIDE },
 		{ "", HUSK_PROC_OUTSIDE },	      { "dev", HUSK_PROC_OUTSIDE },
+		{ "proc/sys/kernel/ns_last_pid", HUSK_PROC_ALLOWED },
+		{ "proc/sys/crypto/fips_enabled", HUSK_PROC_ALLOWED },
+		{ "proc/sys/kernel/core_pattern", HUSK_PROC_DENIED },
+		{ "proc/1/net/dev", HUSK_PROC_DENIED },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
 		ok(husk_path_proc_guard(t[i].rel) == t[i].g, "proc guard: \"%s\"", t[i].rel);
+
+	/* /proc/net/dev by its own name, through procfs's self/net link */
+	static const struct {
+		const char *dest, *rel;
+		bool allowed;
+	} nd[] = {
+		{ "/proc/net/dev", "proc/1/net/dev", true },
+		{ "/proc//net/dev/", "proc/4242/net/dev", true },
+		{ "proc/net/dev", "proc/7/net/dev", true },
+		{ "/proc/net/dev", "proc/self/net/dev", false },
+		{ "/proc/net/dev", "proc/1/net/dev/x", false },
+		{ "/proc/net/dev", "proc/1/2/net/dev", false },
+		{ "/proc/net/dev", "proc//net/dev", false },
+		{ "/proc/net/dev", "proc/1/net/snmp", false },
+		{ "/proc/net/dev", "tmp/1/net/dev", false },
+		{ "/proc/self/net/dev", "proc/1/net/dev", false },
+		{ "/proc/1/net/dev", "proc/1/net/dev", false },
+		{ "/proc/./net/dev", "proc/1/net/dev", false },
+		{ "/proc/net/../net/dev", "proc/1/net/dev", false },
+		{ "/nd", "proc/1/net/dev", false },
+		{ "/proc/net/devx", "proc/1/net/dev", false },
+		{ "/proc/net", "proc/1/net", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(nd); i++)
+		ok(husk_path_proc_net_dev(nd[i].dest, nd[i].rel) == nd[i].allowed,
+		   "net/dev: \"%s\" resolved to \"%s\": %s", nd[i].dest, nd[i].rel,
+		   nd[i].allowed ? "allowed" : "denied");
 
 	/* the guard works on where the path really is */
 	char buf[PATH_MAX];
@@ -464,7 +495,7 @@ static void test_rootfs_sequence(void)
 	spec.n_mounts = ARRAY_SIZE(mounts);
 	spec.devices = devs;
 	spec.n_devices = 1;
-	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .cwd = "/work/dir",
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .own_mount_ns = true, .cwd = "/work/dir",
 				       .console_fd = -1, .rootfs_fd = -1 };
 	struct husk_error e = { 0 };
 	char cwd[PATH_MAX];
@@ -652,7 +683,7 @@ static void test_rootfs_more(void)
 	spec.bundle = base;
 	spec.mounts = &m;
 	spec.n_mounts = 1;
-	struct husk_rootfs_ctx ctx = { .spec = &spec, .new_mount_ns = true, .console_fd = -1,
+	struct husk_rootfs_ctx ctx = { .spec = &spec, .own_mount_ns = true, .console_fd = -1,
 				       .rootfs_fd = -1, .cgroup = cg };
 	int r = prepare_fake(&ctx, msg, sizeof(msg));
 	ok(r == 0, "cgroup v1 mount (%s)", msg);
