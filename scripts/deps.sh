@@ -4,7 +4,7 @@
 #   scripts/deps.sh test    the above plus the test runners
 set -eu
 build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev busybox-static"
-test="$build python3 python3-pytest systemd dbus"
+test="$build python3 python3-pytest systemd dbus iproute2"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

@@ -20,8 +20,10 @@
 #include "config.h"
 #include "hooks.h"
 #include "init.h"
+#include "intelrdt.h"
 #include "log.h"
 #include "namespaces.h"
+#include "netdev.h"
 #include "rootfs.h"
 #include "spec.h"
 #include "state.h"
@@ -362,6 +364,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	int console_sock = -1, master = -1;
 	struct husk_seccomp *seccomp = NULL;
 	struct create_sigs sigs = { 0 };
+	json_t *netdevs = NULL, *rdt = NULL;
 	bool pid_file_written = false;
 	int sig = 0;
 
@@ -393,6 +396,10 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	    (spec->seccomp &&
 	     husk_seccomp_prepare(spec->seccomp, "config.json: linux.seccomp", &seccomp, e) < 0))
 		goto out;
+	if (spec->intel_rdt.set && husk_rdt_available(e) < 0) {
+		husk_err_wrap(e, "config.json");
+		goto out;
+	}
 	create_sigs_begin(&sigs);
 	if (husk_state_root_open(root_of(g), true, &rootfd, e) < 0)
 		goto out;
@@ -478,6 +485,14 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 
 	if (two_stage && husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
 		goto out;
+	/* Network devices and resctrl groups, before any hook or the
+	 * process runs. */
+	if (husk_netdev_move_in(spec, init_pid, &netdevs, e) < 0 ||
+	    husk_rdt_apply(&spec->intel_rdt, HUSK_RESCTRL_ROOT, o->id, init_pid, &husk_rdt_sys_ops, &rdt,
+			   e) < 0) {
+		husk_err_wrap(e, "config.json");
+		goto out;
+	}
 	if (husk_init_wants_runtime_hooks(spec) || spec->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
 		int32_t which;
 		if (husk_sync_expect(sp[0], SYNC_HOOKS, &which, NULL, e) < 0)
@@ -529,6 +544,9 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.seccomp = spec->seccomp,
 		.has_personality = spec->has_personality,
 		.personality = spec->personality,
+		.mempolicy = json_object_get(json_object_get(spec->doc, "linux"), "memoryPolicy"),
+		.net_devices = netdevs,
+		.intel_rdt = rdt,
 	};
 	if (spec->n_annotations) {
 		st.annotations = json_object();
@@ -564,6 +582,14 @@ out:
 			while (waitpid(first, NULL, 0) < 0 && errno == EINTR)
 				;
 		}
+		if (init_pid > 0 && netdevs) {
+			/* Before the namespace dies with the init (and virtual
+			 * devices with it). */
+			struct husk_error ignored;
+			_cleanup_fd_ int pidfd = husk_pidfd_open(init_pid);
+			if (pidfd >= 0)
+				husk_netdev_give_back(netdevs, pidfd, &ignored);
+		}
 		if (init_pid > 0) {
 			kill(init_pid, SIGKILL);
 			while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR)
@@ -573,6 +599,10 @@ out:
 			struct husk_error ignored;
 			husk_cgroup_destroy(cg, &ignored);
 		}
+		if (rdt) {
+			struct husk_error ignored;
+			husk_rdt_remove(rdt, &husk_rdt_sys_ops, &ignored);
+		}
 		if (dir_made) {
 			struct husk_error ignored;
 			husk_state_dir_remove(rootfd, o->id, &ignored);
@@ -581,6 +611,8 @@ out:
 			unlink(o->pid_file);
 	}
 	free(state_json);
+	json_decref(netdevs);
+	json_decref(rdt);
 	husk_seccomp_free(seccomp);
 	husk_closep(&master);
 	husk_closep(&console_sock);
@@ -730,6 +762,14 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 {
 	if (running) {
 		_cleanup_fd_ int pidfd = open_init_pidfd(st);
+		struct husk_error nerr;
+		/* While the namespace lives: a stopped container's went with
+		 * its init (physical devices back to the root namespace,
+		 * virtual ones destroyed, by the kernel). */
+		if (pidfd >= 0 && st->net_devices && husk_netdev_give_back(st->net_devices, pidfd, &nerr) < 0) {
+			char why[HUSK_ERR_MSG_MAX + 64];
+			husk_warn("%s", husk_err_str(&nerr, why, sizeof(why)));
+		}
 		if (pidfd >= 0)
 			husk_pidfd_send_signal(pidfd, SIGKILL);
 		if (kill_cgroup(st, SIGKILL, true, e) < 0)
@@ -754,6 +794,8 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 		if (r < 0)
 			return husk_err_wrap(e, "remove cgroup");
 	}
+	if (st->intel_rdt && husk_rdt_remove(st->intel_rdt, &husk_rdt_sys_ops, e) < 0)
+		return -1;
 	(void)dirfd;
 	return husk_state_dir_remove(rootfd, st->id, e);
 }

@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "intelrdt.h"
 #include "label.h"
+#include "mempolicy.h"
 #include "process.h"
 #include "seccomp_filter.h"
 #include "spec.h"
@@ -147,6 +149,10 @@ static int build_process(const struct husk_exec_opts *o, struct husk_process **b
 			p->apparmor_profile = xstrdup(base->apparmor_profile);
 		if (base && !p->selinux_label && base->selinux_label)
 			p->selinux_label = xstrdup(base->selinux_label);
+		if (base && !p->exec_cpu_affinity.set) {
+			p->exec_cpu_affinity = base->exec_cpu_affinity;
+			memset(&base->exec_cpu_affinity, 0, sizeof(base->exec_cpu_affinity));
+		}
 		if (o->tty)
 			p->terminal = true;
 	} else {
@@ -337,6 +343,8 @@ struct exec_child {
 	int preserve_fds;  /* including socket activation */
 	int min_fd;
 	const struct husk_seccomp *seccomp; /* the process's own filter, or the container's */
+	const struct husk_mempolicy *mempolicy; /* linux.memoryPolicy */
+	bool rdt;          /* a resctrl group to join (by the runtime) before the exec */
 	struct husk_cgroup_join join; /* n == 0: no cgroup */
 	bool born_in_v2;   /* clone3 put the joiner in the unified cgroup */
 	/* wait for SYNC_GO: the runtime has a cgroup left to join, or a
@@ -371,6 +379,10 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
 			husk_sync_fail(sync_fd, e);
 	}
+	/* In every cgroup now (cpuset may have reset the affinity). */
+	if (husk_affinity_apply(&p->exec_cpu_affinity.final, "process.execCPUAffinity.final", e) < 0 ||
+	    husk_mempolicy_apply(c->mempolicy, e) < 0)
+		husk_sync_fail(sync_fd, e);
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
 				c->preserve_fds, &plan, e) < 0)
@@ -410,7 +422,7 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 	*need = '\0';
 	if (j->n)
 		husk_cgroup_join_self(j, c->born_in_v2, need);
-	c->hold = strchr(need, '1') || c->p->terminal;
+	c->hold = strchr(need, '1') || c->p->terminal || c->rdt;
 	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
 		husk_sync_fail(c->sync_fd, &err);
@@ -483,6 +495,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	struct husk_process *base = NULL, *p = NULL;
 	struct husk_cgroup *cg = NULL;
 	struct husk_seccomp *seccomp = NULL;
+	struct husk_mempolicy mempolicy = { 0 };
 	struct husk_cgroup_join join = { .v2_dir = -1 };
 	char **cgdirs = NULL, *need = NULL;
 	pid_t joiner = -1, pid = -1;
@@ -512,6 +525,10 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	}
 	if (build_process(o, &base, &p, e) < 0)
 		goto out;
+	if (st->mempolicy && husk_mempolicy_parse(st->mempolicy, "linux.memoryPolicy", &mempolicy, e) < 0) {
+		husk_err_wrap(e, "container state");
+		goto out;
+	}
 	if (p->terminal && !o->console_socket && o->detach) {
 		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
 		goto out;
@@ -580,6 +597,9 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	 * process resets its mask before exec. */
 	sigprocmask(SIG_BLOCK, &set, &old);
 	masked = true;
+	/* Ours, inherited by the joiner, before it joins the cgroups. */
+	if (husk_affinity_apply(&p->exec_cpu_affinity.initial, "process.execCPUAffinity.initial", e) < 0)
+		goto out;
 
 	struct exec_child child = {
 		.o = o,
@@ -592,6 +612,8 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		.preserve_fds = preserve,
 		.min_fd = min_fd,
 		.seccomp = seccomp,
+		.mempolicy = &mempolicy,
+		.rdt = st->intel_rdt != NULL,
 		.join = join,
 	};
 	joiner = husk_clone_into_cgroup(0, join.v2_dir, &child.born_in_v2);
@@ -611,7 +633,9 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		goto out;
 	pid = cpid;
 	/* The same condition as the process's "hold". */
-	bool go = p->terminal;
+	bool go = p->terminal || st->intel_rdt;
+	if (st->intel_rdt && husk_rdt_join(st->intel_rdt, pid, &husk_rdt_sys_ops, e) < 0)
+		goto out;
 	if (cg && strchr(need, '1')) {
 		go = true;
 		if (cgroup_finish(cgdirs, need, o->cgroup, pid, e) < 0) {
@@ -679,6 +703,7 @@ out:
 	free(need);
 	husk_cgroup_free(cg);
 	husk_seccomp_free(seccomp);
+	husk_idset_free(&mempolicy.nodes);
 	husk_process_free(p);
 	husk_process_free(base);
 	husk_state_free(st);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "mempolicy.h"
 #include "seccomp_filter.h"
 #include "spec.h"
 #include "util.h"
@@ -24,6 +25,27 @@ static const char *const mount_options[] = {
 	"rw",          "shared",      "silent",         "slave",        "strictatime",
 	"suid",        "symfollow",   "sync",           "tmpcopyup",    "unbindable",
 };
+
+static json_t *strv_json(const char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* What runtime-spec 1.3 added to features-linux.md: resctrl schemata
+ * lines and monitoring groups, NUMA memory policy, network devices. */
+static void add_v13_features(json_t *lx)
+{
+	json_t *rdt = json_object_get(lx, "intelRdt");
+	json_object_set_new(rdt, "schemata", json_true());
+	json_object_set_new(rdt, "monitoring", json_true());
+	json_object_set_new(lx, "memoryPolicy",
+			    json_pack("{s:o, s:o}", "modes", strv_json(husk_mempolicy_mode_names),
+				      "flags", strv_json(husk_mempolicy_flag_names)));
+	json_object_set_new(lx, "netDevices", json_pack("{s:b}", "enabled", 1));
+}
 
 char *husk_features_json(void)
 {
@@ -54,12 +76,13 @@ char *husk_features_json(void)
 		"seccomp", husk_seccomp_features(),
 		/* AppArmor profiles are applied where the host has AppArmor;
 		 * SELinux lacks mount labels, so it is not claimed. */
-		"apparmor", "enabled", 1, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
+		"apparmor", "enabled", 1, "selinux", "enabled", 0, "intelRdt", "enabled", 1,
 		"mountExtensions", "idmap", "enabled", 1,
 		"annotations", "io.github.husk.version", HUSK_VERSION, "io.github.husk.commit",
 		HUSK_COMMIT);
 	if (!doc)
 		abort();
+	add_v13_features(json_object_get(doc, "linux"));
 	char *text = json_dumps(doc, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	if (!text)

@@ -21,6 +21,7 @@
 #include "process.h"
 #include "rootfs.h"
 #include "label.h"
+#include "mempolicy.h"
 #include "seccomp_filter.h"
 #include "sync.h"
 #include "sys.h"
@@ -171,6 +172,11 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		husk_sync_fail(sync_fd, e);
 
 	if (husk_rootfs_finalize(&rctx, e) < 0)
+		husk_sync_fail(sync_fd, e);
+
+	/* Inherited by the process across execve.  (execCPUAffinity is
+	 * for exec'd processes only: the spec leaves the init's alone.) */
+	if (husk_mempolicy_apply(&s->mempolicy, e) < 0)
 		husk_sync_fail(sync_fd, e);
 
 	struct husk_exec_plan plan;

@@ -113,7 +113,7 @@ void husk_spec_free(struct husk_spec *s)
 	free(s->mount_label);
 	sj_kv_free(s->sysctl, s->n_sysctl);
 	json_decref(s->seccomp);
-	free(s->intel_rdt_clos);
+	husk_spec_free_v13(s);
 	json_decref(s->doc);
 	free(s);
 }
@@ -525,12 +525,8 @@ static int parse_linux(json_t *lx, struct husk_spec *s, struct husk_error *e)
 			return -1;
 		s->seccomp = json_incref(f);
 	}
-	/* intelRdt is not implemented; keep closID for messages only. */
-	if ((f = sj_get(lx, "intelRdt")) && json_is_object(f)) {
-		json_t *c = sj_get(f, "closID");
-		if (json_is_string(c))
-			s->intel_rdt_clos = xstrdup(json_string_value(c));
-	}
+	if (husk_spec_parse_v13_linux(lx, s, e) < 0)
+		return -1;
 	return 0;
 }
 

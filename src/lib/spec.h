@@ -128,6 +128,20 @@ struct husk_io_priority {
 	int priority;       /* 0..7 */
 };
 
+/* A list of ids as "0-3,7" (CPUs, NUMA nodes) as a bitmap; nbits = the
+ * highest id + 1 (0: empty list). */
+struct husk_idset {
+	unsigned long *bits;
+	size_t nbits;
+};
+
+/* process.execCPUAffinity (runtime-spec 1.3); exec only, not the init. */
+struct husk_cpu_affinity {
+	bool set;
+	struct husk_idset initial; /* the runtime before the cgroup join; empty: unchanged */
+	struct husk_idset final;   /* the process after the join; empty: unchanged */
+};
+
 struct husk_process {
 	bool terminal;
 	bool has_console_size;
@@ -150,12 +164,37 @@ struct husk_process {
 	struct husk_scheduler scheduler;
 	struct husk_io_priority io_priority;
 	json_t *seccomp;    /* exec --process may carry its own; NULL when absent */
+	struct husk_cpu_affinity exec_cpu_affinity;
 };
 
 struct husk_time_offset {
 	bool set;
 	int64_t secs;
 	uint32_t nanosecs;
+};
+
+/* linux.netDevices: one host interface moved into the container. */
+struct husk_net_device {
+	char *host_name;    /* the key: its name in the runtime's network namespace */
+	char *name;         /* its name in the container (host_name when not given) */
+};
+
+/* linux.memoryPolicy: set_mempolicy(2) for the container's processes. */
+struct husk_mempolicy {
+	bool set;
+	int mode;           /* MPOL_* */
+	unsigned flags;     /* MPOL_F_* */
+	struct husk_idset nodes;
+};
+
+/* linux.intelRdt (resctrl). */
+struct husk_intel_rdt {
+	bool set;
+	char *clos_id;      /* NULL: the container id names the group */
+	char *l3_cache_schema;
+	char *mem_bw_schema;
+	char **schemata;    /* NULL-terminated lines; NULL when absent */
+	bool enable_monitoring;
 };
 
 struct husk_spec {
@@ -196,7 +235,10 @@ struct husk_spec {
 	bool has_personality;
 	unsigned long personality; /* PER_LINUX or PER_LINUX32 */
 	json_t *seccomp;          /* linux.seccomp, NULL when absent */
-	char *intel_rdt_clos;     /* unused for now */
+	struct husk_intel_rdt intel_rdt;
+	struct husk_net_device *net_devices;
+	size_t n_net_devices;
+	struct husk_mempolicy mempolicy;
 	json_t *doc;              /* the whole document: create keeps parts in the state */
 };
 
@@ -214,6 +256,19 @@ int husk_process_parse(json_t *obj, const char *json_path, struct husk_process *
 		       struct husk_error *e);
 
 void husk_spec_free(struct husk_spec *s);
+
+/* The runtime-spec 1.3 fields (spec_v13.c): linux.netDevices,
+ * linux.memoryPolicy, linux.intelRdt and process.execCPUAffinity. */
+int husk_spec_parse_v13_linux(json_t *lx, struct husk_spec *s, struct husk_error *e);
+int husk_spec_parse_cpu_affinity(json_t *v, const char *path, struct husk_cpu_affinity *a,
+				 struct husk_error *e);
+int husk_mempolicy_parse(json_t *v, const char *path, struct husk_mempolicy *m,
+			 struct husk_error *e);
+void husk_spec_free_v13(struct husk_spec *s);
+void husk_idset_free(struct husk_idset *set);
+/* Parse "0-3,7" (ids below limit); one-line error naming path. */
+int husk_idset_parse(const char *text, unsigned limit, const char *path, struct husk_idset *out,
+		     struct husk_error *e);
 void husk_process_free(struct husk_process *p);
 
 /* Namespace names as written in config.json ("pid", "network", "mount",

@@ -560,6 +560,8 @@ void husk_process_free(struct husk_process *p)
 	free(p->apparmor_profile);
 	free(p->selinux_label);
 	json_decref(p->seccomp);
+	husk_idset_free(&p->exec_cpu_affinity.initial);
+	husk_idset_free(&p->exec_cpu_affinity.final);
 	free(p);
 }
 
@@ -640,6 +642,10 @@ static int parse_process(json_t *obj, const char *path, struct husk_process *pr,
 		return -1;
 	if ((f = sj_get(obj, "ioPriority")) &&
 	    parse_io_priority(f, sj_path(p, path, "ioPriority"), &pr->io_priority, e) < 0)
+		return -1;
+	if ((f = sj_get(obj, "execCPUAffinity")) &&
+	    husk_spec_parse_cpu_affinity(f, sj_path(p, path, "execCPUAffinity"),
+					 &pr->exec_cpu_affinity, e) < 0)
 		return -1;
 	return 0;
 }

@@ -99,6 +99,12 @@ int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e
 		json_object_set(o, "seccomp", s->seccomp);
 	if (s->has_personality)
 		json_object_set_new(o, "personality", json_integer((json_int_t)s->personality));
+	if (s->mempolicy)
+		json_object_set(o, "memoryPolicy", s->mempolicy);
+	if (s->net_devices)
+		json_object_set(o, "netDevices", s->net_devices);
+	if (s->intel_rdt)
+		json_object_set(o, "intelRdt", s->intel_rdt);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -148,6 +154,9 @@ int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e)
 	s->namespaces = ref_field(o, "namespaces");
 	s->process = ref_field(o, "process");
 	s->seccomp = ref_field(o, "seccomp");
+	s->mempolicy = ref_field(o, "memoryPolicy");
+	s->net_devices = ref_field(o, "netDevices");
+	s->intel_rdt = ref_field(o, "intelRdt");
 	json_t *per = json_object_get(o, "personality");
 	if (json_is_integer(per)) {
 		s->has_personality = true;
@@ -177,6 +186,9 @@ void husk_state_free(struct husk_state *s)
 	json_decref(s->namespaces);
 	json_decref(s->process);
 	json_decref(s->seccomp);
+	json_decref(s->mempolicy);
+	json_decref(s->net_devices);
+	json_decref(s->intel_rdt);
 	free(s);
 }
 

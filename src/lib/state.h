@@ -30,6 +30,9 @@ struct husk_state {
 	json_t *seccomp;               /* linux.seccomp or NULL */
 	bool has_personality;
 	unsigned long personality;     /* linux.personality's domain (PER_*) */
+	json_t *mempolicy;             /* linux.memoryPolicy as written, for exec */
+	json_t *net_devices;           /* what husk_netdev_move_in moved, for delete */
+	json_t *intel_rdt;             /* husk_rdt_apply's record, for exec and delete */
 };
 
 /* Open (creating with mode 0700 when create) the state root. */

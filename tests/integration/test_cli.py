@@ -89,7 +89,14 @@ def test_features(rt):
 def test_features_husk_content(rt):
     f = json.loads(rt.ok("features", root=False).out)
     assert f["ociVersionMin"] == "1.0.0", f
-    assert f["ociVersionMax"].startswith("1.2"), f
+    assert f["ociVersionMax"] == "1.3.0", f
+    lx = f["linux"]
+    # runtime-spec 1.3's features-linux.md additions
+    assert lx["netDevices"] == {"enabled": True}, lx
+    assert lx["intelRdt"] == {"enabled": True, "schemata": True, "monitoring": True}, lx
+    assert "MPOL_WEIGHTED_INTERLEAVE" in lx["memoryPolicy"]["modes"], lx
+    assert sorted(lx["memoryPolicy"]["flags"]) == [
+        "MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"], lx
     assert sorted(f["linux"]["namespaces"]) == sorted(
         ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]), f
     caps = f["linux"]["capabilities"]

@@ -57,12 +57,12 @@ static void test_default(void)
 	char *text = husk_spec_default_json(false);
 	int r = husk_spec_parse_string(text, "/tmp/bundle", &s, &e);
 	ok(r == 0 && s, "default config parses%s%s", r ? ": " : "", r ? e.msg : "");
-	ok(text[0] == '{' && strstr(text, "\n\t\"ociVersion\": \"1.2.0\""),
+	ok(text[0] == '{' && strstr(text, "\n\t\"ociVersion\": \"1.3.0\""),
 	   "default config is tab-indented like runc's");
 	free(text);
 	if (!s)
 		return;
-	ok(strcmp(s->oci_version, "1.2.0") == 0, "ociVersion");
+	ok(strcmp(s->oci_version, "1.3.0") == 0, "ociVersion");
 	ok(strcmp(s->bundle, "/tmp/bundle") == 0, "bundle");
 	ok(strcmp(s->root_path, "/tmp/bundle/rootfs") == 0 && s->root_readonly,
 	   "root.path resolved against the bundle, readonly");
@@ -120,7 +120,7 @@ static void test_features(void)
 	free(text);
 	ok(json_is_object(doc), "features JSON parses");
 	ok(json_is_string(json_object_get(doc, "ociVersionMin")) &&
-		   strcmp(json_string_value(json_object_get(doc, "ociVersionMax")), "1.2.0") == 0,
+		   strcmp(json_string_value(json_object_get(doc, "ociVersionMax")), "1.3.0") == 0,
 	   "features: ociVersionMin/Max");
 	ok(json_array_size(json_object_get(doc, "hooks")) == 6 &&
 		   json_array_size(json_object_get(doc, "mountOptions")) > 50,
