@@ -140,8 +140,19 @@ static void test_plans(void)
 	expect_refused("{\"unified\":{\"memory.high\":\"1\"}}", 0, "needs cgroup v2");
 	expect_refused("{\"unified\":{\"foo.bar\":\"1\"}}", V2, "unknown controller");
 	expect_refused("{\"unified\":{\"../memory.max\":\"1\"}}", V2, "invalid key");
-	expect_refused("{\"memory\":{\"limt\":1}}", 0, "unknown key \"limt\"");
-	expect_refused("{\"bogus\":{}}", 0, "linux.resources: unknown key \"bogus\"");
+	/* Unknown properties are ignored at every level (the spec's MUST);
+	 * the known ones next to them still apply. */
+	expect_plan("{\"memory\":{\"limt\":1,\"limit\":1048576}}", 0, "memory.limit_in_bytes=1048576;");
+	expect_plan("{\"bogus\":{},\"futureThing\":[1],\"pids\":{\"limit\":5,\"x\":true}}", V2,
+		    "pids.max=5;");
+	expect_plan("{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4096,\"new\":1}],"
+		    "\"rdma\":{\"mlx5_1\":{\"hcaHandles\":3,\"hcaFoo\":1}},"
+		    "\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,\"rate\":1,\"z\":0}]}}", V2,
+		    "io.max=8:0 rbps=1;hugetlb.2MB.max=4096;rdma.max=mlx5_1 hca_handle=3;");
+	expect_plan("{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rwm\","
+		    "\"comment\":\"x\"}]}", 0, "");
+	expect_refused("{\"memory\":[]}", 0, "linux.resources.memory: expected an object");
+	expect_refused("{\"devices\":[{\"allow\":true,\"access\":\"rwa\"}]}", 0, "invalid access \"rwa\"");
 	expect_refused("{\"memory\":{\"swappiness\":101}}", 0, "out of range");
 	expect_refused("{\"memory\":{\"limit\":-2}}", 0, "out of range");
 	expect_refused("{\"memory\":{\"limit\":1.5}}", 0, "not an integer");
