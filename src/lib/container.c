@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup/cgroup.h"
 #include "clone.h"
 #include "config.h"
@@ -369,6 +370,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err(e, 0, "config.json: process: required to create a container");
 		goto out;
 	}
+	husk_caps_check(spec->process, "config.json: process.capabilities");
 	if (husk_reserve_preserved_fds(min_fd, e) < 0)
 		goto out;
 	/* A terminal goes to --console-socket, or is proxied by a foreground
