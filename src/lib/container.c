@@ -417,6 +417,10 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
 		cg = NULL;
 	}
+	if (cg && husk_cgroup_check_reused(cg, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
+	}
 	if (cg && husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
 		goto out;
 
