@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <linux/capability.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,8 +15,8 @@
 #include "log.h"
 #include "util.h"
 
-/* Highest capability the running kernel knows; asking for more is not an
- * error (runc only warns), the unknown bits are skipped. */
+/* Highest capability the running kernel knows; what is asked for past it
+ * is warned about (husk_caps_check) and skipped. */
 static int kernel_cap_last(void)
 {
 	static int cached = -1;
@@ -58,6 +60,63 @@ static const char *cap_label(int cap, char *buf, size_t len)
 		return n;
 	snprintf(buf, len, "capability %d", cap);
 	return buf;
+}
+
+static void msg_add(char *msg, size_t len, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void msg_add(char *msg, size_t len, size_t *o, const char *fmt, ...)
+{
+	if (*o >= len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg + *o, len - *o, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*o += (size_t)n;
+}
+
+bool husk_caps_prune(struct husk_process *p, int last, uint64_t bset, char *msg, size_t len)
+{
+	uint64_t grantable = bset & (last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1);
+	struct husk_caps *c = &p->caps;
+	uint64_t asked = (c->has_bounding ? c->bounding : 0) | (c->has_effective ? c->effective : 0) |
+			 (c->has_inheritable ? c->inheritable : 0) | (c->has_permitted ? c->permitted : 0) |
+			 (c->has_ambient ? c->ambient : 0);
+	uint64_t drop = asked & ~grantable;
+	size_t o = 0;
+	msg[0] = '\0';
+	for (char **u = p->unknown_caps; u && *u; u++)
+		msg_add(msg, len, &o, "%s%s (unknown)", o ? ", " : "", *u);
+	for (int cap = 0; cap < 64; cap++) {
+		if (!(drop & (1ULL << cap)))
+			continue;
+		char b[32];
+		msg_add(msg, len, &o, "%s%s (%s)", o ? ", " : "", cap_label(cap, b, sizeof(b)),
+			cap > last ? "unknown to this kernel" : "not in the runtime's bounding set");
+	}
+	c->bounding &= ~drop;
+	c->effective &= ~drop;
+	c->inheritable &= ~drop;
+	c->permitted &= ~drop;
+	c->ambient &= ~drop;
+	return o > 0;
+}
+
+void husk_caps_check(struct husk_process *p, const char *what)
+{
+	if (!p)
+		return;
+	/* Every clone (the init, a user namespace's too) keeps our bounding
+	 * set: what is not in it cannot be granted there. */
+	int last = kernel_cap_last();
+	uint64_t bset = 0;
+	for (int cap = 0; cap <= last; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0)
+			bset |= 1ULL << cap;
+	char msg[1024];
+	if (husk_caps_prune(p, last, bset, msg, sizeof(msg)))
+		husk_warn("%s: cannot grant %s; going on without them", what, msg);
 }
 
 int husk_caps_drop_bounding(const struct husk_caps *c, struct husk_error *e)

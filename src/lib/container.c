@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup/cgroup.h"
 #include "clone.h"
 #include "config.h"
@@ -372,6 +373,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err(e, 0, "config.json: process: required to create a container");
 		goto out;
 	}
+	husk_caps_check(spec->process, "config.json: process.capabilities");
 	if (husk_reserve_preserved_fds(min_fd, e) < 0)
 		goto out;
 	/* A terminal goes to --console-socket, or is proxied by a foreground
@@ -421,6 +423,10 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		char why[HUSK_ERR_MSG_MAX + 64];
 		husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
 		cg = NULL;
+	}
+	if (cg && husk_cgroup_check_reused(cg, e) < 0) {
+		husk_err_wrap(e, "cgroup");
+		goto out;
 	}
 	if (cg && husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
 		goto out;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cgroup/cgroup.h"
 #include "intelrdt.h"
 #include "label.h"
@@ -80,15 +81,17 @@ static int parse_user(const char *s, struct husk_process *p, struct husk_error *
 	return 0;
 }
 
-static int add_cap(struct husk_process *p, const char *name, struct husk_error *e)
+static void add_cap(struct husk_process *p, const char *name)
 {
 	_cleanup_free_ char *full = strncasecmp(name, "CAP_", 4) ? xasprintf("CAP_%s", name) : xstrdup(name);
 	for (char *c = full; *c; c++)
 		if (*c >= 'a' && *c <= 'z')
 			*c = (char)(*c - 'a' + 'A');
 	int cap = husk_cap_from_name(full);
-	if (cap < 0)
-		return husk_err(e, 0, "--cap \"%s\": unknown capability", name);
+	if (cap < 0) {
+		husk_process_ignore_cap(p, full); /* warned about with the rest */
+		return;
+	}
 	uint64_t bit = 1ULL << cap;
 	struct husk_caps *c = &p->caps;
 	p->has_caps = true;
@@ -97,7 +100,6 @@ static int add_cap(struct husk_process *p, const char *name, struct husk_error *
 	c->effective |= bit;
 	c->permitted |= bit;
 	c->ambient |= bit;
-	return 0;
 }
 
 static int load_process_file(const char *path, struct husk_process **out, struct husk_error *e)
@@ -191,8 +193,7 @@ static int build_process(const struct husk_exec_opts *o, struct husk_process **b
 		p->user.n_additional_gids = n + o->n_additional_gids;
 	}
 	for (size_t i = 0; i < o->n_caps; i++)
-		if (add_cap(p, o->caps[i], e) < 0)
-			return -1;
+		add_cap(p, o->caps[i]);
 	if (o->no_new_privs)
 		p->no_new_privileges = true;
 	if (o->apparmor) {
@@ -529,6 +530,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err_wrap(e, "container state");
 		goto out;
 	}
+	husk_caps_check(p, "exec: capabilities");
 	if (p->terminal && !o->console_socket && o->detach) {
 		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
 		goto out;

@@ -249,6 +249,14 @@ int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 		_cleanup_free_ char *k = sysctl_dotted(key);
 		const char *nsname = NULL;
 		int ns = sysctl_ns(k, &nsname);
+		/* Two ways to set one value: the field wins, the sysctl is
+		 * refused.  kernel.domainname alone stays (Docker sets the
+		 * domain name that way). */
+		if (strcmp(k, "kernel.hostname") == 0)
+			return husk_err(e, 0, "sysctl %s: conflicts with the hostname field (set that instead)",
+					key);
+		if (strcmp(k, "kernel.domainname") == 0 && spec->domainname)
+			return husk_err(e, 0, "sysctl %s: conflicts with the domainname field", key);
 		if (ns < 0)
 			return husk_err(e, 0, "sysctl %s: not a namespaced key", key);
 		if (!spec->namespaces[ns].present)

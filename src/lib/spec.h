@@ -154,6 +154,7 @@ struct husk_process {
 	char *cwd;          /* absolute */
 	bool has_caps;      /* process.capabilities present */
 	struct husk_caps caps;
+	char **unknown_caps; /* names asked for that husk cannot map; NULL when none */
 	struct husk_rlimit *rlimits;
 	size_t n_rlimits;
 	bool no_new_privileges;
@@ -283,6 +284,9 @@ const char *husk_hook_name(enum husk_hook_kind k); /* "prestart", "createRuntime
 int husk_cap_from_name(const char *name);
 const char *husk_cap_name(int cap);
 int husk_cap_last(void); /* highest capability number husk knows */
+/* Note a capability name that maps to nothing (once each); the caller
+ * warns about it (husk_caps_check) and goes on, as spec 1.1 asks. */
+void husk_process_ignore_cap(struct husk_process *p, const char *name);
 
 /* `husk spec`: the default config.json text (as runc spec writes it).
  * rootless adds a user namespace with the caller's ids mapped. */

@@ -285,10 +285,23 @@ int husk_cap_last(void)
 	return (int)ARRAY_SIZE(cap_names) - 1;
 }
 
-static int parse_cap_set(json_t *caps, const char *parent, const char *key, bool *has,
-			 uint64_t *set, struct husk_error *e)
+void husk_process_ignore_cap(struct husk_process *p, const char *name)
 {
-	char p[SJ_PATH_MAX], ip[SJ_PATH_MAX];
+	size_t n = husk_strv_len(p->unknown_caps);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(p->unknown_caps[i], name))
+			return;
+	p->unknown_caps = xrealloc(p->unknown_caps, (n + 2) * sizeof(char *));
+	p->unknown_caps[n] = xstrdup(name);
+	p->unknown_caps[n + 1] = NULL;
+}
+
+/* A name husk cannot map is noted, not refused: spec 1.1 has runtimes
+ * warn and go on (the config may come from a newer kernel's world). */
+static int parse_cap_set(struct husk_process *pr, json_t *caps, const char *parent, const char *key,
+			 bool *has, uint64_t *set, struct husk_error *e)
+{
+	char p[SJ_PATH_MAX];
 	json_t *v = sj_get(caps, key), *it;
 	size_t i;
 	if (!v)
@@ -302,23 +315,24 @@ static int parse_cap_set(json_t *caps, const char *parent, const char *key, bool
 			return sj_expected(e, p, "an array of strings");
 		int c = husk_cap_from_name(json_string_value(it));
 		if (c < 0)
-			return husk_err(e, 0, "%s: unknown capability \"%s\"", sj_index(ip, p, i),
-					json_string_value(it));
-		*set |= 1ULL << c;
+			husk_process_ignore_cap(pr, json_string_value(it));
+		else
+			*set |= 1ULL << c;
 	}
 	*has = true;
 	return 0;
 }
 
-static int parse_caps(json_t *v, const char *path, struct husk_caps *c, struct husk_error *e)
+static int parse_caps(json_t *v, const char *path, struct husk_process *pr, struct husk_error *e)
 {
+	struct husk_caps *c = &pr->caps;
 	if (sj_object(v, path, e) < 0)
 		return -1;
-	if (parse_cap_set(v, path, "bounding", &c->has_bounding, &c->bounding, e) < 0 ||
-	    parse_cap_set(v, path, "effective", &c->has_effective, &c->effective, e) < 0 ||
-	    parse_cap_set(v, path, "inheritable", &c->has_inheritable, &c->inheritable, e) < 0 ||
-	    parse_cap_set(v, path, "permitted", &c->has_permitted, &c->permitted, e) < 0 ||
-	    parse_cap_set(v, path, "ambient", &c->has_ambient, &c->ambient, e) < 0)
+	if (parse_cap_set(pr, v, path, "bounding", &c->has_bounding, &c->bounding, e) < 0 ||
+	    parse_cap_set(pr, v, path, "effective", &c->has_effective, &c->effective, e) < 0 ||
+	    parse_cap_set(pr, v, path, "inheritable", &c->has_inheritable, &c->inheritable, e) < 0 ||
+	    parse_cap_set(pr, v, path, "permitted", &c->has_permitted, &c->permitted, e) < 0 ||
+	    parse_cap_set(pr, v, path, "ambient", &c->has_ambient, &c->ambient, e) < 0)
 		return -1;
 	return 0;
 }
@@ -554,6 +568,7 @@ void husk_process_free(struct husk_process *p)
 	husk_strv_free(p->args);
 	husk_strv_free(p->env);
 	free(p->cwd);
+	husk_strv_free(p->unknown_caps);
 	for (size_t i = 0; p->rlimits && i < p->n_rlimits; i++)
 		free(p->rlimits[i].type);
 	free(p->rlimits);
@@ -620,7 +635,7 @@ static int parse_process(json_t *obj, const char *path, struct husk_process *pr,
 		return husk_err(e, 0, "%s: \"%s\" is not an absolute path", p, pr->cwd);
 
 	if ((f = sj_get(obj, "capabilities"))) {
-		if (parse_caps(f, sj_path(p, path, "capabilities"), &pr->caps, e) < 0)
+		if (parse_caps(f, sj_path(p, path, "capabilities"), pr, e) < 0)
 			return -1;
 		pr->has_caps = true;
 	}

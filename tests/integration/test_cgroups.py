@@ -1,9 +1,11 @@
 """Containers land in their absolute cgroupsPath; basic limits apply."""
 import os
+import subprocess
+import time
 
 import pytest
 
-from conftest import PURE_V2, cgroup_file as cg
+from conftest import CGROUP_PARENT, IS_HUSK, PURE_V2, _cgroup_dirs, cgroup_file as cg
 
 
 def test_placed_in_cgroups_path(env, rt):
@@ -94,3 +96,100 @@ def test_device_rules_rewritten_without_a_gap(env, rt):
             env.run(other)
     assert rt.state(cid)["status"] == "running"
     assert not os.path.exists(b.shared_file("lost"))
+
+
+# --- a cgroupsPath that exists already ----------------------------------------
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+@pytest.fixture
+def frozen_cgroup(env):
+    """The bundle's cgroup made by the test and frozen, in the freezer
+    hierarchy (v1) or the unified one (pure v2); thawed and removed after."""
+    b = env.bundle().set_args("true")
+    if PURE_V2:
+        d, f, frozen, thawed = f"/sys/fs/cgroup/{CGROUP_PARENT}/{b.unique}", "cgroup.freeze", "1", "0"
+    else:
+        if not os.path.isdir("/sys/fs/cgroup/freezer"):
+            pytest.skip("no v1 freezer hierarchy")
+        d, f, frozen, thawed = f"/sys/fs/cgroup/freezer/{CGROUP_PARENT}/{b.unique}", "freezer.state", \
+            "FROZEN", "THAWED"
+    os.makedirs(d)
+    try:
+        _write(f"{d}/{f}", frozen)
+        yield b, d, f, frozen
+    finally:
+        _write(f"{d}/{f}", thawed)
+        os.rmdir(d)
+
+
+def test_create_in_frozen_cgroup_refused(env, rt, frozen_cgroup):
+    """The init would freeze as it joins and create hang: refused at once,
+    the cgroup left as it was, nothing else behind."""
+    b, d, f, frozen = frozen_cgroup
+    t0 = time.monotonic()
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0 and time.monotonic() - t0 < 10, r
+    assert rt.ids() == [], r
+    assert _cgroup_dirs(b.unique) == [d], r
+    assert _read(f"{d}/{f}") == frozen
+    if IS_HUSK:
+        assert r.err.splitlines() == [f"husk: create {cid}: cgroup: {d} is frozen: the container could "
+                                      "not start in it (thaw it, or use another cgroupsPath)"], r
+
+
+@pytest.mark.husk_only  # runc 1.1.5 hangs there
+def test_create_below_frozen_cgroup_refused(env, rt, frozen_cgroup):
+    """A cgroupsPath below a frozen cgroup is frozen too; what create made
+    is removed again, the frozen parent stays."""
+    b, d, f, frozen = frozen_cgroup
+    b.config["linux"]["cgroupsPath"] = f"{b.cgroups_path}/child"
+    cid, r = env.create(b, ok=False)
+    assert r.rc != 0, r
+    assert rt.ids() == [], r
+    assert _cgroup_dirs(b.unique) == [d], r
+    assert not os.path.exists(f"{d}/child"), r
+    assert _read(f"{d}/{f}") == frozen
+    if IS_HUSK:
+        assert len(r.err.splitlines()) == 1 and f"{d}/child is frozen" in r.err, r
+
+
+def test_create_in_cgroup_with_processes_warns(env, rt):
+    """A cgroup that has processes already: the container runs there (runc
+    1.1 too), with a warning; the processes are left alone."""
+    b = env.bundle().set_args("true")
+    hiers = [f"/sys/fs/cgroup/{CGROUP_PARENT}/{b.unique}"] if PURE_V2 else \
+        [f"/sys/fs/cgroup/{c}/{CGROUP_PARENT}/{b.unique}" for c in ("pids", "devices")]
+    sleeper = subprocess.Popen(["sleep", "100"])
+    try:
+        for d in hiers:
+            os.makedirs(d)
+            _write(f"{d}/cgroup.procs", str(sleeper.pid))
+        r = env.run(b)
+        assert sleeper.poll() is None
+        for d in hiers:
+            assert _read(f"{d}/cgroup.procs") == str(sleeper.pid)
+        if IS_HUSK:
+            assert r.err.splitlines() == [
+                f"husk: warning: cgroup {b.cgroups_path} already has 1 process: the container shares "
+                "its limits with them, and kill --all reaches them too"], r
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for d in hiers:
+            for _ in range(100):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)

@@ -118,14 +118,31 @@ def test_run_bad_config(env, rt):
         assert len(r.err.splitlines()) == 1, r
 
 
-# runc only warns about unknown capabilities (see test_process).
-@pytest.mark.husk_only
-def test_unknown_capability_error_line(env, rt):
-    b = env.bundle().set_args("true")
-    b.config["process"]["capabilities"]["effective"].append("CAP_BOGUS")
-    cid, r = env.create(b, ok=False)
-    check_failed_cleanly(env, rt, r)
-    assert "CAP_BOGUS" in r.err, r
+def test_unknown_properties_ignored(env, rt):
+    """config.md: a runtime MUST NOT fail on a property it does not know,
+    at any level; the known ones around it still take effect."""
+    b = env.bundle().set_args("/bin/sh", "-c", "echo hi; cat /proc/self/oom_score_adj")
+    c = b.config
+    c["someFutureField"] = {"a": 1}
+    c["root"]["newRootOption"] = True
+    c["process"]["oomScoreAdj"] = 123
+    c["process"]["newProcessField"] = [1, 2]
+    c["process"]["user"]["newUserField"] = "x"
+    c["process"]["capabilities"]["newSet"] = ["CAP_CHOWN"]
+    c["mounts"][0]["newMountField"] = 1
+    c["linux"]["newLinuxField"] = {}
+    c["linux"]["namespaces"][0]["newNsField"] = 0
+    c["linux"]["resources"]["newController"] = {"x": 1}
+    c["linux"]["resources"]["pids"] = {"limit": 50, "newPidsField": 1}
+    c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "newSeccompField": 1,
+                             "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO",
+                                           "newRuleField": 2}]}
+    c["hooks"] = {"newHookKind": [{"path": "/bin/false"}],
+                  "poststart": [{"path": "/bin/true", "newHookField": 3}]}
+    r = env.run(b)
+    assert r.out.split() == ["hi", "123"], r
+    if IS_HUSK:
+        assert r.err == "", r
 
 
 @pytest.mark.husk_only

@@ -352,7 +352,9 @@ def test_sysctl_accepted(env):
     ("vm.swappiness", None, "not a namespaced key"),
     ("net.ipv4.ip_forward", "network", "needs the container's own network namespace"),
     ("kernel.shmmax", "ipc", "needs the container's own ipc namespace"),
-    ("kernel.hostname", "uts", "needs the container's own uts namespace"),
+    ("kernel.domainname", "uts", "needs the container's own uts namespace"),
+    ("kernel.hostname", None, "conflicts with the hostname field"),
+    ("kernel/hostname", "uts", "conflicts with the hostname field"),
     ("../../etc", None, "invalid key"),
 ])
 def test_sysctl_refused(env, key, remove, msg):

@@ -283,3 +283,104 @@ def test_no_mount_namespace_refuses_mounts(env, rt):
         assert len(r.err.strip().splitlines()) == 1, r
         assert "mounts need a mount namespace" in r.err, r
     assert rt.ids() == []
+
+
+# --- sysctls and the namespaces they need (runc 1.1's rules) ------------------
+
+SYSCTL_CASES = {
+    # key, namespace taken away (None: all there), accepted?
+    "hostname-conflicts": ("kernel.hostname", None, False),
+    "hostname-no-uts": ("kernel.hostname", "uts", False),
+    "domainname": ("kernel.domainname", None, True),
+    "domainname-no-uts": ("kernel.domainname", "uts", False),
+    "shm": ("kernel.shmmax", None, True),
+    "shm-no-ipc": ("kernel.shmmax", "ipc", False),
+    "sem-no-ipc": ("kernel.sem", "ipc", False),
+    "mqueue": ("fs.mqueue.msg_max", None, True),
+    "mqueue-no-ipc": ("fs.mqueue.msg_max", "ipc", False),
+    "net-no-netns": ("net.ipv4.ip_forward", "network", False),
+    "net-slashes-no-netns": ("net/ipv4/ip_forward", "network", False),
+    "not-namespaced": ("kernel.pid_max", None, False),
+    "vm": ("vm.swappiness", None, False),
+}
+SYSCTL_VALUES = {"kernel.sem": "250 32000 32 128", "kernel.shmmax": "1048576",
+                 "fs.mqueue.msg_max": "20", "kernel.domainname": "dom.example",
+                 "kernel.pid_max": "65536", "vm.swappiness": "10"}
+
+
+@pytest.mark.parametrize("case", sorted(SYSCTL_CASES))
+def test_sysctl_namespace_rules(env, rt, case):
+    key, remove, accepted = SYSCTL_CASES[case]
+    value = SYSCTL_VALUES.get(key.replace("/", "."), "1")
+    b = env.bundle().set_args("cat", "/proc/sys/" + key.replace(".", "/"))
+    if remove:
+        b.remove_namespace(remove)
+        if remove == "uts":
+            b.config.pop("hostname", None)
+    b.config["linux"]["sysctl"] = {key: value}
+    r = env.run(b, ok=False)
+    if accepted:
+        assert r.rc == 0 and r.out.split() == value.split(), r
+        return
+    assert r.rc != 0, r
+    assert rt.ids() == [], r
+    if IS_HUSK:
+        lines = r.err.splitlines()
+        assert len(lines) == 1 and key in lines[0], r
+
+
+@pytest.fixture
+def other_netns():
+    """A network namespace that is not ours, held by a process we start."""
+    p = subprocess.Popen(["unshare", "--net", "sleep", "100"])
+    try:
+        assert wait_for(lambda: host_ns("net") != os.readlink(f"/proc/{p.pid}/ns/net"))
+        yield f"/proc/{p.pid}/ns/net"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_sysctl_net_in_joined_netns(env, other_netns):
+    """net.* needs a network namespace that is not the runtime's: one joined
+    by path is fine, and the value lands there."""
+    def read_there():
+        r = subprocess.run(["nsenter", "--net=" + other_netns, "cat", "/proc/sys/net/ipv4/ip_forward"],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+
+    want = "0" if read_there() == "1" else "1"
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        ours = f.read()
+    b = env.bundle().set_args("cat", "/proc/sys/net/ipv4/ip_forward")
+    b.remove_namespace("network")
+    b.add_namespace("network", other_netns)
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": want}
+    assert env.run(b).out.strip() == want
+    assert read_there() == want
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        assert f.read() == ours
+
+
+def test_sysctl_net_in_joined_host_netns_refused(env, rt):
+    b = env.bundle().set_args("true")
+    b.remove_namespace("network")
+    b.add_namespace("network", f"/proc/{os.getpid()}/ns/net")
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        before = f.read()
+    r = env.run(b, ok=False)
+    assert r.rc != 0 and rt.ids() == [], r
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        assert f.read() == before
+
+
+@pytest.mark.husk_only  # runc 1.1.5 sets both, the sysctl last
+def test_sysctl_domainname_with_field_refused(env, rt):
+    b = env.bundle().set_args("true")
+    b.config["domainname"] = "field.example"
+    b.config["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example"}
+    r = env.run(b, ok=False)
+    assert r.rc != 0 and rt.ids() == [], r
+    assert r.err.splitlines() == [
+        f"husk: run {r.args[-1]}: sysctl kernel.domainname: conflicts with the domainname field"], r

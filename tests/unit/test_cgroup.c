@@ -140,8 +140,19 @@ static void test_plans(void)
 	expect_refused("{\"unified\":{\"memory.high\":\"1\"}}", 0, "needs cgroup v2");
 	expect_refused("{\"unified\":{\"foo.bar\":\"1\"}}", V2, "unknown controller");
 	expect_refused("{\"unified\":{\"../memory.max\":\"1\"}}", V2, "invalid key");
-	expect_refused("{\"memory\":{\"limt\":1}}", 0, "unknown key \"limt\"");
-	expect_refused("{\"bogus\":{}}", 0, "linux.resources: unknown key \"bogus\"");
+	/* Unknown properties are ignored at every level (the spec's MUST);
+	 * the known ones next to them still apply. */
+	expect_plan("{\"memory\":{\"limt\":1,\"limit\":1048576}}", 0, "memory.limit_in_bytes=1048576;");
+	expect_plan("{\"bogus\":{},\"futureThing\":[1],\"pids\":{\"limit\":5,\"x\":true}}", V2,
+		    "pids.max=5;");
+	expect_plan("{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4096,\"new\":1}],"
+		    "\"rdma\":{\"mlx5_1\":{\"hcaHandles\":3,\"hcaFoo\":1}},"
+		    "\"blockIO\":{\"throttleReadBpsDevice\":[{\"major\":8,\"minor\":0,\"rate\":1,\"z\":0}]}}", V2,
+		    "io.max=8:0 rbps=1;hugetlb.2MB.max=4096;rdma.max=mlx5_1 hca_handle=3;");
+	expect_plan("{\"devices\":[{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rwm\","
+		    "\"comment\":\"x\"}]}", 0, "");
+	expect_refused("{\"memory\":[]}", 0, "linux.resources.memory: expected an object");
+	expect_refused("{\"devices\":[{\"allow\":true,\"access\":\"rwa\"}]}", 0, "invalid access \"rwa\"");
 	expect_refused("{\"memory\":{\"swappiness\":101}}", 0, "out of range");
 	expect_refused("{\"memory\":{\"limit\":-2}}", 0, "out of range");
 	expect_refused("{\"memory\":{\"limit\":1.5}}", 0, "not an integer");
@@ -462,12 +473,89 @@ static void test_devices_v1_writes(void)
 		     "no deny-all in the rules: the implicit one still resets");
 }
 
+static void put(const char *dir, const char *file, const char *text)
+{
+	_cleanup_free_ char *f = xasprintf("%s/%s", dir, file);
+	_cleanup_fd_ int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		ok(false, "write %s", f);
+}
+
+/* check_reused on one fake hierarchy (ctrl "" is v2); the warning it
+ * printed, if any, in *warned. */
+static int reused(const char *ctrl, const char *dir, char **warned, struct husk_error *e)
+{
+	struct hier h = { .ctrl = (char *)ctrl, .dir = (char *)dir, .mountpoint = (char *)"/tmp" };
+	struct husk_cgroup cg = { .layout = *ctrl ? CG_V1 : CG_V2, .h = &h, .n = 1 };
+	char errf[] = "/tmp/husk-test-stderr-XXXXXX";
+	int fd = mkstemp(errf), saved = dup(2);
+	dup2(fd, 2);
+	int r = husk_cgroup_check_reused(&cg, e);
+	dup2(saved, 2);
+	close(saved);
+	struct husk_error ignored;
+	size_t len = 0;
+	*warned = NULL;
+	husk_read_file_at(AT_FDCWD, errf, warned, &len, &ignored);
+	close(fd);
+	unlink(errf);
+	return r;
+}
+
+/* A cgroupsPath that exists already, on files laid out like cgroupfs. */
+static void test_check_reused(void)
+{
+	char dir[] = "/tmp/husk-test-cg-XXXXXX";
+	if (!mkdtemp(dir)) {
+		ok(false, "mkdtemp");
+		return;
+	}
+	struct husk_error e;
+	char *w = NULL;
+	put(dir, "cgroup.procs", "");
+	put(dir, "cgroup.freeze", "0\n");
+	put(dir, "cgroup.events", "populated 0\nfrozen 0\n");
+	ok(reused("", dir, &w, &e) == 0 && w && !*w, "v2: thawed and empty: no word");
+	free(w);
+	put(dir, "cgroup.freeze", "1\n");
+	ok(reused("", dir, &w, &e) < 0 && strstr(e.msg, " is frozen: ") && strstr(e.msg, dir),
+	   "v2: cgroup.freeze 1 is refused");
+	free(w);
+	put(dir, "cgroup.freeze", "0\n");
+	put(dir, "cgroup.events", "populated 0\nfrozen 1\n");
+	ok(reused("", dir, &w, &e) < 0 && strstr(e.msg, "is frozen"), "v2: a frozen parent (events) is refused");
+	free(w);
+	put(dir, "cgroup.events", "populated 1\nfrozen 0\n");
+	put(dir, "cgroup.procs", "4242\n4243\n");
+	int r = reused("", dir, &w, &e);
+	_cleanup_free_ char *want = xasprintf("husk: warning: cgroup %s already has 2 processes: ", dir + 4);
+	ok(r == 0 && w && !strncmp(w, want, strlen(want)) && !strchr(w, '\n')[1],
+	   "v2: processes in it: one warning line, and it goes on");
+	if (w && strncmp(w, want, strlen(want)))
+		diag_str("got", w);
+	free(w);
+	put(dir, "cgroup.procs", "");
+	put(dir, "freezer.state", "FREEZING\n");
+	ok(reused("freezer", dir, &w, &e) < 0 && strstr(e.msg, "is frozen"), "v1: FREEZING is refused");
+	free(w);
+	put(dir, "freezer.state", "THAWED\n");
+	ok(reused("freezer", dir, &w, &e) == 0 && w && !*w, "v1: THAWED is fine");
+	free(w);
+	const char *files[] = { "cgroup.procs", "cgroup.freeze", "cgroup.events", "freezer.state" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *f = xasprintf("%s/%s", dir, files[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_devices_v1_writes();
 	test_paths();
 	test_conversions();
 	test_plans();
+	test_check_reused();
 	test_bpf_gen();
 	test_device_rules();
 	test_bpf_kernel();

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "spec.h"
 #include "util.h"
 #include "tap.h"
@@ -220,9 +221,6 @@ static void test_process(void)
 		"terminal of the wrong type");
 	rejects(PROC(", \"user\": {\"uid\": -1, \"gid\": 0}"), "process.user.uid: value -1 out of range",
 		"negative uid");
-	rejects(PROC(", \"capabilities\": {\"bounding\": [\"CAP_KILL\", \"CAP_CHOWN\", \"CAP_FOO\"]}"),
-		"config.json: process.capabilities.bounding[2]: unknown capability \"CAP_FOO\"",
-		"unknown capability");
 	rejects(PROC(", \"capabilities\": {\"ambient\": \"CAP_KILL\"}"),
 		"process.capabilities.ambient: expected an array of strings", "capability set not an array");
 	rejects(PROC(", \"rlimits\": [{\"type\": \"RLIMIT_FOO\", \"soft\": 1, \"hard\": 1}]"),
@@ -306,6 +304,48 @@ static void test_process(void)
 }
 
 #define NS(list) "\"linux\": {\"namespaces\": [" list "]"
+
+/* Spec 1.1: capabilities that cannot be mapped or granted are warned
+ * about and left out, not refused. */
+static void test_caps_ungrantable(void)
+{
+	struct husk_error e;
+	struct husk_spec *s = parse(PROC(", \"capabilities\": {\"bounding\": [\"CAP_KILL\", \"CAP_FOO\","
+					 " \"CAP_SYS_RESOURCE\"], \"effective\": [\"CAP_FOO\", \"CAP_BAR\","
+					 " \"CAP_CHECKPOINT_RESTORE\", \"CAP_CHOWN\"], \"ambient\": [\"CAP_BPF\"]}"),
+				    &e);
+	struct husk_process *p = s ? s->process : NULL;
+	ok(p && p->unknown_caps && !strcmp(p->unknown_caps[0], "CAP_FOO") &&
+		   !strcmp(p->unknown_caps[1], "CAP_BAR") && !p->unknown_caps[2],
+	   "unknown capability names are noted once each, not refused%s%s", s ? "" : ": ", s ? "" : e.msg);
+	if (!p) {
+		husk_spec_free(s);
+		return;
+	}
+	ok(p->caps.bounding == ((1ULL << 5) | (1ULL << 24)) &&
+		   p->caps.effective == ((1ULL << 40) | (1ULL << 0)),
+	   "the known ones are kept");
+	/* A kernel whose last capability is 39 (no CHECKPOINT_RESTORE) and a
+	 * bounding set without CAP_SYS_RESOURCE (24). */
+	char msg[512];
+	uint64_t bset = ~0ULL & ~(1ULL << 24);
+	ok(husk_caps_prune(p, 39, bset, msg, sizeof(msg)), "something to warn about");
+	bool named = !strcmp(msg, "CAP_FOO (unknown), CAP_BAR (unknown), CAP_SYS_RESOURCE (not in the "
+				  "runtime's bounding set), CAP_CHECKPOINT_RESTORE (unknown to this kernel)");
+	ok(named, "one line names each");
+	if (!named)
+		diag_str("msg", msg);
+	ok(p->caps.bounding == (1ULL << 5) && p->caps.effective == (1ULL << 0) &&
+		   p->caps.ambient == (1ULL << 39),
+	   "and they are taken out of every set");
+	husk_spec_free(s);
+
+	s = parse(PROC(", \"capabilities\": {\"bounding\": [\"CAP_KILL\"], \"permitted\": [\"CAP_KILL\"]}"), &e);
+	ok(s && !husk_caps_prune(s->process, 40, 1ULL << 5, msg, sizeof(msg)) && !msg[0] &&
+		   s->process->caps.bounding == (1ULL << 5),
+	   "nothing to say when all can be granted");
+	husk_spec_free(s);
+}
 
 static void test_linux(void)
 {
@@ -508,6 +548,7 @@ int main(void)
 	test_names();
 	test_top_level();
 	test_process();
+	test_caps_ungrantable();
 	test_linux();
 	test_mounts_hooks();
 	test_load();

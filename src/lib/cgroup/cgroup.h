@@ -89,6 +89,10 @@ int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct hus
 /* The resources as applied so far (borrowed; NULL when none). */
 const json_t *husk_cgroup_resources(const struct husk_cgroup *cg);
 
+/* Right after create, before the init joins: a frozen cgroup (its own
+ * setting or a parent's) is refused, as the init would freeze in it and
+ * create hang; one that has processes already gets a warning. */
+int husk_cgroup_check_reused(struct husk_cgroup *cg, struct husk_error *e);
 /* Freeze (v1 freezer.state, v2 cgroup.freeze) and wait until frozen, or thaw. */
 int husk_cgroup_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e);
 /* Is the cgroup described by husk_cgroup_serialize() text frozen? */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #define FREEZE_TIMEOUT_MS 5000
@@ -99,6 +100,43 @@ bool husk_cgroup_state_frozen(const char *serialized)
 	bool r = frozen(cg);
 	husk_cgroup_free(cg);
 	return r;
+}
+
+/* v1: freezer.state says FROZEN or FREEZING for a cgroup below a frozen
+ * one too; v2: cgroup.freeze is the cgroup's own setting, cgroup.events
+ * "frozen 1" also a frozen parent's. */
+static bool hier_frozen(const struct hier *h)
+{
+	char st[32];
+	if (husk_cg_ctrl_has(h->ctrl, "freezer"))
+		return read_word(h->dir, "freezer.state", st, sizeof(st)) == 0 &&
+		       (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
+	if (*h->ctrl)
+		return false;
+	return (read_word(h->dir, "cgroup.freeze", st, sizeof(st)) == 0 && !strcmp(st, "1")) ||
+	       v2_events_frozen(h->dir);
+}
+
+int husk_cgroup_check_reused(struct husk_cgroup *cg, struct husk_error *e)
+{
+	if (cg->sd.unit)
+		return 0; /* systemd makes the unit's cgroup afresh */
+	for (size_t i = 0; i < cg->n; i++)
+		if (hier_frozen(&cg->h[i]))
+			return husk_err(e, 0, "%s is frozen: the container could not start in it "
+					      "(thaw it, or use another cgroupsPath)", cg->h[i].dir);
+	pid_t *pids = NULL;
+	size_t n = 0;
+	struct husk_error ignored;
+	if (cg->n && husk_cgroup_pids(cg, &pids, &n, &ignored) == 0 && n > 0) {
+		const struct hier *h = &cg->h[0];
+		husk_warn("cgroup %s already has %zu process%s: the container shares its limits with "
+			  "them, and kill --all reaches them too",
+			  *(h->dir + strlen(h->mountpoint)) ? h->dir + strlen(h->mountpoint) : "/", n,
+			  n == 1 ? "" : "es");
+	}
+	free(pids);
+	return 0;
 }
 
 static bool empty(struct husk_cgroup *cg)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 const char *const husk_cg_v1_name[CG__COUNT] = {
@@ -172,6 +173,8 @@ static int get_str(const struct ctx *c, const json_t *o, const char *obj, const 
 	return 0;
 }
 
+/* The spec: a property the runtime does not know is ignored, not an
+ * error (a newer spec's field, a typo alike); --debug names it. */
 static int check_keys(const struct ctx *c, const json_t *o, const char *obj, const char *const *known)
 {
 	if (!json_is_object(o))
@@ -183,8 +186,8 @@ static int check_keys(const struct ctx *c, const json_t *o, const char *obj, con
 		for (const char *const *p = known; *p && !ok; p++)
 			ok = strcmp(*p, k) == 0;
 		if (!ok)
-			return husk_err(c->e, 0, "linux.resources%s%s: unknown key \"%s\"", *obj ? "." : "",
-					obj, k);
+			husk_debug("linux.resources%s%s: ignoring unknown property \"%s\"", *obj ? "." : "",
+				   obj, k);
 	}
 	return 0;
 }
