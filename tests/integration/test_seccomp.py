@@ -4,8 +4,10 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -96,8 +98,8 @@ def block(names, action="SCMP_ACT_ERRNO", **extra):
 MKDIR = ["mkdir", "mkdirat"]
 
 
-def run_with(env, profile, script, nnp=True, ok=True, user=None):
-    b = env.bundle()
+def run_with(env, profile, script, nnp=True, ok=True, user=None, bundle=None):
+    b = bundle or env.bundle()
     b.config["linux"]["seccomp"] = profile
     b.config["process"]["noNewPrivileges"] = nnp
     if user is not None:
@@ -236,6 +238,89 @@ def test_restrictive_profile_without_nnp_still_starts(env):
     # rest of the init: a docker-like profile must let it through.
     r = run_with(env, docker_like_profile(), "echo started", nnp=False, user=1000)
     assert "started" in r.out, r
+
+
+# ---- ENOSYS for syscalls newer than the profile (as runc) ----
+
+# Names in DOCKER_ALLOW numbered 435 (clone3) or above on x86_64: left out,
+# the profile looks like one written for a 5.2 kernel (highest: pidfd_open, 434).
+NEWER_THAN_5_2 = {"close_range", "openat2", "faccessat2", "epoll_pwait2", "landlock_add_rule",
+                  "landlock_create_ruleset", "landlock_restrict_self", "memfd_secret",
+                  "process_mrelease", "futex_waitv", "cachestat", "fchmodat2", "map_shadow_stack",
+                  "futex_wake", "futex_wait", "futex_requeue"}
+
+PROBE_C = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        long nr = strtol(argv[i], NULL, 0);
+        long r = syscall(nr, 0L, 0L, 0L, 0L, 0L, 0L);
+        printf("%ld=%d\n", nr, r < 0 ? errno : 0);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def syscall_probe(session_dir):
+    """A static binary that makes raw syscalls by number (with zero
+    arguments) and prints 'nr=errno' for each."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed to build the syscall probe")
+    src, out = os.path.join(session_dir, "probe.c"), os.path.join(session_dir, "probe")
+    if not os.path.exists(out):
+        with open(src, "w") as f:
+            f.write(PROBE_C)
+        r = subprocess.run(["gcc", "-static", "-O1", "-o", out, src], stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot build a static probe: {r.stderr.strip()[:200]}")
+    return out
+
+
+def old_profile(default_errno=None):
+    names = [n for n in DOCKER_ALLOW if n not in NEWER_THAN_5_2] + ["clone"]
+    p = {"defaultAction": "SCMP_ACT_ERRNO",
+         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}
+    if default_errno is not None:
+        p["defaultErrnoRet"] = default_errno
+    return p
+
+
+def probe_results(out):
+    return dict(line.split("=") for line in out.split() if "=" in line)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86_64's")
+@pytest.mark.parametrize("nnp", [True, False])
+def test_syscalls_newer_than_the_profile_get_enosys(env, syscall_probe, nnp):
+    # clone3 435, openat2 437, faccessat2 439, fchmodat2 452: newer than the
+    # profile, so ENOSYS (libc falls back); unshare 272 and mount 165: not
+    # named but older, so the default action (EPERM).
+    b = env.bundle()
+    shutil.copy(syscall_probe, os.path.join(b.rootfs, "bin", "probe"))
+    r = run_with(env, old_profile(), "/bin/probe 435 437 439 452 272 165 39; "
+                 "mkdir /shared/d && echo made", nnp=nnp, bundle=b)
+    res = probe_results(r.out)
+    assert res == {"435": "38", "437": "38", "439": "38", "452": "38", "272": "1", "165": "1",
+                   "39": "0"}, r
+    assert "made" in r.out, r
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86_64's")
+def test_allow_by_default_gets_no_enosys(env, syscall_probe):
+    # An allowing default leaves new syscalls to the kernel: clone3 with a
+    # NULL argument is EINVAL, unshare(0) works.
+    b = env.bundle()
+    shutil.copy(syscall_probe, os.path.join(b.rootfs, "bin", "probe"))
+    r = run_with(env, block(MKDIR), "/bin/probe 435 272", bundle=b)
+    assert probe_results(r.out) == {"435": str(errno.EINVAL), "272": "0"}, r
 
 
 BAD_PROFILES = {
