@@ -174,9 +174,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
-				&plan, e) < 0)
+				sync_fd, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
-	husk_process_hand_over_notify(&plan, sync_fd);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
 	prctl(PR_SET_PDEATHSIG, 0);

@@ -428,6 +428,7 @@ def test_features_seccomp(rt):
 
 SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif), 80 bytes
 SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp), 24 bytes
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 
 
 class Agent:
@@ -436,6 +437,7 @@ class Agent:
     -reply_errno (or closes the fd at once with close_fd)."""
 
     def __init__(self, path, reply_errno=errno.EXDEV, close_fd=False):
+        # reply_errno None: let the kernel run the syscall (FLAG_CONTINUE)
         self.path, self.reply_errno, self.close_fd = path, reply_errno, close_fd
         self.states, self.syscalls, self.stop = [], [], False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -482,7 +484,10 @@ class Agent:
                 continue
             nid, _pid, _flags, nr = struct.unpack_from("=QIIi", req)
             self.syscalls.append(nr)
-            resp = bytearray(struct.pack("=QqiI", nid, 0, -self.reply_errno, 0))
+            if self.reply_errno is None:
+                resp = bytearray(struct.pack("=QqiI", nid, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE))
+            else:
+                resp = bytearray(struct.pack("=QqiI", nid, 0, -self.reply_errno, 0))
             try:
                 fcntl.ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp)
             except OSError:
@@ -555,5 +560,52 @@ def test_notify_exec_sends_its_own_state(env, rt):
         init_state, exec_state = agent.states[0][0], agent.states[1][0]
         assert exec_state["state"]["status"] == "running"
         assert exec_state["state"]["pid"] == init_state["pid"] != exec_state["pid"]
+    finally:
+        agent.close()
+
+
+# Syscalls the runtime itself still makes after loading the filter (early,
+# before the capabilities drop, without noNewPrivileges): the listener must
+# reach the agent before any of them, or the process waits on itself.
+# runc 1.1.5 hangs on these.
+RUNTIME_SYSCALLS = ["openat", "open", "fchdir", "chdir", "setresuid", "setresgid", "close",
+                    "prctl", "capset"]
+
+
+@pytest.mark.husk_only
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_syscalls_of_the_runtime_itself(env, nnp):
+    agent = Agent(os.path.join(env.base, "agent.sock"), reply_errno=None)
+    try:
+        b = env.bundle()
+        prof = notify_profile(agent.path)
+        prof["syscalls"][0]["names"] = RUNTIME_SYSCALLS
+        b.config["linux"]["seccomp"] = prof
+        b.config["process"]["noNewPrivileges"] = nnp
+        b.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+        b.sh("cd /tmp && cat /etc/passwd | grep -c user && id -u")
+        r = env.run(b, timeout=15)
+        assert r.out.split() == ["1", "1000"], r
+        assert len(agent.states) == 1 and agent.syscalls, agent.states
+    finally:
+        agent.close()
+
+
+@pytest.mark.husk_only
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_syscalls_of_the_runtime_itself_exec(env, rt, nnp):
+    agent = Agent(os.path.join(env.base, "agent.sock"), reply_errno=None)
+    try:
+        b = env.bundle().set_args("sleep", "100")
+        prof = notify_profile(agent.path)
+        prof["syscalls"][0]["names"] = RUNTIME_SYSCALLS
+        b.config["linux"]["seccomp"] = prof
+        b.config["process"]["noNewPrivileges"] = nnp
+        cid, _ = env.create(b)
+        rt.ok("start", cid)
+        r = rt("exec", "--user", "1000:1000", "--cwd", "/tmp", cid, "sh", "-c",
+               "cat /etc/passwd | grep -c user && id -u && pwd", timeout=15)
+        assert r.rc == 0 and r.out.split() == ["1", "1000", "/tmp"], r
+        assert len(agent.states) == 2, agent.states
     finally:
         agent.close()
