@@ -190,9 +190,12 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		_exit(1);
 	close(c->listen_fd);
 
+	/* startContainer hooks run in the container, under its seccomp
+	 * filter, as with runc. */
 	if (s->hooks[HUSK_HOOK_START_CONTAINER].n &&
-	    husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER, state_json,
-			   e) < 0)
+	    (husk_process_seccomp_now(&plan, e) < 0 ||
+	     husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER,
+			    state_json, e) < 0))
 		husk_sync_fail(conn, e);
 
 	/* The start connection is close-on-exec: its EOF tells `start` the

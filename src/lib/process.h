@@ -52,6 +52,10 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 			unsigned long personality, const struct husk_seccomp *seccomp, int preserve_fds,
 			int sync_fd, struct husk_exec_plan *plan, struct husk_error *e);
 
+/* Load a filter that was waiting for husk_process_exec now (a no-op when
+ * there is none or it is loaded already). */
+int husk_process_seccomp_now(struct husk_exec_plan *plan, struct husk_error *e);
+
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
 		      struct husk_error *e);
 

@@ -109,8 +109,8 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 	plan->env = build_env(p, preserve_fds);
 	/* Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN,
 	 * which the process may lose now: load it first.  Otherwise wait
-	 * until right before execve, so that our own last steps (start
-	 * handshake, startContainer hooks) do not run under it. */
+	 * until right before execve (or the startContainer hooks), so that
+	 * our own last steps (the start handshake) do not run under it. */
 	plan->seccomp_late = husk_seccomp_load_late(p);
 	plan->notify_fd = -1;
 	if (husk_label_apply_exec(p, e) < 0)
@@ -129,6 +129,14 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 			return -1;
 	}
 	return 0;
+}
+
+int husk_process_seccomp_now(struct husk_exec_plan *plan, struct husk_error *e)
+{
+	if (!plan->seccomp || !plan->seccomp_late)
+		return 0;
+	plan->seccomp_late = false;
+	return husk_seccomp_load(plan->seccomp, NULL, e);
 }
 
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
