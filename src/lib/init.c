@@ -161,8 +161,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		if (!state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
 				    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0))
 			husk_sync_fail(sync_fd, e);
-		if (husk_hooks_run(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
-				   state_json, e) < 0)
+		if (husk_hooks_run_env(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
+				       state_json, p->env, e) < 0)
 			husk_sync_fail(sync_fd, e);
 	}
 
@@ -191,11 +191,11 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	close(c->listen_fd);
 
 	/* startContainer hooks run in the container, under its seccomp
-	 * filter, as with runc. */
+	 * filter and with its process's environment, as with runc. */
 	if (s->hooks[HUSK_HOOK_START_CONTAINER].n &&
 	    (husk_process_seccomp_now(&plan, e) < 0 ||
-	     husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER,
-			    state_json, e) < 0))
+	     husk_hooks_run_env(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER,
+				state_json, plan.env, e) < 0))
 		husk_sync_fail(conn, e);
 
 	/* The start connection is close-on-exec: its EOF tells `start` the
