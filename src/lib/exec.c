@@ -386,9 +386,8 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 		husk_sync_fail(sync_fd, e);
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
-				c->preserve_fds, &plan, e) < 0)
+				c->preserve_fds, sync_fd, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
-	husk_process_hand_over_notify(&plan, sync_fd);
 
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
 	prctl(PR_SET_PDEATHSIG, 0);

@@ -22,6 +22,8 @@
 #define P_PIDFD 3
 #endif
 
+extern char **environ;
+
 /* Remaining milliseconds before deadline_ns (0 = none: -1 for poll). */
 static int remaining_ms(uint64_t deadline_ns)
 {
@@ -80,10 +82,10 @@ static int describe_status(int status, struct husk_error *e)
 	return husk_err(e, 0, "ended with wait status 0x%x", status);
 }
 
-static int spawn_hook(const struct husk_hook *h, int stdin_fd, pid_t *pid, struct husk_error *e)
+static int spawn_hook(const struct husk_hook *h, int stdin_fd, char *const *env, pid_t *pid,
+		      struct husk_error *e)
 {
 	char *default_argv[] = { h->path, NULL };
-	char *empty_env[] = { NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -104,7 +106,7 @@ static int spawn_hook(const struct husk_hook *h, int stdin_fd, pid_t *pid, struc
 					       POSIX_SPAWN_SETPGROUP);
 
 	int r = posix_spawn(pid, h->path, &fa, &attr, h->args ? h->args : default_argv,
-			    h->env ? h->env : empty_env);
+			    h->env ? h->env : env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0)
@@ -169,7 +171,8 @@ static int wait_hook(const struct husk_hook *h, pid_t pid, int *wfd, const char 
 	return describe_status(status, e);
 }
 
-static int run_one(const struct husk_hook *h, const char *state, struct husk_error *e)
+static int run_one(const struct husk_hook *h, const char *state, char *const *env,
+		   struct husk_error *e)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -180,7 +183,7 @@ static int run_one(const struct husk_hook *h, const char *state, struct husk_err
 		return husk_errno(e, "fcntl");
 
 	pid_t pid;
-	if (spawn_hook(h, rfd, &pid, e) < 0)
+	if (spawn_hook(h, rfd, env, &pid, e) < 0)
 		return -1;
 	husk_closep(&rfd);
 	return wait_hook(h, pid, &wfd, state ? state : "", e);
@@ -189,12 +192,18 @@ static int run_one(const struct husk_hook *h, const char *state, struct husk_err
 int husk_hooks_run(const struct husk_hook_list *l, enum husk_hook_kind kind,
 		   const char *state_json, struct husk_error *e)
 {
+	return husk_hooks_run_env(l, kind, state_json, environ, e);
+}
+
+int husk_hooks_run_env(const struct husk_hook_list *l, enum husk_hook_kind kind,
+		       const char *state_json, char *const *env, struct husk_error *e)
+{
 	/* The spec: a failing poststart or poststop hook is logged as a
 	 * warning and the remaining hooks and the lifecycle go on. */
 	bool keep_going = kind == HUSK_HOOK_POSTSTART || kind == HUSK_HOOK_POSTSTOP;
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct husk_hook *h = &l->v[i];
-		if (run_one(h, state_json, e) < 0) {
+		if (run_one(h, state_json, env, e) < 0) {
 			husk_err_wrap(e, "%s hook #%zu (%s)", husk_hook_name(kind), i, h->path);
 			if (!keep_going)
 				return -1;

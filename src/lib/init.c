@@ -163,8 +163,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		if (!state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
 				    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0))
 			husk_sync_fail(sync_fd, e);
-		if (husk_hooks_run(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
-				   state_json, e) < 0)
+		if (husk_hooks_run_env(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
+				       state_json, p->env, e) < 0)
 			husk_sync_fail(sync_fd, e);
 	}
 
@@ -181,9 +181,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 
 	struct husk_exec_plan plan;
 	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
-				&plan, e) < 0)
+				sync_fd, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
-	husk_process_hand_over_notify(&plan, sync_fd);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -198,9 +197,12 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		_exit(1);
 	close(c->listen_fd);
 
+	/* startContainer hooks run in the container, under its seccomp
+	 * filter and with its process's environment, as with runc. */
 	if (s->hooks[HUSK_HOOK_START_CONTAINER].n &&
-	    husk_hooks_run(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER, state_json,
-			   e) < 0)
+	    (husk_process_seccomp_now(&plan, e) < 0 ||
+	     husk_hooks_run_env(&s->hooks[HUSK_HOOK_START_CONTAINER], HUSK_HOOK_START_CONTAINER,
+				state_json, plan.env, e) < 0))
 		husk_sync_fail(conn, e);
 
 	/* The start connection is close-on-exec: its EOF tells `start` the

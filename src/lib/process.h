@@ -39,17 +39,22 @@ struct husk_exec_plan {
 	const struct husk_seccomp *seccomp;
 	bool seccomp_late;
 	int preserve_fds;
-	/* SCMP_ACT_NOTIFY: the listener fd, loaded by husk_process_become;
-	 * the caller hands it to the runtime and closes it.  Else -1. */
+	/* SCMP_ACT_NOTIFY: the listener fd while it is being handed over
+	 * (closed by husk_process_become).  Else -1. */
 	int notify_fd;
 };
 
+/* A notify filter's listener fd is sent over sync_fd (SYNC_SECCOMP) right
+ * after the filter is loaded, before any syscall it may notify: the
+ * runtime passes it to the agent, without which the process would wait
+ * on its own notifications. */
 int husk_process_become(const struct husk_process *p, bool has_personality,
 			unsigned long personality, const struct husk_seccomp *seccomp, int preserve_fds,
-			struct husk_exec_plan *plan, struct husk_error *e);
-/* In the container process: send plan->notify_fd (if any) to the runtime
- * as SYNC_SECCOMP and close it; on failure exit (the runtime sees EOF). */
-void husk_process_hand_over_notify(struct husk_exec_plan *plan, int sync_fd);
+			int sync_fd, struct husk_exec_plan *plan, struct husk_error *e);
+
+/* Load a filter that was waiting for husk_process_exec now (a no-op when
+ * there is none or it is loaded already). */
+int husk_process_seccomp_now(struct husk_exec_plan *plan, struct husk_error *e);
 
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,
 		      struct husk_error *e);

@@ -79,9 +79,23 @@ static char **build_env(const struct husk_process *p, int preserve_fds)
 	return env;
 }
 
+/* A notify filter's listener goes to the runtime (for the agent) right
+ * after the load, before any syscall the filter may send to the agent. */
+static int load_seccomp(const struct husk_seccomp *seccomp, struct husk_exec_plan *plan,
+			int sync_fd, struct husk_error *e)
+{
+	if (husk_seccomp_load(seccomp, &plan->notify_fd, e) < 0)
+		return -1;
+	if (plan->notify_fd < 0)
+		return 0;
+	int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan->notify_fd, e);
+	husk_closep(&plan->notify_fd);
+	return r;
+}
+
 int husk_process_become(const struct husk_process *p, bool has_personality,
 			unsigned long personality, const struct husk_seccomp *seccomp, int preserve_fds,
-			struct husk_exec_plan *plan, struct husk_error *e)
+			int sync_fd, struct husk_exec_plan *plan, struct husk_error *e)
 {
 	plan->seccomp = seccomp;
 	plan->preserve_fds = preserve_fds;
@@ -95,13 +109,13 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 	plan->env = build_env(p, preserve_fds);
 	/* Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN,
 	 * which the process may lose now: load it first.  Otherwise wait
-	 * until right before execve, so that our own last steps (start
-	 * handshake, startContainer hooks) do not run under it. */
+	 * until right before execve (or the startContainer hooks), so that
+	 * our own last steps (the start handshake) do not run under it. */
 	plan->seccomp_late = husk_seccomp_load_late(p);
 	plan->notify_fd = -1;
 	if (husk_label_apply_exec(p, e) < 0)
 		return -1;
-	if (seccomp && !plan->seccomp_late && husk_seccomp_load(seccomp, &plan->notify_fd, e) < 0)
+	if (seccomp && !plan->seccomp_late && load_seccomp(seccomp, plan, sync_fd, e) < 0)
 		return -1;
 	if (husk_process_apply(p, has_personality, personality, setgroups_allowed(), e) < 0)
 		return -1;
@@ -111,21 +125,18 @@ int husk_process_become(const struct husk_process *p, bool has_personality,
 	 * are ready, so that its agent gets the fd during create (as runc). */
 	if (seccomp && plan->seccomp_late && husk_seccomp_notifies(seccomp)) {
 		plan->seccomp_late = false;
-		if (husk_seccomp_load(seccomp, &plan->notify_fd, e) < 0)
+		if (load_seccomp(seccomp, plan, sync_fd, e) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-void husk_process_hand_over_notify(struct husk_exec_plan *plan, int sync_fd)
+int husk_process_seccomp_now(struct husk_exec_plan *plan, struct husk_error *e)
 {
-	if (plan->notify_fd < 0)
-		return;
-	struct husk_error e;
-	int r = husk_sync_send_fd(sync_fd, SYNC_SECCOMP, plan->notify_fd, &e);
-	husk_closep(&plan->notify_fd);
-	if (r < 0)
-		_exit(1);
+	if (!plan->seccomp || !plan->seccomp_late)
+		return 0;
+	plan->seccomp_late = false;
+	return husk_seccomp_load(plan->seccomp, NULL, e);
 }
 
 int husk_process_exec(const struct husk_exec_plan *plan, char *const argv[], int keep_fd,

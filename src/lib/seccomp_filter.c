@@ -23,6 +23,8 @@
 
 #if HAVE_SECCOMP
 #include <seccomp.h>
+
+#include "seccomp_enosys.h"
 #endif
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
@@ -486,7 +488,9 @@ static int compile(json_t *obj, const char *where, struct husk_seccomp **out,
 
 	struct husk_seccomp *sc = xcalloc(1, sizeof(*sc));
 	sc->flags = flags;
-	if (export_bpf(ctx, &sc->prog, e) < 0) {
+	if (export_bpf(ctx, &sc->prog, e) < 0 ||
+	    husk_seccomp_enosys_prepend(ctx, def, arr, &sc->prog, e) < 0) {
+		free(sc->prog.filter);
 		free(sc);
 		husk_err_wrap(e, "%s", where);
 		goto out;
@@ -503,7 +507,7 @@ out:
  * more than the rest of create.  Programs are kept by the exact profile
  * text (keys sorted) plus the libseccomp version and API level, in a
  * directory only we may write; a hit is one small file read. */
-#define CACHE_MAGIC "HUSKBPF1"
+#define CACHE_MAGIC "HUSKBPF2" /* 2: with the ENOSYS stub */
 
 struct cache_header {
 	char magic[8];

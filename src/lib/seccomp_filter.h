@@ -45,8 +45,8 @@ int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e);
 
 /* True when p keeps the right to load a filter after husk_process_apply
  * (no_new_privileges, or CAP_SYS_ADMIN in its effective set), so that the
- * filter can wait until right before execve and the runtime's own last
- * syscalls (start handshake, hooks) do not run under it. */
+ * filter can wait until right before execve (or the startContainer hooks)
+ * and the runtime's own last syscalls (start handshake) do not run under it. */
 bool husk_seccomp_load_late(const struct husk_process *p);
 
 /* BPF instructions in the program (for tests and debug logs). */

@@ -129,6 +129,54 @@ def test_hook_args_and_env(env, rt):
     assert sorted(l for l in lines[1:] if not l.startswith("PWD=")) == ["HOOKVAR=hv", "OTHER=o t"], lines
 
 
+def env_hooks(b, with_env=None):
+    """Every kind of hook writes its environment to /shared/<kind>.env."""
+    hooks = {}
+    for h in HOOKS:
+        # startContainer and createContainer run in the container's mount
+        # namespace; the other kinds on the host (where /shared is b.shared).
+        out = ("/shared/" if h == "startContainer" else b.shared + "/") + h + ".env"
+        hook = {"path": "/bin/sh", "args": ["sh", "-c", 'env > "$0"', out]}
+        if with_env is not None:
+            hook["env"] = with_env
+        hooks[h] = [hook]
+    b.config["hooks"] = hooks
+
+
+def run_with_runtime_env(env, rt, b, **extra):
+    b.write()
+    e = dict(os.environ, **extra)
+    return rt.ok("run", "--bundle", b.path, env.new_id(), env=e)
+
+
+def hook_env(b, kind):
+    # sh itself adds PWD and SHLVL
+    lines = open(b.shared_file(kind + ".env")).read().splitlines()
+    return sorted(l for l in lines if not l.startswith(("PWD=", "SHLVL=")))
+
+
+def test_hook_without_env_gets_the_runtime_environment(env, rt):
+    # As runc and crun: the hooks the runtime runs get its environment;
+    # those run in the container get the container process's.
+    b = env.bundle().set_args("true")
+    b.config["process"]["env"] = ["PATH=/bin", "PROCVAR=p"]
+    env_hooks(b)
+    run_with_runtime_env(env, rt, b, HUSK_TEST_RUNTIME_VAR="from-runtime")
+    for kind in ("prestart", "createRuntime", "poststart", "poststop"):
+        assert "HUSK_TEST_RUNTIME_VAR=from-runtime" in hook_env(b, kind), (kind, hook_env(b, kind))
+    assert hook_env(b, "createContainer") == ["PATH=/bin", "PROCVAR=p"]
+    # HOME as the process gets it (from the container's /etc/passwd)
+    assert hook_env(b, "startContainer") == ["HOME=/root", "PATH=/bin", "PROCVAR=p"]
+
+
+def test_hook_with_env_gets_exactly_it(env, rt):
+    b = env.bundle().set_args("true")
+    env_hooks(b, with_env=["HOOKVAR=hv", "PATH=/bin"])
+    run_with_runtime_env(env, rt, b, HUSK_TEST_RUNTIME_VAR="from-runtime")
+    for kind in HOOKS:
+        assert hook_env(b, kind) == ["HOOKVAR=hv", "PATH=/bin"], (kind, hook_env(b, kind))
+
+
 def test_hook_path_not_in_path(env, rt):
     """path is an absolute path, not searched; args[0] is just argv[0]."""
     b = env.bundle().set_args("true")

@@ -212,6 +212,120 @@ static void test_effects(void)
 	ok(exited(st, 0), "SCMP_ACT_LOG allows, with every supported flag (status %#x)", st);
 }
 
+/* ---- ENOSYS for syscalls newer than the profile (x86_64 numbers) ---- */
+#if defined(__x86_64__)
+
+#define X32_BIT 0x40000000L
+
+/* x86_64 numbers: openat2 (437) is above the profile's highest name
+ * below, fanotify_init (300) and getpid (39) are not named but below it,
+ * 462 (mseal) is newer than many libseccomp tables. */
+static int probe_nr437(void)
+{
+	return syscall(437, 0, 0, 0, 0) < 0 ? errno : 0;
+}
+static int probe_nr300(void)
+{
+	return syscall(300, 0, 0) < 0 ? errno : 0;
+}
+static int probe_nr462(void)
+{
+	return syscall(462, 0, 0, 0) < 0 ? errno : 0;
+}
+/* The x32 ABI: x86_64's arch with bit 30 in the number.  The filter sees
+ * it before the kernel looks whether it has x32 at all. */
+static int probe_x32_437(void)
+{
+	return syscall(X32_BIT | 437, 0, 0, 0, 0) < 0 ? errno : 0;
+}
+static int probe_x32_39(void)
+{
+	return syscall(X32_BIT | 39) < 0 ? errno : 0;
+}
+
+/* An i386 syscall from this 64-bit process (the filter sees AUDIT_ARCH_I386). */
+static long int80(long nr)
+{
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(0L), "c"(0L), "d"(0L) : "memory");
+	return ret;
+}
+static int probe_i386_300(void) /* fstatat64, above i386's highest name */
+{
+	long r = int80(300);
+	return r < 0 ? (int)-r : 0;
+}
+static int probe_i386_20(void) /* getpid */
+{
+	long r = int80(20);
+	return r < 0 ? (int)-r : 0;
+}
+static int probe_i386_works(void)
+{
+	return int80(20) == (long)getpid() ? 0 : 1;
+}
+
+static void test_enosys(void)
+{
+	/* Highest names: x86_64 kexec_file_load 320 (no i386 number),
+	 * i386 exit_group 252, x32 kexec_file_load (bit|320). */
+	const char *old = "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"architectures\": [\"SCMP_ARCH_X86_64\","
+			  " \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"], \"syscalls\": [{\"names\": [\"exit\","
+			  " \"exit_group\", \"getppid\"], \"action\": \"SCMP_ACT_ALLOW\"}, {\"names\":"
+			  " [\"kexec_file_load\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 5}]}";
+	int st = under_filter(old, probe_nr437);
+	ok(exited(st, ENOSYS), "a syscall above the profile's highest gets ENOSYS (status %#x)", st);
+	st = under_filter(old, probe_nr462);
+	ok(exited(st, ENOSYS), "so does one libseccomp may not know (status %#x)", st);
+	st = under_filter(old, probe_nr300);
+	ok(exited(st, EPERM), "an older syscall not named gets the default action (status %#x)", st);
+	st = under_filter(old, probe_getpid);
+	ok(exited(st, EPERM), "getpid too (status %#x)", st);
+	st = under_filter(old, probe_getppid);
+	ok(exited(st, 0), "named syscalls keep their rule (status %#x)", st);
+	st = under_filter(old, probe_x32_437);
+	ok(exited(st, ENOSYS), "x32: above its highest name: ENOSYS (status %#x)", st);
+	st = under_filter(old, probe_x32_39);
+	ok(exited(st, EPERM), "x32: an older one: the default action (status %#x)", st);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(probe_i386_works());
+	int i386 = -1;
+	waitpid(pid, &i386, 0);
+	if (exited(i386, 0)) {
+		st = under_filter(old, probe_i386_300);
+		ok(exited(st, ENOSYS), "i386: 300 is above its highest name (252): ENOSYS (status %#x)", st);
+		st = under_filter(old, probe_i386_20);
+		ok(exited(st, EPERM), "i386: getpid gets the default action (status %#x)", st);
+	} else {
+		printf("ok %d - # SKIP no i386 syscalls on this kernel\n", ++tap_n);
+	}
+	/* Without architectures: the native one. */
+	st = under_filter("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"exit\","
+			  " \"exit_group\", \"getppid\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
+			  probe_nr300);
+	ok(exited(st, ENOSYS), "the native arch without architectures[] (status %#x)", st);
+	/* A kill-by-default profile answers ENOSYS instead of killing. */
+	st = under_filter("{\"defaultAction\": \"SCMP_ACT_KILL_PROCESS\", \"syscalls\": [{\"names\":"
+			  " [\"exit\", \"exit_group\", \"getppid\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
+			  probe_nr437);
+	ok(exited(st, ENOSYS), "SCMP_ACT_KILL_PROCESS default: ENOSYS above (status %#x)", st);
+	/* Allowing defaults get no stub: the kernel answers openat2. */
+	st = under_filter("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\":"
+			  " [\"getppid\"], \"action\": \"SCMP_ACT_KILL\"}]}",
+			  probe_nr437);
+	ok(exited(st, EINVAL), "SCMP_ACT_ALLOW default: no stub, the kernel answers (status %#x)", st);
+	size_t eperm = accepts("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\":"
+			       " [\"getppid\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
+			       "default EPERM");
+	size_t enosys = accepts("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 38,"
+				" \"syscalls\": [{\"names\": [\"getppid\"], \"action\": \"SCMP_ACT_ALLOW\"}]}",
+				"default ENOSYS");
+	ok(eperm > enosys, "no stub where the default already is ENOSYS (%zu > %zu)", eperm, enosys);
+}
+#endif
+
 /* A profile shaped like docker's default: a long allowlist (with names
  * this libseccomp or kernel does not know), per-argument rules. */
 static char *docker_like(void)
@@ -429,6 +543,9 @@ int main(void)
 	ok(n > 100, "docker-like profile compiled to %zu instructions in %.2f ms", n, (double)dt / 1e6);
 
 	test_effects();
+#if defined(__x86_64__)
+	test_enosys();
+#endif
 	test_cache();
 
 	json_t *f = husk_seccomp_features();

@@ -1,0 +1,21 @@
+/* The ENOSYS stub for syscalls newer than a seccomp profile
+ * (seccomp_enosys.c), used by seccomp_filter.c's compiler. */
+#pragma once
+#include "config.h"
+
+#if HAVE_SECCOMP
+#include <jansson.h>
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* Put in front of prog (libseccomp's export of ctx) a check that answers
+ * ENOSYS to every syscall numbered above the highest one syscalls (the
+ * profile's validated syscalls[]) names, for each architecture in ctx.
+ * Nothing is added when def (the default action) allows, logs or traces,
+ * or already returns ENOSYS. */
+int husk_seccomp_enosys_prepend(scmp_filter_ctx ctx, uint32_t def, json_t *syscalls,
+				struct sock_fprog *prog, struct husk_error *e);
+#endif
