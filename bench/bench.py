@@ -37,7 +37,7 @@ def reexec_private():
                           sys.executable] + sys.argv)
 
 
-def make_bundle(path, husk):
+def make_bundle(path, husk, seccomp=None):
     subprocess.run(["sh", os.path.join(ROOT, "scripts/make-bundle.sh"), path, husk], check=True,
                    stdout=subprocess.DEVNULL)
     cfg_path = os.path.join(path, "config.json")
@@ -46,6 +46,10 @@ def make_bundle(path, husk):
     cfg["process"]["terminal"] = False
     cfg["process"]["args"] = ["/bin/true"]
     cfg["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses 1.2.0
+    if seccomp:
+        # what compiling and loading a profile costs each runtime
+        with open(seccomp) as f:
+            cfg["linux"]["seccomp"] = json.load(f)
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
 
@@ -124,6 +128,8 @@ def main():
     ap.add_argument("--husk", default=os.path.join(ROOT, "build/husk"))
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--gap-ms", type=float, default=0, help="pause before each run")
+    ap.add_argument("--seccomp", metavar="PROFILE",
+                    help="a linux.seccomp JSON (e.g. /usr/share/containers/seccomp.json)")
     args = ap.parse_args()
     reexec_private()
     # Orphaned inits of detached containers are reaped by us, not by PID 1.
@@ -140,7 +146,7 @@ def main():
     try:
         LAUNCH = build_launcher(tmp)
         bundle = os.path.join(tmp, "bundle")
-        make_bundle(bundle, husk)
+        make_bundle(bundle, husk, args.seccomp)
         results = {}
         for name, binary in runtimes:
             results[name] = bench(name, binary, bundle, args.n, os.path.join(tmp, "state"),
