@@ -67,7 +67,9 @@ def test_netdev_moved_renamed_with_address_and_given_back(env, veth):
     assert addr in out and "UP" in out, out
     assert _ip("link", "show", a, check=False).returncode != 0, "still on the host"
     st = json.load(open(os.path.join(env.rt.root, cid, "state.json")))
-    assert st["netDevices"] == [{"hostName": a, "name": "ctr0", "up": True}], st
+    rec = st["netDevices"]
+    assert [{k: d[k] for k in ("hostName", "name", "up")} for d in rec] == \
+        [{"hostName": a, "name": "ctr0", "up": True}], st
     env.rt.ok("delete", "--force", cid)
     host = _ip("addr", "show", a).stdout
     assert addr in host and ",UP" in host, host
@@ -86,6 +88,24 @@ def test_netdev_keeps_its_name_and_comes_up(env, veth):
     host = _ip("addr", "show", a).stdout
     # back as it was: with its address, still down
     assert addr in host and ",UP" not in host, host
+
+
+def test_netdev_given_back_with_the_hosts_addresses(env, veth):
+    """What the container does to the device's addresses stays in the
+    container: the host gets its own back, not a prefix route of the
+    container's choosing."""
+    a, _, addr = veth
+    b = env.bundle()
+    b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    for caps in b.config["process"]["capabilities"].values():
+        caps.append("CAP_NET_ADMIN")
+    cid = _started(env, b)
+    env.rt.ok("exec", cid, "ip", "addr", "del", addr, "dev", "ctr0")
+    env.rt.ok("exec", cid, "ip", "addr", "add", "192.0.2.77/24", "dev", "ctr0")
+    env.rt.ok("delete", "--force", cid)
+    host = _ip("addr", "show", a).stdout
+    assert addr in host and "192.0.2.77" not in host, host
+    assert "192.0.2.0/24" not in _ip("route", "show", "dev", a).stdout
 
 
 def test_netdev_missing_interface(env):
