@@ -58,7 +58,7 @@ def _started(env, b, script="sleep 1000"):
 
 # ---- linux.netDevices ----
 
-def test_netdev_moved_renamed_with_address_and_given_back(env, veth):
+def test_netdev_moved_renamed_with_address_and_given_back(veth, env):
     a, _, addr = veth
     b = env.bundle()
     b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
@@ -76,7 +76,7 @@ def test_netdev_moved_renamed_with_address_and_given_back(env, veth):
     assert "ctr0" not in _ip("link").stdout
 
 
-def test_netdev_keeps_its_name_and_comes_up(env, veth):
+def test_netdev_keeps_its_name_and_comes_up(veth, env):
     a, _, addr = veth
     _ip("link", "set", a, "down")
     b = env.bundle()
@@ -90,7 +90,7 @@ def test_netdev_keeps_its_name_and_comes_up(env, veth):
     assert addr in host and ",UP" not in host, host
 
 
-def test_netdev_given_back_with_the_hosts_addresses(env, veth):
+def test_netdev_given_back_with_the_hosts_addresses(veth, env):
     """What the container does to the device's addresses stays in the
     container: the host gets its own back, not a prefix route of the
     container's choosing."""
@@ -118,7 +118,7 @@ def test_netdev_missing_interface(env):
     _nothing_left(env, b)
 
 
-def test_netdev_needs_a_network_namespace(env, veth):
+def test_netdev_needs_a_network_namespace(veth, env):
     b = env.bundle()
     b.remove_namespace("network")
     b.config["linux"]["netDevices"] = {veth[0]: {}}
@@ -128,7 +128,7 @@ def test_netdev_needs_a_network_namespace(env, veth):
     _nothing_left(env, b)
 
 
-def test_netdev_host_network_namespace_by_path(env, veth):
+def test_netdev_host_network_namespace_by_path(veth, env):
     b = env.bundle()
     b.remove_namespace("network")
     b.add_namespace("network", f"/proc/{os.getpid()}/ns/net")
@@ -140,7 +140,7 @@ def test_netdev_host_network_namespace_by_path(env, veth):
     assert _ip("link", "show", veth[0], check=False).returncode == 0
 
 
-def test_netdev_name_taken_in_container_rolls_back(env, veth):
+def test_netdev_name_taken_in_container_rolls_back(veth, env):
     """The second device's name clashes with lo: the first, already
     moved, comes back to the host with its address."""
     a, peer, addr = veth
