@@ -157,6 +157,9 @@ def test_netdev_name_taken_in_container_rolls_back(veth, env):
 @pytest.mark.parametrize("devices,want", [
     ({"a/b": {}}, '"a/b" is not a valid interface name'),
     ({"hkx": {"name": "x" * 16}}, "is not a valid interface name"),
+    # the kernel would pick the name (ctr0...): husk could not find it
+    ({"hkx": {"name": "ctr%d"}}, '"ctr%d" is not a valid interface name'),
+    ({"hk%d": {}}, '"hk%d" is not a valid interface name'),
     ({"hkx": {"name": "c0"}, "hky": {"name": "c0"}}, 'would both be "c0"'),
     ({"hkx": "c0"}, "linux.netDevices.hkx: expected an object"),
 ])
