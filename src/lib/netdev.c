@@ -1,9 +1,13 @@
 /* linux.netDevices over raw rtnetlink.  A device moved to another network
  * namespace loses its addresses (the kernel unregisters it here and
  * registers it there), so the permanent global ones are read first and
- * added again on the other side, in both directions. */
+ * added again in the container.  They are kept in the state, and given
+ * back with the device: the host gets its own addresses again, never what
+ * the container configured (which would put its choice of addresses and
+ * prefix routes on the host). */
 #include "netdev.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_addr.h>
@@ -163,6 +167,65 @@ static int addrs_get(int fd, int index, struct addr_list *l)
 	return nl_talk(fd, &r, addr_cb, l);
 }
 
+/* The saved addresses as the state keeps them: [{"family", "prefixlen",
+ * "scope", "flags", "local", "address", "brd"}], addresses in text. */
+static json_t *addrs_to_json(const struct addr_list *l)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < l->n; i++) {
+		const struct saved_addr *a = &l->v[i];
+		int af = a->ifa.ifa_family;
+		char buf[INET6_ADDRSTRLEN];
+		json_t *o = json_pack("{s:i, s:i, s:i, s:I}", "family", af, "prefixlen",
+				      a->ifa.ifa_prefixlen, "scope", a->ifa.ifa_scope, "flags",
+				      (json_int_t)a->flags);
+		const struct {
+			const char *key;
+			bool has;
+			const unsigned char *v;
+		} f[] = { { "local", a->has_local, a->local },
+			  { "address", a->has_address, a->address },
+			  { "brd", a->has_brd, a->brd } };
+		for (size_t k = 0; k < ARRAY_SIZE(f); k++)
+			if (f[k].has && inet_ntop(af, f[k].v, buf, sizeof(buf)))
+				json_object_set_new(o, f[k].key, json_string(buf));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static int addrs_from_json(json_t *arr, struct addr_list *l)
+{
+	size_t i;
+	json_t *o;
+	*l = (struct addr_list){ 0 };
+	if (arr && !json_is_array(arr))
+		return -1;
+	l->v = xcalloc(json_array_size(arr) + 1, sizeof(*l->v));
+	json_array_foreach(arr, i, o) {
+		struct saved_addr *a = &l->v[l->n++];
+		json_int_t af = json_integer_value(json_object_get(o, "family"));
+		json_int_t plen = json_integer_value(json_object_get(o, "prefixlen"));
+		if ((af != AF_INET && af != AF_INET6) || plen < 0 || plen > (af == AF_INET ? 32 : 128))
+			return -1;
+		a->ifa.ifa_family = (unsigned char)af;
+		a->ifa.ifa_prefixlen = (unsigned char)plen;
+		a->ifa.ifa_scope = (unsigned char)json_integer_value(json_object_get(o, "scope"));
+		a->flags = (uint32_t)json_integer_value(json_object_get(o, "flags"));
+		const char *t;
+		if ((t = json_string_value(json_object_get(o, "local"))) &&
+		    !(a->has_local = inet_pton((int)af, t, a->local) == 1))
+			return -1;
+		if ((t = json_string_value(json_object_get(o, "address"))) &&
+		    !(a->has_address = inet_pton((int)af, t, a->address) == 1))
+			return -1;
+		if ((t = json_string_value(json_object_get(o, "brd"))) &&
+		    !(a->has_brd = inet_pton((int)af, t, a->brd) == 1))
+			return -1;
+	}
+	return 0;
+}
+
 static int addr_add(int fd, int index, const struct saved_addr *a)
 {
 	/* Flags one may set; the rest the kernel derives. */
@@ -256,19 +319,17 @@ static int give_back_one(int cs, int hs, int host_ns, json_t *rec, struct husk_e
 	const char *name = json_string_value(json_object_get(rec, "name"));
 	bool up = json_is_true(json_object_get(rec, "up"));
 	char what[64];
-	if (!host || !name)
+	_cleanup_free_ struct saved_addr *v = NULL;
+	struct addr_list l;
+	int bad = addrs_from_json(json_object_get(rec, "addrs"), &l);
+	v = l.v;
+	if (!host || !name || bad < 0)
 		return husk_err(e, 0, "state: linux.netDevices record is corrupt");
 	snprintf(what, sizeof(what), "linux.netDevices.%s", host);
 	struct link_info li;
 	int err = link_get(cs, name, &li);
 	if (err < 0)
 		return husk_err(e, -err, "%s: find \"%s\" in the container", what, name);
-	_cleanup_free_ struct saved_addr *v = NULL;
-	struct addr_list l;
-	err = addrs_get(cs, li.index, &l);
-	v = l.v;
-	if (err < 0)
-		return husk_err(e, -err, "%s: read the addresses of \"%s\"", what, name);
 	if ((err = link_move(cs, li.index, host_ns, host)) < 0)
 		return husk_err(e, -err, "%s: move \"%s\" back to the host as \"%s\"", what, name, host);
 	if ((err = link_get(hs, host, &li)) < 0)
@@ -325,12 +386,13 @@ static int move_one(int hs, int cs, int cns, const struct husk_net_device *d, js
 		/* Moved but not renamed (a race on the name): recorded, so
 		 * that the caller's give-back finds it. */
 		if (link_get(cs, d->host_name, &taken) == 0)
-			json_array_append_new(moved, json_pack("{s:s, s:s, s:b}", "hostName", d->host_name,
-							       "name", d->host_name, "up", up));
+			json_array_append_new(moved, json_pack("{s:s, s:s, s:b, s:o}", "hostName",
+							       d->host_name, "name", d->host_name, "up",
+							       up, "addrs", addrs_to_json(&l)));
 		return husk_err(e, -err, "%s: move it into the container as \"%s\"", what, d->name);
 	}
-	json_array_append_new(moved, json_pack("{s:s, s:s, s:b}", "hostName", d->host_name, "name",
-					       d->name, "up", up));
+	json_array_append_new(moved, json_pack("{s:s, s:s, s:b, s:o}", "hostName", d->host_name,
+					       "name", d->name, "up", up, "addrs", addrs_to_json(&l)));
 	if ((err = link_get(cs, d->name, &li)) < 0)
 		return husk_err(e, -err, "%s: find \"%s\" in the container", what, d->name);
 	/* The spec wants the device usable: up, whatever it was before. */

@@ -10,13 +10,15 @@
 
 /* Move s->net_devices into the network namespace of pid (the container's
  * init, our child).  *moved receives the state record (an array of
- * {"hostName", "name", "up"}), NULL when there is nothing to move.  On
+ * {"hostName", "name", "up", "addrs"}: addrs the host's own), NULL when
+ * there is nothing to move.  On
  * failure what was moved is given back first. */
 int husk_netdev_move_in(const struct husk_spec *s, pid_t pid, json_t **moved,
 			struct husk_error *e);
 
 /* Give the devices in moved back to the caller's network namespace under
- * their host names, addresses and up state restored.  netns_holder: a
+ * their host names, the addresses they had there and their up state
+ * restored (what the container set on them stays behind).  netns_holder: a
  * pidfd (or /proc/PID/ns/net fd) of a process in the container's network
  * namespace.  Goes on after a failure; reports the first. */
 int husk_netdev_give_back(json_t *moved, int netns_holder, struct husk_error *e);

@@ -178,13 +178,15 @@ int husk_mempolicy_parse(json_t *v, const char *path, struct husk_mempolicy *m,
 
 /* ---- linux.netDevices ---- */
 
-/* What the kernel's dev_valid_name() accepts. */
+/* What the kernel's dev_valid_name() accepts, less '%': a new name with
+ * "%d" is a pattern the kernel fills in (ctr0), which husk would then not
+ * find to give back; no existing device has one in its name. */
 static bool valid_ifname(const char *n)
 {
 	if (!*n || strlen(n) > IFNAME_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
 		return false;
 	for (const char *c = n; *c; c++)
-		if (*c == '/' || *c == ':' || isspace((unsigned char)*c))
+		if (*c == '/' || *c == ':' || *c == '%' || isspace((unsigned char)*c))
 			return false;
 	return true;
 }

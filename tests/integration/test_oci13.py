@@ -58,7 +58,7 @@ def _started(env, b, script="sleep 1000"):
 
 # ---- linux.netDevices ----
 
-def test_netdev_moved_renamed_with_address_and_given_back(env, veth):
+def test_netdev_moved_renamed_with_address_and_given_back(veth, env):
     a, _, addr = veth
     b = env.bundle()
     b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
@@ -67,14 +67,16 @@ def test_netdev_moved_renamed_with_address_and_given_back(env, veth):
     assert addr in out and "UP" in out, out
     assert _ip("link", "show", a, check=False).returncode != 0, "still on the host"
     st = json.load(open(os.path.join(env.rt.root, cid, "state.json")))
-    assert st["netDevices"] == [{"hostName": a, "name": "ctr0", "up": True}], st
+    rec = st["netDevices"]
+    assert [{k: d[k] for k in ("hostName", "name", "up")} for d in rec] == \
+        [{"hostName": a, "name": "ctr0", "up": True}], st
     env.rt.ok("delete", "--force", cid)
     host = _ip("addr", "show", a).stdout
     assert addr in host and ",UP" in host, host
     assert "ctr0" not in _ip("link").stdout
 
 
-def test_netdev_keeps_its_name_and_comes_up(env, veth):
+def test_netdev_keeps_its_name_and_comes_up(veth, env):
     a, _, addr = veth
     _ip("link", "set", a, "down")
     b = env.bundle()
@@ -88,6 +90,24 @@ def test_netdev_keeps_its_name_and_comes_up(env, veth):
     assert addr in host and ",UP" not in host, host
 
 
+def test_netdev_given_back_with_the_hosts_addresses(veth, env):
+    """What the container does to the device's addresses stays in the
+    container: the host gets its own back, not a prefix route of the
+    container's choosing."""
+    a, _, addr = veth
+    b = env.bundle()
+    b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    for caps in b.config["process"]["capabilities"].values():
+        caps.append("CAP_NET_ADMIN")
+    cid = _started(env, b)
+    env.rt.ok("exec", cid, "ip", "addr", "del", addr, "dev", "ctr0")
+    env.rt.ok("exec", cid, "ip", "addr", "add", "192.0.2.77/24", "dev", "ctr0")
+    env.rt.ok("delete", "--force", cid)
+    host = _ip("addr", "show", a).stdout
+    assert addr in host and "192.0.2.77" not in host, host
+    assert "192.0.2.0/24" not in _ip("route", "show", "dev", a).stdout
+
+
 def test_netdev_missing_interface(env):
     b = env.bundle()
     b.config["linux"]["netDevices"] = {"hknone0": {}}
@@ -98,7 +118,7 @@ def test_netdev_missing_interface(env):
     _nothing_left(env, b)
 
 
-def test_netdev_needs_a_network_namespace(env, veth):
+def test_netdev_needs_a_network_namespace(veth, env):
     b = env.bundle()
     b.remove_namespace("network")
     b.config["linux"]["netDevices"] = {veth[0]: {}}
@@ -108,7 +128,7 @@ def test_netdev_needs_a_network_namespace(env, veth):
     _nothing_left(env, b)
 
 
-def test_netdev_host_network_namespace_by_path(env, veth):
+def test_netdev_host_network_namespace_by_path(veth, env):
     b = env.bundle()
     b.remove_namespace("network")
     b.add_namespace("network", f"/proc/{os.getpid()}/ns/net")
@@ -120,7 +140,7 @@ def test_netdev_host_network_namespace_by_path(env, veth):
     assert _ip("link", "show", veth[0], check=False).returncode == 0
 
 
-def test_netdev_name_taken_in_container_rolls_back(env, veth):
+def test_netdev_name_taken_in_container_rolls_back(veth, env):
     """The second device's name clashes with lo: the first, already
     moved, comes back to the host with its address."""
     a, peer, addr = veth
@@ -137,6 +157,9 @@ def test_netdev_name_taken_in_container_rolls_back(env, veth):
 @pytest.mark.parametrize("devices,want", [
     ({"a/b": {}}, '"a/b" is not a valid interface name'),
     ({"hkx": {"name": "x" * 16}}, "is not a valid interface name"),
+    # the kernel would pick the name (ctr0...): husk could not find it
+    ({"hkx": {"name": "ctr%d"}}, '"ctr%d" is not a valid interface name'),
+    ({"hk%d": {}}, '"hk%d" is not a valid interface name'),
     ({"hkx": {"name": "c0"}, "hky": {"name": "c0"}}, 'would both be "c0"'),
     ({"hkx": "c0"}, "linux.netDevices.hkx: expected an object"),
 ])

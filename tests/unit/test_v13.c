@@ -74,6 +74,8 @@ static void test_net_devices(void)
 	rejects("\"linux\": {" NETNS ", \"netDevices\": {\"..\": {}}}", "not a valid interface name");
 	rejects("\"linux\": {" NETNS ", \"netDevices\": {\"eth1\": {\"name\": \"a b\"}}}",
 		"linux.netDevices.eth1.name: \"a b\" is not a valid interface name");
+	rejects("\"linux\": {" NETNS ", \"netDevices\": {\"eth1\": {\"name\": \"c%d\"}}}",
+		"linux.netDevices.eth1.name: \"c%d\" is not a valid interface name");
 	rejects("\"linux\": {" NETNS ", \"netDevices\": {\"a\": {}, \"b\": {\"name\": \"a\"}}}",
 		"would both be \"a\"");
 	rejects("\"linux\": {" NETNS ", \"netDevices\": []}", "linux.netDevices: expected an object");
