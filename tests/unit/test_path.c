@@ -283,6 +283,39 @@ static void test_proc_guard(void)
 	ok(rel && strcmp(rel, "") == 0, "the root itself is \"\"");
 }
 
+/* openat2 hidden (a seccomp filter's EPERM, an old kernel's ENOSYS): the
+ * component walk takes over, with the same results; other errors stand. */
+static int hidden_errno;
+static int openat2_hidden(int dfd, const char *path, struct open_how *how, size_t size)
+{
+	(void)dfd, (void)path, (void)how, (void)size;
+	errno = hidden_errno;
+	return -1;
+}
+
+static void test_openat2_hidden(void)
+{
+	struct husk_sys hidden = husk_sys_real;
+	hidden.openat2 = openat2_hidden;
+	static const int errs[] = { EPERM, ENOSYS };
+	for (size_t i = 0; i < ARRAY_SIZE(errs); i++) {
+		hidden_errno = errs[i];
+		const char *en = strerror(errs[i]);
+		int fd = husk_path_open(&hidden, rootfd, "/chain1/c", 0, 0);
+		ok(same(fd, "a/b/c"), "openat2 %s: the walk resolves /chain1/c", en);
+		if (fd >= 0)
+			close(fd);
+		fd = husk_path_open(&hidden, rootfd, "/esc/hidden", HUSK_PATH_MKDIR, 0755);
+		ok(same(fd, "etc/hidden"), "openat2 %s: creation stays inside the root", en);
+		if (fd >= 0)
+			close(fd);
+		ok(husk_path_open(&hidden, rootfd, "/magic/etc", 0, 0) < 0,
+		   "openat2 %s: a magic link does not reach the host", en);
+	}
+	hidden_errno = EXDEV;
+	ok(husk_path_open(&hidden, rootfd, "/a", 0, 0) == -EXDEV, "other openat2 errors stand");
+}
+
 int main(void)
 {
 	umask(022);
@@ -293,6 +326,7 @@ int main(void)
 	test_create(HUSK_PATH_NO_OPENAT2);
 	test_parent();
 	test_proc_guard();
+	test_openat2_hidden();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);
 	return tap_done();

@@ -22,6 +22,10 @@
 #include "util.h"
 #include "tap.h"
 
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
 static char base[] = "/tmp/husk-test-rootfs-XXXXXX";
 static char root[1024]; /* the rootfs of the test running (also fake_root) */
 
@@ -440,6 +444,175 @@ static void test_pivot(void)
 		perror("chdir");
 }
 
+/* root/rel holds exactly text, with mode perm */
+static bool file_is(const char *rel, const char *text, mode_t perm)
+{
+	char p[PATH_MAX], buf[256];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	struct stat st;
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == perm;
+	close(fd);
+	return same && n == (ssize_t)strlen(text) && memcmp(buf, text, (size_t)n) == 0;
+}
+
+static void write_in_root(const char *rel, const char *text, mode_t perm)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, perm);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fchmod(fd, perm) < 0) {
+		printf("Bail out! setup %s: %s\n", rel, strerror(errno));
+		exit(1);
+	}
+	close(fd);
+}
+
+/* tmpcopyup: the image's directory copied into the fresh tmpfs, every
+ * listing, read and write through the layer (the fake covers the
+ * directory as the mount would). */
+static void test_tmpcopyup(void)
+{
+	char rfs[1024], msg[2048], p[PATH_MAX], q[PATH_MAX];
+	snprintf(rfs, sizeof(rfs), "%s/copyup", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	mk("tc", S_IFDIR, NULL);
+	mk("tc/sub", S_IFDIR, NULL);
+	mk("tc/link", S_IFLNK, "sub/data");
+	write_in_root("tc/sub/data", "hello", 0640);
+	write_in_root("tc/top", "x", 0600);
+	snprintf(p, sizeof(p), "%s/tc/sub", rfs);
+	chmod(p, 0710);
+
+	char *o_tc[] = { "tmpcopyup", "nosuid", NULL };
+	struct husk_mount m = mnt("/tc", "tmpfs", "tmpfs", o_tc);
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	spec.mounts = &m;
+	spec.n_mounts = 1;
+	struct husk_rootfs_ctx ctx = { .sys = &fake, .spec = &spec, .own_mount_ns = true,
+				       .console_fd = -1, .rootfs_fd = -1 };
+	fake_cover_tmpfs = true;
+	int r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0, "tmpcopyup (%s)", msg);
+	dump_log();
+	ok(has_line("mount tmpfs /tc tmpfs 0x2 mode=755") && exists_in_root("tc.covered/top", S_IFREG),
+	   "tmpcopyup: the tmpfs covers the image's /tc");
+	ok(file_is("tc/top", "x", 0600) && file_is("tc/sub/data", "hello", 0640),
+	   "tmpcopyup: files copied with their content and modes");
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/tc/sub", rfs);
+	ok(stat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0710,
+	   "tmpcopyup: a directory with its mode");
+	char target[64] = "";
+	snprintf(p, sizeof(p), "%s/tc/link", rfs);
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+	ok(n == 8 && strncmp(target, "sub/data", 8) == 0, "tmpcopyup: a symlink as it was");
+	ok(has_line("getdents64 /tc.covered") && has_line("getdents64 /tc.covered/sub") &&
+		   has_line("write /tc/top 1") && has_line("write /tc/sub/data 5"),
+	   "tmpcopyup: listed, read and written through the layer");
+	ok(before("mount tmpfs /tc", "getdents64 /tc.covered"), "tmpcopyup: copied after the mount");
+
+	/* a read failing fails the mount, naming the file */
+	struct husk_error e = { 0 };
+	snprintf(p, sizeof(p), "%s/tc", rfs);
+	snprintf(q, sizeof(q), "%s/tc.covered", rfs);
+	if (husk_rm_rf_at(AT_FDCWD, p, &e) < 0 || rename(q, p) < 0)
+		printf("Bail out! reset %s\n", p);
+	snprintf(p, sizeof(p), "%s/tc/sub", rfs);
+	husk_rm_rf_at(AT_FDCWD, p, &e);
+	snprintf(p, sizeof(p), "%s/tc/link", rfs);
+	unlink(p);
+	fake_read_errno = EIO;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "mounts[0] tmpfs on /tc: tmpcopyup: read top: Input/output error") == 0,
+	   "tmpcopyup: a failed read is the mount's error (%s)", msg);
+	fake_read_errno = 0;
+	fake_cover_tmpfs = false;
+}
+
+/* The statvfs/statfs checks, driven by what the fake reports. */
+static void test_flag_checks(void)
+{
+	char rfs[1024], src[1024], msg[2048], line[2048];
+	snprintf(rfs, sizeof(rfs), "%s/flags", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	mk("sys", S_IFDIR, NULL);
+	snprintf(src, sizeof(src), "%s/outside", base);
+
+	/* In a user namespace a flag locked by the mount's owner cannot be
+	 * cleared: the attributes are set again keeping it, and then what
+	 * was asked for must be what statvfs shows. */
+	char *o_dev[] = { "bind", "ro", "dev", NULL };
+	struct husk_mount m = mnt("/x", "bind", src, o_dev);
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	spec.mounts = &m;
+	spec.n_mounts = 1;
+	struct husk_rootfs_ctx ctx = { .sys = &fake, .spec = &spec, .own_mount_ns = true,
+				       .in_userns = true, .console_fd = -1, .rootfs_fd = -1 };
+	fake_setattr_eperm = MOUNT_ATTR_NODEV;
+	fake_stflags = ST_NODEV | ST_RDONLY;
+	int r = prepare_fake(&ctx, msg, sizeof(msg));
+	dump_log();
+	ok(r == 0 && has_line("setattr set=0x1 clr=0x4 prop=0 EPERM") &&
+		   before("setattr set=0x1 clr=0x4 prop=0 EPERM", "setattr set=0x1 clr=0 prop=0") &&
+		   before("setattr set=0x1 clr=0 prop=0", "move_mount -> /x"),
+	   "userns: locked nodev kept, ro applied (%s)", msg);
+	fake_stflags = ST_NODEV;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	snprintf(line, sizeof(line),
+		 "mounts[0] bind on /x: %s: the kernel did not apply ro: Operation not permitted", src);
+	ok(r < 0 && strcmp(msg, line) == 0 && !strstr(fake_log, "move_mount -> /x"),
+	   "userns: a flag statvfs does not show fails the mount before it is attached (%s)", msg);
+	fake_stflags = 0;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	snprintf(line, sizeof(line),
+		 "mounts[0] bind on /x: %s: set mount attributes: Operation not permitted", src);
+	ok(r < 0 && strcmp(msg, line) == 0, "userns: a flag not locked: the EPERM stands (%s)", msg);
+	fake_setattr_eperm = 0;
+	fake_stflags = ~0UL;
+	ctx.in_userns = false;
+
+	/* No cgroup of the container's: statfs of the host's /sys/fs/cgroup
+	 * tells cgroup2 (an empty read-only tmpfs) from v1 (the v1 layout). */
+	char *o_cg[] = { "nosuid", "noexec", "nodev", "relatime", "ro", NULL };
+	m = mnt("/sys/fs/cgroup", "cgroup", "cgroup", o_cg);
+	fake_statfs_magic = CGROUP2_SUPER_MAGIC;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	dump_log();
+	ok(r == 0 && has_line("mount tmpfs /sys/fs/cgroup tmpfs 0x20000f -"),
+	   "statfs says cgroup2: an empty read-only tmpfs (%s)", msg);
+	fake_statfs_magic = TMPFS_MAGIC;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && has_line("mount tmpfs /sys/fs/cgroup tmpfs 0xe mode=755") &&
+		   has_line("setattr set=0x1 clr=0 prop=0"),
+	   "statfs says v1: the v1 tmpfs, made read-only (%s)", msg);
+	fake_statfs_magic = 0;
+
+	/* Only procfs goes on /proc: a bind source's filesystem (statfs on
+	 * old kernels, where it is not cloned) decides. */
+	mk("proc", S_IFDIR, NULL);
+	char *o_b[] = { "bind", NULL };
+	m = mnt("/proc", "bind", src, o_b);
+	fake.open_tree = fake_no_open_tree;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "mounts[0] bind on /proc: only procfs may be mounted on /proc") == 0,
+	   "a bind of a non-procfs source on /proc refused (%s)", msg);
+	fake_statfs_magic = PROC_SUPER_MAGIC;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0, "a bind of a procfs source on /proc allowed (%s)", msg);
+	fake_statfs_magic = 0;
+	fake.open_tree = fake_open_tree;
+}
+
 int main(void)
 {
 	umask(022);
@@ -456,6 +629,8 @@ int main(void)
 	test_rootfs_errors();
 	test_rootfs_cgroup();
 	test_rootfs_binds();
+	test_tmpcopyup();
+	test_flag_checks();
 	test_pivot();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);
