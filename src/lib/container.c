@@ -26,6 +26,7 @@
 #include "namespaces.h"
 #include "netdev.h"
 #include "rootfs.h"
+#include "sys.h"
 #include "spec.h"
 #include "state.h"
 #include "seccomp_filter.h"
@@ -471,7 +472,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	if (husk_init_release(&ic, cg, first, two_stage, sp[0], e) < 0)
 		goto out;
 	/* idmap requests may come before and after the intermediate's pid. */
-	if (husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
+	if (husk_rootfs_idmap_serve(&husk_sys_real, sp[0], spec, e) < 0)
 		goto out;
 	if (two_stage) {
 		int32_t pid;
@@ -489,7 +490,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		first = -1;
 	}
 
-	if (two_stage && husk_rootfs_idmap_serve(sp[0], spec, e) < 0)
+	if (two_stage && husk_rootfs_idmap_serve(&husk_sys_real, sp[0], spec, e) < 0)
 		goto out;
 	/* Network devices and resctrl groups, before any hook or the
 	 * process runs. */

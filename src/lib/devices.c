@@ -34,16 +34,16 @@ static mode_t type_bits(char type)
 
 /* Create an empty regular file at dirfd/leaf, replacing whatever non-directory
  * the image had there; returns an O_PATH fd to it. */
-static int replace_with_file(int dirfd, const char *leaf, mode_t mode)
+static int replace_with_file(const struct husk_sys *sys, int dirfd, const char *leaf, mode_t mode)
 {
 	for (int tries = 0; tries < 2; tries++) {
-		int fd = husk_sys->openat(dirfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		int fd = sys->openat(dirfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					  mode);
 		if (fd >= 0) {
-			husk_sys->close(fd);
-			return husk_sys->openat(dirfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+			sys->close(fd);
+			return sys->openat(dirfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		}
-		if (errno != EEXIST || husk_sys->unlinkat(dirfd, leaf, 0) < 0)
+		if (errno != EEXIST || sys->unlinkat(dirfd, leaf, 0) < 0)
 			return -1;
 	}
 	errno = EEXIST;
@@ -61,8 +61,8 @@ static const char *direct_dev_name(const char *path)
 	return n;
 }
 
-static int make_device(int rootfd, int devfd, const struct husk_device *d, bool in_userns,
-		       struct husk_error *e)
+static int make_device(const struct husk_sys *sys, int rootfd, int devfd,
+		       const struct husk_device *d, bool in_userns, struct husk_error *e)
 {
 	char leaf[NAME_MAX + 1];
 	_cleanup_fd_ int owned = -1;
@@ -71,7 +71,7 @@ static int make_device(int rootfd, int devfd, const struct husk_device *d, bool 
 	if (name) {
 		strcpy(leaf, name);
 	} else {
-		owned = husk_path_open_parent(rootfd, d->path, HUSK_PATH_MKDIR, leaf);
+		owned = husk_path_open_parent(sys, rootfd, d->path, HUSK_PATH_MKDIR, leaf);
 		if (owned < 0)
 			return husk_err(e, -owned, "device %s: mkdir parent", d->path);
 		dirfd = owned;
@@ -81,52 +81,52 @@ static int make_device(int rootfd, int devfd, const struct husk_device *d, bool 
 	/* Device nodes made in a user namespace do not work (the superblock is
 	 * nodev for it): bind the host's node instead.  FIFOs need no privilege. */
 	if (in_userns && d->type != 'p') {
-		_cleanup_fd_ int fd = replace_with_file(dirfd, leaf, 0000);
+		_cleanup_fd_ int fd = replace_with_file(sys, dirfd, leaf, 0000);
 		if (fd < 0)
 			return husk_errno(e, "device %s: create", d->path);
 		char procfd[HUSK_PROCFD_LEN];
-		if (husk_sys->mount(d->path, husk_procfd(procfd, fd), NULL, MS_BIND, NULL) < 0)
+		if (sys->mount(d->path, husk_procfd(procfd, fd), NULL, MS_BIND, NULL) < 0)
 			return husk_errno(e, "device %s: bind from host", d->path);
 		return 0;
 	}
 
 	dev_t dev = makedev((unsigned)d->major, (unsigned)d->minor);
-	if (husk_sys->mknodat(dirfd, leaf, type_bits(d->type) | perm, dev) < 0) {
+	if (sys->mknodat(dirfd, leaf, type_bits(d->type) | perm, dev) < 0) {
 		/* Whatever the image put there (a file, another node) goes: the
 		 * node must be exactly the one configured. */
-		if (errno != EEXIST || husk_sys->unlinkat(dirfd, leaf, 0) < 0 ||
-		    husk_sys->mknodat(dirfd, leaf, type_bits(d->type) | perm, dev) < 0)
+		if (errno != EEXIST || sys->unlinkat(dirfd, leaf, 0) < 0 ||
+		    sys->mknodat(dirfd, leaf, type_bits(d->type) | perm, dev) < 0)
 			return husk_errno(e, "device %s: mknod", d->path);
 	}
 	uid_t uid = d->has_uid ? d->uid : 0;
 	gid_t gid = d->has_gid ? d->gid : 0;
-	if ((uid || gid) && husk_sys->fchownat(dirfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if ((uid || gid) && sys->fchownat(dirfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return husk_errno(e, "device %s: chown", d->path);
 	return 0;
 }
 
-int husk_devices_create(int rootfd, const struct husk_spec *spec, bool in_userns,
-			struct husk_error *e)
+int husk_devices_create(const struct husk_sys *sys, int rootfd, const struct husk_spec *spec,
+			bool in_userns, struct husk_error *e)
 {
 	/* One /dev fd serves every /dev/NAME device. */
-	_cleanup_fd_ int dev = husk_path_open(rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
+	_cleanup_fd_ int dev = husk_path_open(sys, rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
 	if (dev < 0)
 		return husk_err(e, -dev, "mkdir /dev");
 	for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
 		bool listed = false;
 		for (size_t j = 0; j < spec->n_devices && !listed; j++)
 			listed = strcmp(spec->devices[j].path, default_devices[i].path) == 0;
-		if (!listed && make_device(rootfd, dev, &default_devices[i], in_userns, e) < 0)
+		if (!listed && make_device(sys, rootfd, dev, &default_devices[i], in_userns, e) < 0)
 			return -1;
 	}
 	for (size_t j = 0; j < spec->n_devices; j++) {
-		if (make_device(rootfd, dev, &spec->devices[j], in_userns, e) < 0)
+		if (make_device(sys, rootfd, dev, &spec->devices[j], in_userns, e) < 0)
 			return husk_err_wrap(e, "linux.devices[%zu]", j);
 	}
 	return 0;
 }
 
-int husk_devices_symlinks(int rootfd, struct husk_error *e)
+int husk_devices_symlinks(const struct husk_sys *sys, int rootfd, struct husk_error *e)
 {
 	static const struct {
 		const char *target, *name;
@@ -137,37 +137,38 @@ int husk_devices_symlinks(int rootfd, struct husk_error *e)
 		{ "/proc/self/fd/2", "stderr" },
 		{ "/proc/kcore", "core" },
 	};
-	_cleanup_fd_ int dev = husk_path_open(rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
+	_cleanup_fd_ int dev = husk_path_open(sys, rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
 	if (dev < 0)
 		return husk_err(e, -dev, "mkdir /dev");
 	struct stat st;
-	bool kcore = husk_sys->fstatat(AT_FDCWD, "/proc/kcore", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	bool kcore = sys->fstatat(AT_FDCWD, "/proc/kcore", &st, AT_SYMLINK_NOFOLLOW) == 0;
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		if (strcmp(links[i].name, "core") == 0 && !kcore)
 			continue;
-		if (husk_sys->symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
+		if (sys->symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
 			return husk_errno(e, "symlink /dev/%s", links[i].name);
 	}
 	/* ptmx must be the devpts instance's, whatever the image has there. */
-	if (husk_sys->unlinkat(dev, "ptmx", 0) < 0 && errno != ENOENT)
+	if (sys->unlinkat(dev, "ptmx", 0) < 0 && errno != ENOENT)
 		return husk_errno(e, "remove /dev/ptmx");
-	if (husk_sys->symlinkat("pts/ptmx", dev, "ptmx") < 0)
+	if (sys->symlinkat("pts/ptmx", dev, "ptmx") < 0)
 		return husk_errno(e, "symlink /dev/ptmx");
 	return 0;
 }
 
-int husk_devices_console(int rootfd, int console_fd, struct husk_error *e)
+int husk_devices_console(const struct husk_sys *sys, int rootfd, int console_fd,
+			 struct husk_error *e)
 {
 	if (console_fd < 0)
 		return 0;
-	_cleanup_fd_ int dev = husk_path_open(rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
+	_cleanup_fd_ int dev = husk_path_open(sys, rootfd, "/dev", HUSK_PATH_MKDIR, 0755);
 	if (dev < 0)
 		return husk_err(e, -dev, "mkdir /dev");
-	_cleanup_fd_ int fd = replace_with_file(dev, "console", 0666);
+	_cleanup_fd_ int fd = replace_with_file(sys, dev, "console", 0666);
 	if (fd < 0)
 		return husk_errno(e, "create /dev/console");
 	char src[HUSK_PROCFD_LEN], dst[HUSK_PROCFD_LEN];
-	if (husk_sys->mount(husk_procfd(src, console_fd), husk_procfd(dst, fd), NULL, MS_BIND, NULL) < 0)
+	if (sys->mount(husk_procfd(src, console_fd), husk_procfd(dst, fd), NULL, MS_BIND, NULL) < 0)
 		return husk_errno(e, "bind console on /dev/console");
 	return 0;
 }

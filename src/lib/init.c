@@ -86,7 +86,7 @@ static int wait_for_start(int listen_fd, char **state_json, struct husk_error *e
 static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_process *p, int sync_fd,
 			  struct husk_error *e)
 {
-	int ptmx = husk_path_open(rctx->rootfs_fd, "/dev/ptmx", 0, 0);
+	int ptmx = husk_path_open(rctx->sys, rctx->rootfs_fd, "/dev/ptmx", 0, 0);
 	if (ptmx < 0)
 		return husk_err(e, -ptmx, "open /dev/ptmx in the container");
 	char path[HUSK_PROCFD_LEN];
@@ -95,7 +95,7 @@ static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_proces
 	close(ptmx);
 	if (r < 0)
 		return -1;
-	if (rctx->own_mount_ns && husk_devices_console(rctx->rootfs_fd, slave, e) < 0)
+	if (rctx->own_mount_ns && husk_devices_console(rctx->sys, rctx->rootfs_fd, slave, e) < 0)
 		return -1;
 	if (husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e) < 0)
 		return -1;
@@ -139,6 +139,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	}
 
 	struct husk_rootfs_ctx rctx = {
+		.sys = &husk_sys_real,
 		.spec = s,
 		.no_pivot = c->opts->no_pivot,
 		.in_userns = c->ns->any_userns,

@@ -33,7 +33,7 @@ static void hier_attr(const struct mnt *t, uint64_t *set, uint64_t *clr)
 static int bind_dir(struct mnt *t, const char *dir, int dst, struct husk_error *e)
 {
 	_cleanup_fd_ int tree =
-		husk_sys->open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		t->ctx->sys->open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
 		return husk_errno(e, "bind %s", dir);
 	uint64_t set, clr;
@@ -55,8 +55,9 @@ static const char *hier_name(const char *ctrl)
 static int mount_v1(struct mnt *t, const struct husk_cgroup_hier_info *h, size_t n,
 		    struct husk_error *e)
 {
+	const struct husk_sys *sys = t->ctx->sys;
 	char dst[HUSK_PROCFD_LEN];
-	if (husk_sys->mount("tmpfs", husk_procfd(dst, t->dfd), "tmpfs",
+	if (sys->mount("tmpfs", husk_procfd(dst, t->dfd), "tmpfs",
 			    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
 		return husk_errno(e, "mount tmpfs");
 	_cleanup_fd_ int top = rootfs_reopen_top(t, e);
@@ -64,10 +65,10 @@ static int mount_v1(struct mnt *t, const struct husk_cgroup_hier_info *h, size_t
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = hier_name(h[i].ctrl);
-		if (husk_sys->mkdirat(top, name, 0755) < 0 && errno != EEXIST)
+		if (sys->mkdirat(top, name, 0755) < 0 && errno != EEXIST)
 			return husk_errno(e, "mkdir %s", name);
 		_cleanup_fd_ int sub =
-			husk_sys->openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+			sys->openat(top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (sub < 0)
 			return husk_errno(e, "open %s", name);
 		if (bind_dir(t, h[i].dir, sub, e) < 0)
@@ -79,14 +80,14 @@ static int mount_v1(struct mnt *t, const struct husk_cgroup_hier_info *h, size_t
 			const char *end = strchrnul(c, ',');
 			char link[64];
 			snprintf(link, sizeof(link), "%.*s", (int)(end - c), c);
-			if (husk_sys->symlinkat(name, top, link) < 0 && errno != EEXIST)
+			if (sys->symlinkat(name, top, link) < 0 && errno != EEXIST)
 				return husk_errno(e, "symlink %s", link);
 			c = *end ? end + 1 : end;
 		}
 	}
-	if ((t->o.flags & MS_RDONLY) && husk_mount_set_ro(top, false, e) < 0)
+	if ((t->o.flags & MS_RDONLY) && husk_mount_set_ro(sys, top, false, e) < 0)
 		return -1;
-	return t->o.propagation ? rootfs_set_propagation(top, t->o.propagation, e) : 0;
+	return t->o.propagation ? rootfs_set_propagation(sys, top, t->o.propagation, e) : 0;
 }
 
 int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e)
@@ -104,7 +105,7 @@ int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e)
 		v2 = husk_cgroup_is_v2(cg);
 	} else {
 		struct statfs sf;
-		v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+		v2 = ctx->sys->statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 	}
 	bool want_v2 = v2 || strcmp(t->m->type, "cgroup2") == 0;
 

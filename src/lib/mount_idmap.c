@@ -78,7 +78,7 @@ int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e)
 	size_t n = 1;
 	_cleanup_fd_ int userns = -1;
 	if (!has_own_mappings(m)) {
-		userns = husk_sys->openat(AT_FDCWD, "/proc/self/ns/user", O_RDONLY | O_CLOEXEC, 0);
+		userns = ctx->sys->openat(AT_FDCWD, "/proc/self/ns/user", O_RDONLY | O_CLOEXEC, 0);
 		if (userns < 0)
 			return husk_errno(e, "idmap: open user namespace");
 		fds[n++] = userns;
@@ -94,7 +94,8 @@ int rootfs_idmap_tree(struct mnt *t, int tree, struct husk_error *e)
 
 /* A user namespace with the mount's mappings, held by a child that waits
  * on a pipe just long enough for the namespace fd to be opened. */
-static int helper_userns(const struct husk_mount *m, struct husk_error *e)
+static int helper_userns(const struct husk_sys *sys, const struct husk_mount *m,
+			 struct husk_error *e)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -121,7 +122,7 @@ static int helper_userns(const struct husk_mount *m, struct husk_error *e)
 	} else {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = sys->openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
 		if (fd < 0)
 			husk_errno(e, "idmap: open %s", path);
 	}
@@ -131,15 +132,15 @@ static int helper_userns(const struct husk_mount *m, struct husk_error *e)
 	return fd;
 }
 
-static int apply_idmap(const struct husk_spec *spec, int32_t idx, int tree, int userns,
-		       struct husk_error *e)
+static int apply_idmap(const struct husk_sys *sys, const struct husk_spec *spec, int32_t idx,
+		       int tree, int userns, struct husk_error *e)
 {
 	if (idx < 0 || (size_t)idx >= spec->n_mounts || !opt_is_idmap(&spec->mounts[idx]))
 		return husk_err(e, EPROTO, "idmap: bad request for mount %d", idx);
 	const struct husk_mount *m = &spec->mounts[idx];
 	_cleanup_fd_ int own = -1;
 	if (has_own_mappings(m)) {
-		own = helper_userns(m, e);
+		own = helper_userns(sys, m, e);
 		if (own < 0)
 			return -1;
 		userns = own;
@@ -154,7 +155,7 @@ static int apply_idmap(const struct husk_spec *spec, int32_t idx, int tree, int 
 			rec = false;
 	}
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
-	if (husk_sys->mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr,
+	if (sys->mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr,
 				    sizeof(attr)) < 0)
 		return husk_errno(e, "set the id mapping");
 	return 0;
@@ -162,7 +163,8 @@ static int apply_idmap(const struct husk_spec *spec, int32_t idx, int tree, int 
 
 /* One request: returns 1 when one was served, 0 when the next message is
  * something else (left in the socket), -1 on a broken socket. */
-static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *e)
+static int serve_one(const struct husk_sys *sys, int sock, const struct husk_spec *spec,
+		     struct husk_error *e)
 {
 	struct husk_sync_msg h;
 	ssize_t r;
@@ -203,11 +205,11 @@ static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *
 	else if (n < 1)
 		husk_err(&err, EPROTO, "sync: no file descriptor in the request");
 	else if (h.type == SYNC_BIND_SRC)
-		ok = tree = rootfs_bind_source_clone(spec, h.val, fds[0], &err);
+		ok = tree = rootfs_bind_source_clone(sys, spec, h.val, fds[0], &err);
 	else
-		ok = apply_idmap(spec, h.val, fds[0], n > 1 ? fds[1] : -1, &err);
+		ok = apply_idmap(sys, spec, h.val, fds[0], n > 1 ? fds[1] : -1, &err);
 	for (size_t i = 0; i < n; i++)
-		close(fds[i]);
+		sys->close(fds[i]);
 	/* The init reports the failure with its own context. */
 	if (ok < 0)
 		return husk_sync_send_error(sock, &err) < 0 ? husk_err(e, err.errnum, "%s", err.msg) : 1;
@@ -216,7 +218,8 @@ static int serve_one(int sock, const struct husk_spec *spec, struct husk_error *
 	return husk_sync_send(sock, SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0 ? -1 : 1;
 }
 
-int husk_rootfs_idmap_serve(int sock, const struct husk_spec *spec, struct husk_error *e)
+int husk_rootfs_idmap_serve(const struct husk_sys *sys, int sock, const struct husk_spec *spec,
+			    struct husk_error *e)
 {
 	bool any = rootfs_bind_source_served(spec);
 	for (size_t i = 0; i < spec->n_mounts && !any; i++)
@@ -224,7 +227,7 @@ int husk_rootfs_idmap_serve(int sock, const struct husk_spec *spec, struct husk_
 	if (!any)
 		return 0;
 	int r;
-	while ((r = serve_one(sock, spec, e)) > 0)
+	while ((r = serve_one(sys, sock, spec, e)) > 0)
 		;
 	return r;
 }

@@ -33,7 +33,7 @@ static bool is_bind(const struct husk_mount *m)
 
 static int from_runtime(struct mnt *t, struct husk_error *e)
 {
-	_cleanup_fd_ int ns = husk_sys->openat(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC, 0);
+	_cleanup_fd_ int ns = t->ctx->sys->openat(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC, 0);
 	if (ns < 0)
 		return husk_errno(e, "open the mount namespace");
 	if (rootfs_send_fds(t->ctx->idmap_sock, SYNC_BIND_SRC, (int32_t)t->index, &ns, 1, e) < 0)
@@ -57,7 +57,7 @@ int rootfs_bind_source(struct mnt *t, bool ask_runtime, struct husk_error *e)
 		husk_err_clear(e);
 	}
 	unsigned rec = (t->o.flags & MS_REC) ? AT_RECURSIVE : 0;
-	t->tree = husk_sys->open_tree(AT_FDCWD, t->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	t->tree = t->ctx->sys->open_tree(AT_FDCWD, t->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
 	if (t->tree < 0 && errno != ENOSYS)
 		return husk_errno(e, "bind %s", t->source);
 	return 0;
@@ -76,14 +76,14 @@ bool rootfs_bind_source_served(const struct husk_spec *spec)
 }
 
 /* In a child: enter mntns, clone, send the tree (or the error) on sock. */
-static __attribute__((noreturn)) void clone_in_ns(int sock, int mntns, const char *src,
-						   unsigned flags)
+static __attribute__((noreturn)) void clone_in_ns(const struct husk_sys *sys, int sock, int mntns,
+						   const char *src, unsigned flags)
 {
 	struct husk_error e = { 0 };
-	if (setns(mntns, CLONE_NEWNS) < 0) {
+	if (sys->setns(mntns, CLONE_NEWNS) < 0) {
 		husk_errno(&e, "enter the container's mount namespace");
 	} else {
-		int tree = husk_sys->open_tree(AT_FDCWD, src, flags);
+		int tree = sys->open_tree(AT_FDCWD, src, flags);
 		if (tree < 0)
 			husk_errno(&e, "bind %s", src);
 		else if (husk_sync_send_fd(sock, SYNC_BIND_SRC, tree, &e) == 0)
@@ -93,8 +93,8 @@ static __attribute__((noreturn)) void clone_in_ns(int sock, int mntns, const cha
 	_exit(1);
 }
 
-int rootfs_bind_source_clone(const struct husk_spec *spec, int32_t idx, int mntns,
-			     struct husk_error *e)
+int rootfs_bind_source_clone(const struct husk_sys *sys, const struct husk_spec *spec, int32_t idx,
+			     int mntns, struct husk_error *e)
 {
 	if (idx < 0 || (size_t)idx >= spec->n_mounts || !is_bind(&spec->mounts[idx]))
 		return husk_err(e, EPROTO, "bind source: bad request for mount %d", idx);
@@ -114,7 +114,7 @@ int rootfs_bind_source_clone(const struct husk_spec *spec, int32_t idx, int mntn
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(sp[0]);
-		clone_in_ns(sp[1], mntns, src, flags);
+		clone_in_ns(sys, sp[1], mntns, src, flags);
 	}
 	close(sp[1]);
 	int tree = -1;

@@ -11,28 +11,29 @@
 
 #define MAX_SYMLINKS 40
 
-static int sys_close_keep_errno(int fd)
+static int sys_close_keep_errno(const struct husk_sys *sys, int fd)
 {
 	int saved = errno;
 	if (fd >= 0)
-		husk_sys->close(fd);
+		sys->close(fd);
 	errno = saved;
 	return -1;
 }
 
 /* One kernel call: the whole path resolved with the rootfd as "/". */
-static int open_fast(int rootfd, const char *path, int flags)
+static int open_fast(const struct husk_sys *sys, int rootfd, const char *path, int flags)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC | ((flags & HUSK_PATH_NOFOLLOW) ? O_NOFOLLOW : 0),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	return husk_sys->openat2(rootfd, path, &how, sizeof(how));
+	return sys->openat2(rootfd, path, &how, sizeof(how));
 }
 
 /* The remaining path as a growable buffer: components are consumed from
  * the front, symlink targets are spliced in front of the rest. */
 struct walk {
+	const struct husk_sys *sys;
 	char *buf;   /* remaining path, NUL-terminated */
 	size_t pos;  /* start of the remaining part */
 	int *stack;  /* directory fds from the root down; stack[0] = rootfd (not owned) */
@@ -42,7 +43,7 @@ struct walk {
 static void walk_pop_all(struct walk *w)
 {
 	while (w->depth > 0)
-		husk_sys->close(w->stack[w->depth--]);
+		w->sys->close(w->stack[w->depth--]);
 }
 
 static void walk_push(struct walk *w, int fd)
@@ -89,17 +90,18 @@ static void walk_splice(struct walk *w, const char *target)
 	w->pos = 0;
 }
 
-static int create_leaf(int dirfd, const char *name, int flags, mode_t mode, bool last)
+static int create_leaf(const struct husk_sys *sys, int dirfd, const char *name, int flags,
+		       mode_t mode, bool last)
 {
 	if (last && (flags & HUSK_PATH_MKFILE)) {
-		int fd = husk_sys->openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		int fd = sys->openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					  mode);
 		if (fd < 0)
 			return -1;
-		husk_sys->close(fd);
+		sys->close(fd);
 		return 0;
 	}
-	return husk_sys->mkdirat(dirfd, name, last ? mode : 0755);
+	return sys->mkdirat(dirfd, name, last ? mode : 0755);
 }
 
 /* The component walk: fallback for kernels without openat2 and the way
@@ -107,9 +109,10 @@ static int create_leaf(int dirfd, const char *name, int flags, mode_t mode, bool
  * its parent's fd with O_NOFOLLOW; symlinks are read and their targets
  * resolved by the walk itself, so nothing the kernel follows can leave the
  * root. */
-static int open_walk(int rootfd, const char *path, int flags, mode_t mode)
+static int open_walk(const struct husk_sys *sys, int rootfd, const char *path, int flags,
+		     mode_t mode)
 {
-	struct walk w = { .buf = xstrdup(path) };
+	struct walk w = { .sys = sys, .buf = xstrdup(path) };
 	char comp[NAME_MAX + 1];
 	int links = 0, result = -1;
 	bool last = true;
@@ -127,29 +130,29 @@ static int open_walk(int rootfd, const char *path, int flags, mode_t mode)
 		if (strcmp(comp, "..") == 0) {
 			/* ".." of the root is the root, as with RESOLVE_IN_ROOT */
 			if (w.depth > 0)
-				husk_sys->close(w.stack[w.depth--]);
+				sys->close(w.stack[w.depth--]);
 			continue;
 		}
 		int dirfd = w.stack[w.depth];
-		int fd = husk_sys->openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+		int fd = sys->openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (fd < 0 && errno == ENOENT && create) {
 			/* EEXIST: a racing creator or a dangling symlink, which the
 			 * reopen below then follows. */
-			if (create_leaf(dirfd, comp, flags, mode, last) < 0 && errno != EEXIST)
+			if (create_leaf(sys, dirfd, comp, flags, mode, last) < 0 && errno != EEXIST)
 				goto out;
-			fd = husk_sys->openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+			fd = sys->openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		}
 		if (fd < 0)
 			goto out;
 		struct stat st;
-		if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
-			sys_close_keep_errno(fd);
+		if (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
+			sys_close_keep_errno(sys, fd);
 			goto out;
 		}
 		if (S_ISLNK(st.st_mode) && !(last && (flags & HUSK_PATH_NOFOLLOW))) {
 			char target[PATH_MAX];
-			ssize_t n = husk_sys->readlinkat(fd, "", target, sizeof(target) - 1);
-			sys_close_keep_errno(fd);
+			ssize_t n = sys->readlinkat(fd, "", target, sizeof(target) - 1);
+			sys_close_keep_errno(sys, fd);
 			if (n < 0)
 				goto out;
 			if (++links > MAX_SYMLINKS) {
@@ -163,14 +166,14 @@ static int open_walk(int rootfd, const char *path, int flags, mode_t mode)
 			continue;
 		}
 		if (!last && !S_ISDIR(st.st_mode)) {
-			sys_close_keep_errno(fd);
+			sys_close_keep_errno(sys, fd);
 			errno = ENOTDIR;
 			goto out;
 		}
 		walk_push(&w, fd);
 	}
 	if (w.depth == 0) {
-		result = husk_sys->openat(rootfd, ".", O_PATH | O_CLOEXEC, 0);
+		result = sys->openat(rootfd, ".", O_PATH | O_CLOEXEC, 0);
 	} else {
 		result = w.stack[w.depth];
 		w.depth--;
@@ -211,46 +214,48 @@ static int split_path(const char *path, char **dir, char *leaf)
  * few) is missing.  The parent is resolved, and created as needed, by the
  * same rules; the leaf is made relative to the parent's fd.  -EAGAIN: let
  * the walk sort it out (a dangling symlink, a race). */
-static int create_last(int rootfd, const char *path, int flags, mode_t mode)
+static int create_last(const struct husk_sys *sys, int rootfd, const char *path, int flags,
+		       mode_t mode)
 {
 	char leaf[NAME_MAX + 1];
 	_cleanup_free_ char *dir = NULL;
 	if (split_path(path, &dir, leaf) < 0)
 		return -EAGAIN;
 	int pflags = (flags & ~(HUSK_PATH_MKFILE | HUSK_PATH_NOFOLLOW)) | HUSK_PATH_MKDIR;
-	_cleanup_fd_ int dirfd = husk_path_open(rootfd, dir, pflags, 0755);
+	_cleanup_fd_ int dirfd = husk_path_open(sys, rootfd, dir, pflags, 0755);
 	if (dirfd < 0)
 		return dirfd;
-	if (create_leaf(dirfd, leaf, flags, mode, true) < 0)
+	if (create_leaf(sys, dirfd, leaf, flags, mode, true) < 0)
 		return errno == EEXIST ? -EAGAIN : -errno;
 	bool file = flags & HUSK_PATH_MKFILE;
-	int fd = husk_sys->openat(dirfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC | (file ? 0 : O_DIRECTORY),
+	int fd = sys->openat(dirfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC | (file ? 0 : O_DIRECTORY),
 				  0);
 	if (fd < 0)
 		return -EAGAIN;
 	if (file) {
 		/* O_NOFOLLOW alone opens a symlink swapped in meanwhile */
 		struct stat st;
-		if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0 || S_ISLNK(st.st_mode)) {
-			husk_sys->close(fd);
+		if (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0 || S_ISLNK(st.st_mode)) {
+			sys->close(fd);
 			return -EAGAIN;
 		}
 	}
 	return fd;
 }
 
-int husk_path_open(int rootfd, const char *path, int flags, mode_t mode)
+int husk_path_open(const struct husk_sys *sys, int rootfd, const char *path, int flags,
+		   mode_t mode)
 {
 	int fd;
 	bool create = flags & (HUSK_PATH_MKDIR | HUSK_PATH_MKFILE);
 	if (!*path)
 		path = "/";
 	if (!(flags & HUSK_PATH_NO_OPENAT2)) {
-		fd = open_fast(rootfd, path, flags);
+		fd = open_fast(sys, rootfd, path, flags);
 		if (fd >= 0)
 			return fd;
 		if (errno == ENOENT && create) {
-			fd = create_last(rootfd, path, flags, mode);
+			fd = create_last(sys, rootfd, path, flags, mode);
 			if (fd != -EAGAIN)
 				return fd;
 		} else if (errno != ENOSYS && errno != EPERM) {
@@ -258,23 +263,25 @@ int husk_path_open(int rootfd, const char *path, int flags, mode_t mode)
 			return -errno;
 		}
 	}
-	fd = open_walk(rootfd, path, flags, mode);
+	fd = open_walk(sys, rootfd, path, flags, mode);
 	return fd < 0 ? -errno : fd;
 }
 
-int husk_path_open_parent(int rootfd, const char *path, int flags, char *leaf)
+int husk_path_open_parent(const struct husk_sys *sys, int rootfd, const char *path, int flags,
+			  char *leaf)
 {
 	_cleanup_free_ char *dir = NULL;
 	int r = split_path(path, &dir, leaf);
 	if (r < 0)
 		return r;
-	return husk_path_open(rootfd, dir, flags & (HUSK_PATH_MKDIR | HUSK_PATH_NO_OPENAT2), 0755);
+	return husk_path_open(sys, rootfd, dir, flags & (HUSK_PATH_MKDIR | HUSK_PATH_NO_OPENAT2), 0755);
 }
 
-const char *husk_path_rel_of_fd(int fd, const char *root_real, char *buf, size_t len)
+const char *husk_path_rel_of_fd(const struct husk_sys *sys, int fd, const char *root_real,
+				char *buf, size_t len)
 {
 	char procfd[HUSK_PROCFD_LEN];
-	ssize_t n = husk_sys->readlinkat(AT_FDCWD, husk_procfd(procfd, fd), buf, len - 1);
+	ssize_t n = sys->readlinkat(AT_FDCWD, husk_procfd(procfd, fd), buf, len - 1);
 	if (n < 0)
 		return NULL;
 	buf[n] = '\0';

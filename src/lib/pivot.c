@@ -42,10 +42,10 @@ static void unescape_octal(char *s)
  * submounts along); one that cannot be detached (locked in a user
  * namespace) is covered with an empty read-only tmpfs.  Only --no-pivot
  * and initramfs roots pay for reading mountinfo. */
-static int hide_host_mounts(const char *root_real, struct husk_error *e)
+static int hide_host_mounts(const struct husk_sys *sys, const char *root_real, struct husk_error *e)
 {
 	_cleanup_free_ char *text = NULL;
-	if (husk_read_file_at(AT_FDCWD, "/proc/self/mountinfo", &text, NULL, e) < 0)
+	if (husk_sys_read_file(sys, "/proc/self/mountinfo", &text, e) < 0)
 		return husk_err_wrap(e, "hide host mounts");
 	size_t cap = 64, n = 0;
 	struct ent {
@@ -81,7 +81,7 @@ static int hide_host_mounts(const char *root_real, struct husk_error *e)
 		if (!top)
 			continue;
 		/* EACCES: the container's root cannot even reach it. */
-		if (husk_sys->umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 || errno == ENOENT ||
+		if (sys->umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 || errno == ENOENT ||
 		    errno == EACCES)
 			continue;
 		if (errno != EINVAL && errno != EPERM) {
@@ -89,9 +89,9 @@ static int hide_host_mounts(const char *root_real, struct husk_error *e)
 			break;
 		}
 		struct stat st;
-		if (husk_sys->fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		if (sys->fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (husk_sys->mount("tmpfs", mp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		if (sys->mount("tmpfs", mp, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				    NULL) < 0 &&
 		    errno != ENOENT && errno != EACCES)
 			r = husk_errno(e, "cover host mount %s", mp);
@@ -100,47 +100,47 @@ static int hide_host_mounts(const char *root_real, struct husk_error *e)
 	return r;
 }
 
-static int move_root(const char *root_real, struct husk_error *e)
+static int move_root(const struct husk_sys *sys, const char *root_real, struct husk_error *e)
 {
-	if (root_real && hide_host_mounts(root_real, e) < 0)
+	if (root_real && hide_host_mounts(sys, root_real, e) < 0)
 		return -1;
-	if (husk_sys->mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+	if (sys->mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		return husk_errno(e, "move rootfs onto /");
-	if (husk_sys->chroot(".") < 0)
+	if (sys->chroot(".") < 0)
 		return husk_errno(e, "chroot into rootfs");
 	return 0;
 }
 
 /* pivot_root cannot detach the initial ramfs/tmpfs root (EINVAL). */
-static bool root_is_initramfs(void)
+static bool root_is_initramfs(const struct husk_sys *sys)
 {
-	_cleanup_fd_ int fd = husk_sys->openat(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+	_cleanup_fd_ int fd = sys->openat(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
 	struct statfs sf;
-	if (fd < 0 || husk_sys->fstatfs(fd, &sf) < 0)
+	if (fd < 0 || sys->fstatfs(fd, &sf) < 0)
 		return false;
 	return sf.f_type == RAMFS_MAGIC || sf.f_type == TMPFS_MAGIC;
 }
 
-int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_real,
-		     struct husk_error *e)
+int husk_pivot_enter(const struct husk_sys *sys, int rootfd, enum husk_pivot_mode mode,
+		     const char *root_real, struct husk_error *e)
 {
-	if (husk_sys->fchdir(rootfd) < 0)
+	if (sys->fchdir(rootfd) < 0)
 		return husk_errno(e, "chdir into rootfs");
 	switch (mode) {
 	case HUSK_PIVOT_CHROOT:
-		if (husk_sys->chroot(".") < 0)
+		if (sys->chroot(".") < 0)
 			return husk_errno(e, "chroot into rootfs");
 		break;
 	case HUSK_PIVOT_MOVE:
-		if (move_root(root_real, e) < 0)
+		if (move_root(sys, root_real, e) < 0)
 			return -1;
 		break;
 	case HUSK_PIVOT_ROOT:
 		/* pivot_root(".", "."): the old root ends up stacked on the new
 		 * one at "."; no directory for it is needed inside the rootfs. */
-		if (husk_sys->pivot_root(".", ".") < 0) {
-			if (errno == EINVAL && root_is_initramfs()) {
-				if (move_root(root_real, e) < 0)
+		if (sys->pivot_root(".", ".") < 0) {
+			if (errno == EINVAL && root_is_initramfs(sys)) {
+				if (move_root(sys, root_real, e) < 0)
 					return -1;
 				break;
 			}
@@ -151,11 +151,11 @@ int husk_pivot_enter(int rootfd, enum husk_pivot_mode mode, const char *root_rea
 		 * change here: mount(2) on "." would reach the new root (only
 		 * umount2 resolves "." to the old root stacked on it) and undo
 		 * the propagation options of the container's mounts. */
-		if (husk_sys->umount2(".", MNT_DETACH) < 0)
+		if (sys->umount2(".", MNT_DETACH) < 0)
 			return husk_errno(e, "detach old root");
 		break;
 	}
-	if (husk_sys->chdir("/") < 0)
+	if (sys->chdir("/") < 0)
 		return husk_errno(e, "chdir /");
 	return 0;
 }
@@ -218,13 +218,13 @@ static bool sysctl_key_valid(const char *key)
  * procfs still at /proc before the pivot names it by a pid getppid()
  * cannot give in a new pid namespace.  When it cannot be read (a user
  * namespace), nothing is claimed. */
-static bool joined_host_netns(const struct husk_spec *spec)
+static bool joined_host_netns(const struct husk_sys *sys, const struct husk_spec *spec)
 {
 	if (!spec->namespaces[HUSK_NS_NET].path)
 		return false;
 	_cleanup_free_ char *stat = NULL;
 	struct husk_error ignored;
-	if (husk_read_file_at(AT_FDCWD, "/proc/self/stat", &stat, NULL, &ignored) < 0)
+	if (husk_sys_read_file(sys, "/proc/self/stat", &stat, &ignored) < 0)
 		return false;
 	const char *p = strrchr(stat, ')');
 	int ppid = 0;
@@ -233,13 +233,14 @@ static bool joined_host_netns(const struct husk_spec *spec)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", ppid);
 	struct stat a, b;
-	if (husk_sys->fstatat(AT_FDCWD, "/proc/self/ns/net", &a, 0) < 0 ||
-	    husk_sys->fstatat(AT_FDCWD, path, &b, 0) < 0)
+	if (sys->fstatat(AT_FDCWD, "/proc/self/ns/net", &a, 0) < 0 ||
+	    sys->fstatat(AT_FDCWD, path, &b, 0) < 0)
 		return false;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
+int husk_sysctl_check(const struct husk_sys *sys, const struct husk_spec *spec,
+		      struct husk_error *e)
 {
 	bool host_net = false, checked_net = false;
 	for (size_t i = 0; i < spec->n_sysctl; i++) {
@@ -264,7 +265,7 @@ int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 					nsname);
 		if (ns == HUSK_NS_NET && !checked_net) {
 			checked_net = true;
-			host_net = joined_host_netns(spec);
+			host_net = joined_host_netns(sys, spec);
 		}
 		if (ns == HUSK_NS_NET && host_net)
 			return husk_err(e, 0, "sysctl %s: the joined network namespace is the host's", key);
@@ -272,7 +273,8 @@ int husk_sysctl_check(const struct husk_spec *spec, struct husk_error *e)
 	return 0;
 }
 
-int husk_sysctl_apply(const struct husk_spec *spec, struct husk_error *e)
+int husk_sysctl_apply(const struct husk_sys *sys, const struct husk_spec *spec,
+		      struct husk_error *e)
 {
 	if (spec->n_sysctl == 0)
 		return 0;
@@ -285,20 +287,20 @@ int husk_sysctl_apply(const struct husk_spec *spec, struct husk_error *e)
 					*p = '/';
 		}
 		_cleanup_fd_ int fd =
-			husk_sys->openat(AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+			sys->openat(AT_FDCWD, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (fd < 0)
 			return husk_errno(e, "sysctl %s: open %s", key, path);
 		size_t len = strlen(val);
-		if (husk_sys->write(fd, val, len) != (ssize_t)len)
+		if (sys->write(fd, val, len) != (ssize_t)len)
 			return husk_errno(e, "sysctl %s: write %s", key, path);
 	}
 	return 0;
 }
 
-int husk_mount_set_ro(int fd, bool recursive, struct husk_error *e)
+int husk_mount_set_ro(const struct husk_sys *sys, int fd, bool recursive, struct husk_error *e)
 {
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
-	if (husk_sys->mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+	if (sys->mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
 				    sizeof(attr)) == 0)
 		return 0;
 	if (errno != ENOSYS)
@@ -306,7 +308,7 @@ int husk_mount_set_ro(int fd, bool recursive, struct husk_error *e)
 	/* Old kernel: a bind remount replaces every per-mount flag, so carry
 	 * the current ones over (some may be locked in a user namespace). */
 	struct statvfs sv;
-	if (husk_sys->fstatvfs(fd, &sv) < 0)
+	if (sys->fstatvfs(fd, &sv) < 0)
 		return husk_errno(e, "statvfs");
 	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
 	static const struct {
@@ -320,27 +322,28 @@ int husk_mount_set_ro(int fd, bool recursive, struct husk_error *e)
 		if (sv.f_flag & keep[i].st)
 			flags |= keep[i].ms;
 	char procfd[HUSK_PROCFD_LEN];
-	if (husk_sys->mount(NULL, husk_procfd(procfd, fd), NULL, flags, NULL) < 0)
+	if (sys->mount(NULL, husk_procfd(procfd, fd), NULL, flags, NULL) < 0)
 		return husk_errno(e, "remount read-only");
 	return 0;
 }
 
-int husk_paths_readonly(int rootfd, char *const *paths, size_t n, struct husk_error *e)
+int husk_paths_readonly(const struct husk_sys *sys, int rootfd, char *const *paths, size_t n,
+			struct husk_error *e)
 {
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_fd_ int fd = husk_path_open(rootfd, paths[i], 0, 0);
+		_cleanup_fd_ int fd = husk_path_open(sys, rootfd, paths[i], 0, 0);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
 			return husk_err(e, -fd, "readonlyPaths: open %s", paths[i]);
 		/* Clone, make read-only while detached, then attach: the path is
 		 * never writable through the new mount. */
-		_cleanup_fd_ int tree = husk_sys->open_tree(
+		_cleanup_fd_ int tree = sys->open_tree(
 			fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 		if (tree >= 0) {
-			if (husk_mount_set_ro(tree, true, e) < 0)
+			if (husk_mount_set_ro(sys, tree, true, e) < 0)
 				return husk_err_wrap(e, "readonlyPaths: %s", paths[i]);
-			if (husk_sys->move_mount(tree, "", fd, "",
+			if (sys->move_mount(tree, "", fd, "",
 						 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 				return husk_errno(e, "readonlyPaths: bind %s", paths[i]);
 			continue;
@@ -349,12 +352,12 @@ int husk_paths_readonly(int rootfd, char *const *paths, size_t n, struct husk_er
 			return husk_errno(e, "readonlyPaths: clone %s", paths[i]);
 		char procfd[HUSK_PROCFD_LEN];
 		husk_procfd(procfd, fd);
-		if (husk_sys->mount(procfd, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (sys->mount(procfd, procfd, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return husk_errno(e, "readonlyPaths: bind %s", paths[i]);
-		_cleanup_fd_ int top = husk_path_open(rootfd, paths[i], 0, 0);
+		_cleanup_fd_ int top = husk_path_open(sys, rootfd, paths[i], 0, 0);
 		if (top < 0)
 			return husk_err(e, -top, "readonlyPaths: open %s", paths[i]);
-		if (husk_mount_set_ro(top, false, e) < 0)
+		if (husk_mount_set_ro(sys, top, false, e) < 0)
 			return husk_err_wrap(e, "readonlyPaths: %s", paths[i]);
 	}
 	return 0;
@@ -362,47 +365,48 @@ int husk_paths_readonly(int rootfd, char *const *paths, size_t n, struct husk_er
 
 /* The container's /dev/null, checked to be the null device so a masked
  * file never gets an image-supplied file bound over it. */
-static int open_null(int rootfd, struct husk_error *e)
+static int open_null(const struct husk_sys *sys, int rootfd, struct husk_error *e)
 {
-	int fd = husk_path_open(rootfd, "/dev/null", HUSK_PATH_NOFOLLOW, 0);
+	int fd = husk_path_open(sys, rootfd, "/dev/null", HUSK_PATH_NOFOLLOW, 0);
 	if (fd < 0)
 		return husk_err(e, -fd, "maskedPaths: open /dev/null");
 	struct stat st;
-	if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
+	if (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
 		husk_errno(e, "maskedPaths: stat /dev/null");
-		husk_sys->close(fd);
+		sys->close(fd);
 		return -1;
 	}
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
-		husk_sys->close(fd);
+		sys->close(fd);
 		return husk_err(e, 0, "maskedPaths: /dev/null is not the null device");
 	}
 	return fd;
 }
 
-int husk_paths_mask(int rootfd, char *const *paths, size_t n, struct husk_error *e)
+int husk_paths_mask(const struct husk_sys *sys, int rootfd, char *const *paths, size_t n,
+		    struct husk_error *e)
 {
 	_cleanup_fd_ int null = -1;
 	char src[HUSK_PROCFD_LEN], dst[HUSK_PROCFD_LEN];
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_fd_ int fd = husk_path_open(rootfd, paths[i], 0, 0);
+		_cleanup_fd_ int fd = husk_path_open(sys, rootfd, paths[i], 0, 0);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
 			return husk_err(e, -fd, "maskedPaths: open %s", paths[i]);
 		struct stat st;
-		if (husk_sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
+		if (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
 			return husk_errno(e, "maskedPaths: stat %s", paths[i]);
 		husk_procfd(dst, fd);
 		if (S_ISDIR(st.st_mode)) {
-			if (husk_sys->mount("tmpfs", dst, "tmpfs",
+			if (sys->mount("tmpfs", dst, "tmpfs",
 					    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 				return husk_errno(e, "maskedPaths: mount tmpfs on %s", paths[i]);
 			continue;
 		}
-		if (null < 0 && (null = open_null(rootfd, e)) < 0)
+		if (null < 0 && (null = open_null(sys, rootfd, e)) < 0)
 			return -1;
-		if (husk_sys->mount(husk_procfd(src, null), dst, NULL, MS_BIND, NULL) < 0)
+		if (sys->mount(husk_procfd(src, null), dst, NULL, MS_BIND, NULL) < 0)
 			return husk_errno(e, "maskedPaths: bind /dev/null on %s", paths[i]);
 	}
 	return 0;

@@ -8,13 +8,15 @@
 #include "spec.h"
 
 struct husk_cgroup;
+struct husk_sys;
 
-/* The caller fills spec, no_pivot, in_userns, own_mount_ns, cwd,
+/* The caller fills sys, spec, no_pivot, in_userns, own_mount_ns, cwd,
  * console_fd (-1 when none), cgroup and idmap_sock; the rest is the
  * module's.  own_mount_ns: a mount namespace of the container's, new or
  * joined by path; false means chroot only, and then config.json may list
  * no mounts. */
 struct husk_rootfs_ctx {
+	const struct husk_sys *sys;  /* every kernel call (&husk_sys_real; a fake in tests) */
 	const struct husk_spec *spec;
 	bool no_pivot;         /* --no-pivot: MS_MOVE + chroot */
 	bool in_userns;        /* a user namespace (new or joined): devices are bind-mounted */
@@ -49,4 +51,5 @@ int husk_rootfs_finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e);
  * bind mounts and, with a user namespace, to clone its bind sources, until
  * the next message on the sync socket is another one (left unread).
  * Returns at once when config.json has neither. */
-int husk_rootfs_idmap_serve(int sync_sock, const struct husk_spec *spec, struct husk_error *e);
+int husk_rootfs_idmap_serve(const struct husk_sys *sys, int sync_sock, const struct husk_spec *spec,
+			    struct husk_error *e);

@@ -40,7 +40,8 @@ int rootfs_attach(struct husk_rootfs_ctx *ctx, int tree, int dst, uint64_t set, 
 int rootfs_fs_mount(struct mnt *t, const char *source, const char *type, unsigned long flags,
 		    struct husk_error *e);
 
-int rootfs_set_propagation(int fd, unsigned long prop, struct husk_error *e);
+int rootfs_set_propagation(const struct husk_sys *sys, int fd, unsigned long prop,
+			   struct husk_error *e);
 
 /* mount_cgroup.c: type "cgroup" / "cgroup2". */
 int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e);
@@ -64,5 +65,5 @@ int rootfs_bind_source(struct mnt *t, bool ask_runtime, struct husk_error *e);
 bool rootfs_bind_source_served(const struct husk_spec *spec);
 /* Clone mounts[idx]'s source inside the mount namespace mntns (a child
  * of the runtime enters it); the tree, or -1 with e filled. */
-int rootfs_bind_source_clone(const struct husk_spec *spec, int32_t idx, int mntns,
-			     struct husk_error *e);
+int rootfs_bind_source_clone(const struct husk_sys *sys, const struct husk_spec *spec, int32_t idx,
+			     int mntns, struct husk_error *e);

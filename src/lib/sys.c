@@ -1,8 +1,14 @@
 #include "sys.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util.h"
 
 /* Raw syscalls for the calls older libcs do not wrap. */
 static int real_open_tree(int dfd, const char *path, unsigned flags)
@@ -50,16 +56,77 @@ const struct husk_sys husk_sys_real = {
 	.readlinkat = readlinkat,
 	.fstatat = fstatat,
 	.fstatfs = fstatfs,
+	.statfs = statfs,
 	.fstatvfs = fstatvfs,
 	.fchownat = fchownat,
 	.fchmodat = fchmodat,
+	.read = read,
 	.write = write,
+	.getdents64 = getdents64,
 	.dup3 = dup3,
 	.close = close,
 	.umask = umask,
+	.setns = setns,
 };
 
-const struct husk_sys *husk_sys = &husk_sys_real;
+ssize_t husk_sys_read_all(const struct husk_sys *sys, int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = sys->read(fd, p + done, len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t husk_sys_write_all(const struct husk_sys *sys, int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = sys->write(fd, p + done, len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+int husk_sys_read_file(const struct husk_sys *sys, const char *path, char **out,
+		       struct husk_error *e)
+{
+	_cleanup_fd_ int fd = sys->openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+	if (fd < 0)
+		return husk_errno(e, "open %s", path);
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		ssize_t r = sys->read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return husk_errno(e, "read %s", path);
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
 
 const char *husk_procfd(char *buf, int fd)
 {
