@@ -500,7 +500,9 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
 		goto out;
 	}
-	if (strcmp(status, "running") && strcmp(status, "paused")) {
+	/* A created container's init waits for start with its namespaces
+	 * and cgroups in place: joining them works as for a running one. */
+	if (strcmp(status, "running") && strcmp(status, "paused") && strcmp(status, "created")) {
 		husk_err(e, 0, "cannot exec in a %s container", status);
 		goto out;
 	}
