@@ -171,12 +171,21 @@ def test_ps_json_and_table(env, rt):
     assert {l.split()[1] for l in lines[1:]} == {"sh", "sleep"}
 
 
-def test_ps_stopped_fails(env, rt):
+def test_ps_stopped_empty(env, rt):
+    """A stopped container has no processes: ps prints ps(1)'s header only,
+    JSON null (runc's empty list), and exits 0."""
     b = env.bundle().set_args("true")
     cid, _ = env.create(b)
     rt.ok("start", cid)
     assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
-    rt.fail("ps", cid)
+    r = rt.ok("ps", cid)
+    assert len(r.out.splitlines()) == 1 and "PID" in r.out.split(), r
+    r = rt.ok("ps", cid, "-o", "pid,comm")
+    assert r.out.split() == ["PID", "COMMAND"], r
+    for fmt in (("-f", "json"), ("--format", "json")):
+        r = rt.ok("ps", *fmt, cid)
+        assert r.out == "null\n" and json.loads(r.out) is None, r
+    rt.fail("ps", "nosuch")
 
 
 def test_events_stats(env, rt):
