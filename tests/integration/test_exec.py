@@ -338,6 +338,33 @@ def test_exec_own_failures_exit_255(env, rt):
     assert r.rc == 254, r
 
 
+def _in_pid_ns(ns):
+    """(pid, state) of every process in pid namespace ns."""
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{p}/ns/pid") == ns:
+                with open(f"/proc/{p}/stat") as f:
+                    found.append((int(p), f.read().rsplit(")", 1)[1].split()[0]))
+        except OSError:
+            pass
+    return found
+
+
+def test_exec_failed_leaves_no_zombie(env, rt):
+    """A process that fails before its exec (here: quickly, a missing
+    binary) is reaped by the runtime, even when its error overtakes the
+    message with its pid; an unreaped zombie in the pid namespace would
+    keep the dying init from exiting (delete waits for it)."""
+    _, cid = _running(env)
+    init = rt.state(cid)["pid"]
+    ns = _ns(init, "pid")
+    for _ in range(5):
+        r = rt("exec", cid, "/no/such/binary")
+        assert r.rc == 255, r
+    assert _in_pid_ns(ns) == [(init, "S")]
+
+
 @pytest.mark.husk_only  # error texts
 def test_exec_errors(env, rt):
     rt.fail("exec", "nosuch", "true")
