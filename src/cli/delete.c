@@ -32,6 +32,7 @@ const struct husk_cmd husk_delete_cmd = {
 	.args = "<container-id>",
 	.description =
 		"   Remove a stopped container: its state, cgroups and other resources.\n"
-		"   A container that still runs is refused unless --force is given.\n",
+		"   A container that still runs is refused unless --force is given.\n"
+		"   With --force, a container that does not exist is no error.\n",
 	.flags = flags,
 };

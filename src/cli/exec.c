@@ -129,8 +129,12 @@ static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int
 	o.x.user = husk_nonempty(o.x.user);
 	o.x.cgroup = husk_nonempty(o.x.cgroup);
 	int status = 0;
-	if (husk_container_exec(g, &o.x, &status, &e) < 0)
-		return husk_cli_fail(cmd->name, o.x.id, &e);
+	/* 255, as runc: callers tell exec's own failures from the
+	 * process's status (flag errors above stay 1, as runc's do). */
+	if (husk_container_exec(g, &o.x, &status, &e) < 0) {
+		husk_cli_fail(cmd->name, o.x.id, &e);
+		return 255;
+	}
 	return status;
 }
 
@@ -146,6 +150,6 @@ const struct husk_cmd husk_exec_cmd = {
 		"   or the process given with --process.  Flags go before the container\n"
 		"   id; everything after the id is the command.  Without --detach husk\n"
 		"   waits and exits with the process's status (128+N when killed by\n"
-		"   signal N).\n",
+		"   signal N); exec's own failures exit 255.\n",
 	.flags = flags,
 };

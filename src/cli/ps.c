@@ -132,10 +132,15 @@ static int ps_cmd(const struct husk_cmd *cmd, const struct husk_global_opts *g, 
 			free(pids);
 			return husk_cli_failf(cmd->name, pos[0], "ps options cannot be used with --format json");
 		}
-		putchar('[');
+		/* No processes (a stopped container): null, as runc prints
+		 * its empty list. */
+		if (n == 0)
+			fputs("null", stdout);
+		else
+			putchar('[');
 		for (size_t i = 0; i < n; i++)
 			printf("%s%d", i ? "," : "", (int)pids[i]);
-		printf("]\n");
+		printf(n ? "]\n" : "\n");
 		r = 0;
 	} else {
 		fflush(stdout);
@@ -154,6 +159,7 @@ const struct husk_cmd husk_ps_cmd = {
 	.args = "<container-id> [ps options]",
 	.description = "   List the processes in the container's cgroup: with --format json as\n"
 		       "   a JSON array of pids, otherwise as ps(1) prints them (options after\n"
-		       "   the id go to ps; default -ef), keeping only the container's lines.\n",
+		       "   the id go to ps; default -ef), keeping only the container's lines.\n"
+		       "   A stopped container has none: the header only, or null in JSON.\n",
 	.flags = flags,
 };

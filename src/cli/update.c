@@ -1,4 +1,5 @@
 /* husk update: change a running container's resource limits. */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -9,10 +10,12 @@
 
 #include "cli.h"
 #include "container_cgroup.h"
+#include "log.h"
+#include "util.h"
 
 struct update_opts {
 	const char *resources, *memory, *memory_swap, *memory_reservation, *kernel_memory,
-		*kernel_memory_tcp, *cpu_shares, *cpu_quota, *cpu_period, *cpu_rt_period,
+		*kernel_memory_tcp, *cpu_shares, *cpu_share, *cpu_quota, *cpu_period, *cpu_rt_period,
 		*cpu_rt_runtime, *cpuset_cpus, *cpuset_mems, *pids_limit, *blkio_weight;
 };
 
@@ -23,51 +26,55 @@ static const struct husk_flag flags[] = {
 	{ "memory", 0, HUSK_FLAG_STRING, O(memory), "memory limit (in bytes, or 512m, 1g ...)" },
 	{ "memory-swap", 0, HUSK_FLAG_STRING, O(memory_swap), "memory plus swap limit; -1: unlimited" },
 	{ "memory-reservation", 0, HUSK_FLAG_STRING, O(memory_reservation), "memory soft limit" },
-	{ "kernel-memory", 0, HUSK_FLAG_STRING, O(kernel_memory), "kernel memory limit (ignored, as in runc)" },
-	{ "kernel-memory-tcp", 0, HUSK_FLAG_STRING, O(kernel_memory_tcp), "kernel TCP buffer limit (v1)" },
-	{ "cpu-shares", 0, HUSK_FLAG_STRING, O(cpu_shares), "CPU shares (relative weight)" },
+	{ "kernel-memory", 0, HUSK_FLAG_STRING, O(kernel_memory), "obsolete: ignored, as in runc" },
+	{ "kernel-memory-tcp", 0, HUSK_FLAG_STRING, O(kernel_memory_tcp), "obsolete: ignored, as in runc" },
+	{ "cpu-share", 0, HUSK_FLAG_STRING, O(cpu_share), "CPU shares (relative weight)" },
+	{ "cpu-shares", 0, HUSK_FLAG_STRING, O(cpu_shares), "the same as --cpu-share" },
 	{ "cpu-quota", 0, HUSK_FLAG_STRING, O(cpu_quota), "CPU CFS quota in microseconds per period" },
 	{ "cpu-period", 0, HUSK_FLAG_STRING, O(cpu_period), "CPU CFS period in microseconds" },
 	{ "cpu-rt-period", 0, HUSK_FLAG_STRING, O(cpu_rt_period), "CPU realtime period in microseconds" },
 	{ "cpu-rt-runtime", 0, HUSK_FLAG_STRING, O(cpu_rt_runtime), "CPU realtime runtime in microseconds" },
 	{ "cpuset-cpus", 0, HUSK_FLAG_STRING, O(cpuset_cpus), "CPUs to run on (0-3, 0,1)" },
 	{ "cpuset-mems", 0, HUSK_FLAG_STRING, O(cpuset_mems), "memory nodes to use (0-3, 0,1)" },
-	{ "pids-limit", 0, HUSK_FLAG_STRING, O(pids_limit), "maximum number of pids; -1: unlimited" },
-	{ "blkio-weight", 0, HUSK_FLAG_STRING, O(blkio_weight), "block IO weight, 10 to 1000" },
+	{ "pids-limit", 0, HUSK_FLAG_STRING, O(pids_limit), "maximum number of pids; -1: unlimited, 0: unchanged" },
+	{ "blkio-weight", 0, HUSK_FLAG_STRING, O(blkio_weight), "block IO weight, 10 to 1000; 0: unchanged" },
 	HUSK_FLAGS_END,
 };
 
-/* "1024", "512k", "64m", "1g", "1.5GiB", "-1": bytes (1024-based). */
+/* A byte count as runc reads it: "-1", or a number ("1.5"), an
+ * optional space, then an optional k/m/g/t/p, "i" and "b" (1024-based,
+ * any case): "1024", "512k", "64 MiB", "1.5g", "2gb". */
 static int parse_bytes(const char *s, long long *out)
 {
 	if (!strcmp(s, "-1")) {
 		*out = -1;
 		return 0;
 	}
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
 		return -1;
-	double mul = 1;
-	if (*end) {
-		switch (*end | 0x20) {
-		case 'b': mul = 1; break;
-		case 'k': mul = 1024.0; break;
-		case 'm': mul = 1024.0 * 1024; break;
-		case 'g': mul = 1024.0 * 1024 * 1024; break;
-		case 't': mul = 1024.0 * 1024 * 1024 * 1024; break;
-		case 'p': mul = 1024.0 * 1024 * 1024 * 1024 * 1024; break;
-		default: return -1;
-		}
-		const char *rest = end + 1;
-		if ((*end | 0x20) != 'b' && *rest && strcasecmp(rest, "b") && strcasecmp(rest, "ib"))
-			return -1;
-		if ((*end | 0x20) == 'b' && *rest)
-			return -1;
-	}
-	v *= mul;
-	if (v > 9.2e18)
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.' && isdigit((unsigned char)p[1]))
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	_cleanup_free_ char *num = xstrndup(s, (size_t)(p - s));
+	if (*p == ' ')
+		p++;
+	static const char units[] = "kmgtp";
+	const char *u = *p ? strchr(units, *p | 0x20) : NULL;
+	int shift = u ? 10 * (int)(u - units + 1) : 0;
+	if (u)
+		p++;
+	if ((*p | 0x20) == 'i')
+		p++;
+	if ((*p | 0x20) == 'b')
+		p++;
+	if (*p)
+		return -1;
+	errno = 0;
+	double v = strtod(num, NULL) * (double)(1ULL << shift);
+	if (errno || v >= 9.2e18)
 		return -1;
 	*out = (long long)v;
 	return 0;
@@ -94,6 +101,56 @@ static json_t *section(json_t *res, const char *name)
 	return o;
 }
 
+enum kind { BYTES, INT, UINT, STRING, IGNORED };
+
+/* The limit flags into res, on top of --resources; *given: how many. */
+static int set_flags(const struct update_opts *o, json_t *res, const char *id, int *given)
+{
+	static const struct { const char *flag; size_t off; const char *sec, *key; enum kind kind; } map[] = {
+		{ "memory", O(memory), "memory", "limit", BYTES },
+		{ "memory-swap", O(memory_swap), "memory", "swap", BYTES },
+		{ "memory-reservation", O(memory_reservation), "memory", "reservation", BYTES },
+		{ "kernel-memory", O(kernel_memory), NULL, NULL, IGNORED },
+		{ "kernel-memory-tcp", O(kernel_memory_tcp), NULL, NULL, IGNORED },
+		{ "cpu-shares", O(cpu_shares), "cpu", "shares", UINT },
+		{ "cpu-share", O(cpu_share), "cpu", "shares", UINT },
+		{ "cpu-quota", O(cpu_quota), "cpu", "quota", INT },
+		{ "cpu-period", O(cpu_period), "cpu", "period", UINT },
+		{ "cpu-rt-period", O(cpu_rt_period), "cpu", "realtimePeriod", UINT },
+		{ "cpu-rt-runtime", O(cpu_rt_runtime), "cpu", "realtimeRuntime", INT },
+		{ "cpuset-cpus", O(cpuset_cpus), "cpu", "cpus", STRING },
+		{ "cpuset-mems", O(cpuset_mems), "cpu", "mems", STRING },
+		{ "pids-limit", O(pids_limit), "pids", "limit", INT },
+		{ "blkio-weight", O(blkio_weight), "blockIO", "weight", INT },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *v = *(const char *const *)((const char *)o + map[i].off);
+		/* runc treats an empty value as not given */
+		if (!v || !*v)
+			continue;
+		(*given)++;
+		if (map[i].kind == IGNORED) {
+			husk_warn("--%s is obsolete and ignored", map[i].flag);
+			continue;
+		}
+		if (map[i].kind == STRING) {
+			json_object_set_new(section(res, map[i].sec), map[i].key, json_string(v));
+			continue;
+		}
+		long long n;
+		if ((map[i].kind == BYTES ? parse_bytes(v, &n) : parse_int(v, &n)) < 0 ||
+		    (map[i].kind == UINT && (n < 0 || v[0] == '-'))) {
+			husk_cli_failf("update", id, "invalid value \"%s\" for --%s", v, map[i].flag);
+			return -1;
+		}
+		/* 0: unchanged, as runc (pids.max 0 would forbid every fork) */
+		if (n == 0 && (map[i].off == O(pids_limit) || map[i].off == O(blkio_weight)))
+			continue;
+		json_object_set_new(section(res, map[i].sec), map[i].key, json_integer(n));
+	}
+	return 0;
+}
+
 static int update_cmd(const struct husk_cmd *cmd, const struct husk_global_opts *g, int argc, char **argv)
 {
 	struct update_opts o = { 0 };
@@ -117,43 +174,23 @@ static int update_cmd(const struct husk_cmd *cmd, const struct husk_global_opts 
 	} else {
 		res = json_object();
 	}
-	static const struct { size_t off; const char *sec, *key; bool bytes, string; } map[] = {
-		{ O(memory), "memory", "limit", true, false },
-		{ O(memory_swap), "memory", "swap", true, false },
-		{ O(memory_reservation), "memory", "reservation", true, false },
-		{ O(kernel_memory), "memory", "kernel", true, false },
-		{ O(kernel_memory_tcp), "memory", "kernelTCP", true, false },
-		{ O(cpu_shares), "cpu", "shares", false, false },
-		{ O(cpu_quota), "cpu", "quota", false, false },
-		{ O(cpu_period), "cpu", "period", false, false },
-		{ O(cpu_rt_period), "cpu", "realtimePeriod", false, false },
-		{ O(cpu_rt_runtime), "cpu", "realtimeRuntime", false, false },
-		{ O(cpuset_cpus), "cpu", "cpus", false, true },
-		{ O(cpuset_mems), "cpu", "mems", false, true },
-		{ O(pids_limit), "pids", "limit", false, false },
-		{ O(blkio_weight), "blockIO", "weight", false, false },
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = *(const char **)((char *)&o + map[i].off);
-		if (!v)
-			continue;
-		json_t *sec = section(res, map[i].sec);
-		if (map[i].string) {
-			json_object_set_new(sec, map[i].key, json_string(v));
-			continue;
-		}
-		long long n;
-		if ((map[i].bytes ? parse_bytes(v, &n) : parse_int(v, &n)) < 0) {
-			json_decref(res);
-			return husk_cli_failf(cmd->name, id, "invalid value \"%s\" for --%s", v,
-					      flags[i + 1].name);
-		}
-		json_object_set_new(sec, map[i].key, json_integer(n));
+	int given = 0;
+	if (set_flags(&o, res, id, &given) < 0) {
+		json_decref(res);
+		return 1;
 	}
-	if (!json_object_size(res)) {
+	if (!o.resources && !given) {
 		json_decref(res);
 		return husk_cli_failf(cmd->name, id, "nothing to update: give --resources or a limit flag");
 	}
+	/* As runc: update never changes device rules (a device plugin may
+	 * have added its own since create), and unlimited memory without a
+	 * swap value lifts the swap limit too (v1 needs memsw >= limit). */
+	json_object_del(res, "devices");
+	json_t *mem = json_object_get(res, "memory");
+	json_t *limit = json_object_get(mem, "limit");
+	if (json_is_integer(limit) && json_integer_value(limit) == -1 && !json_object_get(mem, "swap"))
+		json_object_set_new(mem, "swap", json_integer(-1));
 	struct husk_error e = { 0 };
 	r = husk_container_update(g, id, res, &e);
 	json_decref(res);
@@ -168,6 +205,8 @@ const struct husk_cmd husk_update_cmd = {
 	.summary = "update container resource constraints",
 	.args = "<container-id>",
 	.description = "   Change the resource limits of a running container.  --resources takes\n"
-		       "   linux.resources JSON (\"-\": stdin); the flags set single values on top.\n",
+		       "   linux.resources JSON (\"-\": stdin); the flags set single values on top.\n"
+		       "   Device rules are not changed (\"devices\" is ignored, as in runc);\n"
+		       "   --memory -1 without --memory-swap lifts the swap limit too.\n",
 	.flags = flags,
 };

@@ -807,6 +807,16 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 	return husk_state_dir_remove(rootfd, st->id, e);
 }
 
+/* No state root or no directory for a valid id: nothing to delete. */
+static bool container_missing(const struct husk_global_opts *g, const char *id, int rootfd)
+{
+	struct husk_error ignored;
+	if (husk_validate_id(id, &ignored) < 0)
+		return false;
+	int r = rootfd < 0 ? access(root_of(g), F_OK) : faccessat(rootfd, id, F_OK, AT_SYMLINK_NOFOLLOW);
+	return r < 0 && errno == ENOENT;
+}
+
 int husk_container_delete(const struct husk_global_opts *g, const char *id, bool force,
 			  struct husk_error *e)
 {
@@ -821,6 +831,10 @@ int husk_container_delete(const struct husk_global_opts *g, const char *id, bool
 			husk_state_dir_remove(rootfd, id, &ignored);
 			ret = 0;
 		}
+		/* --force of a container that is not there succeeds quietly,
+		 * as runc's does: cleanup scripts need not check first. */
+		if (force && dirfd < 0 && !st && container_missing(g, id, rootfd))
+			ret = 0;
 		goto out;
 	}
 	const char *status = husk_state_status(dirfd, st);

@@ -77,9 +77,13 @@ int husk_container_pids(const struct husk_global_opts *g, const char *id, pid_t 
 	struct opened o;
 	*pids = NULL;
 	*n = 0;
-	int r = open_cg(g, id, true, &o, e);
+	int r = open_cg(g, id, false, &o, e);
 	if (r == 0)
 		r = husk_cgroup_pids(o.cg, pids, n, e);
+	/* A stopped container lists what is left in its cgroup (nothing,
+	 * unless its processes escaped the init's death), as runc's ps. */
+	if (r < 0 && o.status && !strcmp(o.status, "stopped") && e->errnum == ENOENT)
+		r = 0;
 	opened_close(&o);
 	return r;
 }

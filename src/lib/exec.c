@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -513,7 +514,9 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
 		goto out;
 	}
-	if (strcmp(status, "running") && strcmp(status, "paused")) {
+	/* A created container's init waits for start with its namespaces
+	 * and cgroups in place: joining them works as for a running one. */
+	if (strcmp(status, "running") && strcmp(status, "paused") && strcmp(status, "created")) {
 		husk_err(e, 0, "cannot exec in a %s container", status);
 		goto out;
 	}
@@ -630,8 +633,16 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	int32_t cpid;
 	int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, &need, e);
 	reap(&joiner);
-	if (r < 0)
+	if (r < 0) {
+		/* The process may fail (and say so) before the joiner, now
+		 * gone, sent its pid: take that too, to reap our child. */
+		struct pollfd pfd = { .fd = sp[0], .events = POLLIN };
+		struct husk_error ignored;
+		if (poll(&pfd, 1, 0) == 1 &&
+		    husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, NULL, &ignored) == 0)
+			pid = cpid;
 		goto out;
+	}
 	pid = cpid;
 	/* The same condition as the process's "hold". */
 	bool go = p->terminal || st->intel_rdt;

@@ -24,6 +24,7 @@ V2_OF = {
     "cpu.shares": ("cpu.weight", lambda v: str(1 + ((int(v) - 2) * 9999) // 262142)),
     "cpu.cfs_quota_us": ("cpu.max", lambda v: v),
     "cpuset.cpus": ("cpuset.cpus", str),
+    "cpuset.mems": ("cpuset.mems", str),
 }
 
 
@@ -39,6 +40,12 @@ def assert_cg(b, controller, name, want):
     if v2name == "cpu.max":
         got = got.split()[0]
     assert got == conv(str(want)), (v2name, got, want)
+
+
+def cpu_period(b):
+    if PURE_V2:
+        return read(cgfile("cpu", b, "cpu.max")).split()[1]
+    return read(cgfile("cpu", b, "cpu.cfs_period_us"))
 
 
 def read(path):
@@ -171,12 +178,21 @@ def test_ps_json_and_table(env, rt):
     assert {l.split()[1] for l in lines[1:]} == {"sh", "sleep"}
 
 
-def test_ps_stopped_fails(env, rt):
+def test_ps_stopped_empty(env, rt):
+    """A stopped container has no processes: ps prints ps(1)'s header only,
+    JSON null (runc's empty list), and exits 0."""
     b = env.bundle().set_args("true")
     cid, _ = env.create(b)
     rt.ok("start", cid)
     assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
-    rt.fail("ps", cid)
+    r = rt.ok("ps", cid)
+    assert len(r.out.splitlines()) == 1 and "PID" in r.out.split(), r
+    r = rt.ok("ps", cid, "-o", "pid,comm")
+    assert r.out.split() == ["PID", "COMMAND"], r
+    for fmt in (("-f", "json"), ("--format", "json")):
+        r = rt.ok("ps", *fmt, cid)
+        assert r.out == "null\n" and json.loads(r.out) is None, r
+    rt.fail("ps", "nosuch")
 
 
 def test_events_stats(env, rt):
@@ -232,7 +248,7 @@ def test_update_flags(env, rt):
     cid, _ = env.create(b)
     rt.ok("start", cid)
     rt.ok("update", "--memory", "32m", "--memory-swap", "64m", "--memory-reservation", "16m",
-          "--pids-limit", "30", "--cpu-shares", "256", "--cpu-period", "100000", "--cpu-quota", "20000",
+          "--pids-limit", "30", "--cpu-share", "256", "--cpu-period", "50000", "--cpu-quota", "20000",
           "--cpuset-cpus", "0", "--cpuset-mems", "0", cid)
     assert_cg(b, "memory", "memory.limit_in_bytes", 32 << 20)
     assert_cg(b, "memory", "memory.soft_limit_in_bytes", 16 << 20)
@@ -244,7 +260,9 @@ def test_update_flags(env, rt):
     assert_cg(b, "pids", "pids.max", "30")
     assert_cg(b, "cpu", "cpu.shares", "256")
     assert_cg(b, "cpu", "cpu.cfs_quota_us", "20000")
+    assert cpu_period(b) == "50000"
     assert_cg(b, "cpuset", "cpuset.cpus", "0")
+    assert_cg(b, "cpuset", "cpuset.mems", "0")
     # raising the limit above the old memsw: the order is swapped
     rt.ok("update", "--memory", "128m", "--memory-swap", "256m", cid)
     assert_cg(b, "memory", "memory.limit_in_bytes", 128 << 20)
@@ -284,6 +302,113 @@ def test_update_unknown_properties_ignored(env, rt):
     if IS_HUSK:
         assert r.err == "", r
     assert_cg(b, "pids", "pids.max", "37")
+
+
+def _memsw(b):
+    """v1 memory+swap limit file, or None where the host has no swap
+    accounting (v2: memory.swap.max, when the host has one)."""
+    f = cgfile("memory", b, "memory.swap.max" if PURE_V2 else "memory.memsw.limit_in_bytes")
+    return f if os.path.exists(f) else None
+
+
+def _unlimited():
+    """What a v1 memory limit of -1 reads back as (the root's limit)."""
+    return "max" if PURE_V2 else read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def test_update_memory_unlimited(env, rt):
+    """--memory -1 lifts the memory and the swap limit together (v1: memsw
+    first, or the kernel refuses the limit above it); a later limit keeps
+    swap unlimited."""
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["memory"] = {"limit": 64 << 20}
+    probe = "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"
+    if PURE_V2 or os.path.exists(probe):
+        b.config["linux"]["resources"]["memory"]["swap"] = 128 << 20
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    limit = cgfile("memory", b, "memory.max" if PURE_V2 else "memory.limit_in_bytes")
+    assert read(limit) == str(64 << 20)
+    rt.ok("update", "--memory", "-1", cid)
+    assert read(limit) == _unlimited()
+    if _memsw(b):
+        assert read(_memsw(b)) == _unlimited()
+    rt.ok("update", "--memory", "32m", cid)
+    assert read(limit) == str(32 << 20)
+    if _memsw(b):
+        assert read(_memsw(b)) == _unlimited()
+
+
+def test_update_value_parsing(env, rt):
+    """Flag values as runc reads them: sizes with or without a space, unit,
+    "i" and "b"; shares and periods unsigned; quota -1 unlimited; 0 pids or
+    blkio weight leave them as they are; the kernel memory flags are
+    accepted and ignored."""
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["pids"] = {"limit": 50}
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    for val, want in (("8 MiB", 8 << 20), ("16M", 16 << 20), ("4096kb", 4 << 20), ("0.5g", 512 << 20),
+                      ("12582912", 12 << 20), ("2GB", 2 << 30)):
+        rt.ok("update", "--memory", val, cid)
+        assert_cg(b, "memory", "memory.limit_in_bytes", want)
+    for args in (("--memory", "1.5.5m"), ("--memory", "-2"), ("--memory", "5x"),
+                 ("--memory", "m"), ("--cpu-share", "-5"), ("--cpu-period", "-1"),
+                 ("--pids-limit", "many")):
+        r = rt.fail("update", *args, cid)
+        assert len(r.err.strip().splitlines()) == 1, r
+    assert_cg(b, "memory", "memory.limit_in_bytes", 2 << 30)
+    rt.ok("update", "--cpu-quota", "30000", cid)
+    assert_cg(b, "cpu", "cpu.cfs_quota_us", "30000")
+    rt.ok("update", "--cpu-quota", "-1", cid)
+    if PURE_V2:
+        assert read(cgfile("cpu", b, "cpu.max")).split()[0] == "max"
+    else:
+        assert_cg(b, "cpu", "cpu.cfs_quota_us", "-1")
+    rt.ok("update", "--pids-limit", "0", "--blkio-weight", "0", cid)
+    assert_cg(b, "pids", "pids.max", "50")
+    rt.ok("update", "--kernel-memory", "5m", "--kernel-memory-tcp", "5m", cid)
+    tcp = cgfile("memory", b, "memory.kmem.tcp.limit_in_bytes")
+    if not PURE_V2 and os.path.exists(tcp):
+        assert read(tcp) == _unlimited()
+
+
+def test_update_keeps_device_rules(env, rt):
+    """update never changes device rules, as runc: "devices" in the
+    resources JSON is ignored (a device plugin may have added its own)."""
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["resources"]["devices"].append(
+        {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"})
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    devlist = cgfile("devices", b, "devices.list")
+    before = None if PURE_V2 else sorted(read(devlist).splitlines())
+    assert before is None or "c 1:11 r" in before, before
+    rfile = os.path.join(env.base, "devices.json")
+    for rules in ([{"allow": False, "access": "rwm"}], [{"allow": True, "access": "rwm"}]):
+        with open(rfile, "w") as f:
+            json.dump({"devices": rules, "pids": {"limit": 20}}, f)
+        rt.ok("update", "-r", rfile, cid)
+        assert_cg(b, "pids", "pids.max", "20")
+        if before is not None:
+            assert sorted(read(devlist).splitlines()) == before
+        rt.ok("exec", cid, "sh", "-c", "echo x > /dev/null")
+    # devices alone: nothing to do, and no error
+    with open(rfile, "w") as f:
+        json.dump({"devices": [{"allow": False, "access": "rwm"}]}, f)
+    rt.ok("update", "-r", rfile, cid)
+    if before is not None:
+        assert sorted(read(devlist).splitlines()) == before
+
+
+@pytest.mark.husk_only  # runc 1.1.5 spells it --cpu-share only
+def test_update_cpu_shares_spelling(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    cid, _ = env.create(b)
+    rt.ok("update", "--cpu-shares", "300", cid)
+    assert_cg(b, "cpu", "cpu.shares", "300")
+    rt.ok("update", "--cpu-share", "400", cid)
+    assert_cg(b, "cpu", "cpu.shares", "400")
 
 
 @pytest.mark.husk_only

@@ -313,12 +313,30 @@ def test_exec_not_dumpable_runtime_hidden(env, rt):
     assert r.out.strip() == "/bin/busybox", r
 
 
-@pytest.mark.husk_only  # runc 1.1 execs into a created container
-def test_exec_created_container_refused(env, rt):
-    b = env.bundle().set_args("sleep", "100")
+def test_exec_created_container(env, rt):
+    """exec into a created container (its init waits for start) joins the
+    init's namespaces and cgroups, as runc's does; start works after."""
+    b = env.bundle().sh("touch /shared/started; exec sleep 1000")
     cid, _ = env.create(b)
-    r = rt.fail("exec", cid, "true")
-    assert "created" in r.err and len(r.err.strip().splitlines()) == 1, r
+    init = rt.state(cid)["pid"]
+    names = ["pid", "net", "mnt", "uts", "ipc"]
+    r = rt("exec", cid, "sh", "-c",
+           " ; ".join(f"readlink /proc/self/ns/{n}" for n in names) + "; exit 7")
+    assert r.rc == 7, r
+    assert r.out.split() == [_ns(init, n) for n in names], r
+    rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
+    epid = int(open(os.path.join(rt.workdir, "p")).read())
+    try:
+        assert _cgroups(epid) == _cgroups(init)
+        assert _ns(epid, "pid") == _ns(init, "pid")
+        assert rt.state(cid)["status"] == "created"
+        assert not os.path.exists(b.shared_file("started"))
+        rt.ok("start", cid)
+        assert wait_for(lambda: os.path.exists(b.shared_file("started")))
+        assert rt.state(cid)["status"] == "running"
+        assert pid_alive(epid)
+    finally:
+        _kill_reap(epid)
 
 
 def test_exec_stopped_container_refused(env, rt):
@@ -326,8 +344,52 @@ def test_exec_stopped_container_refused(env, rt):
     cid, _ = env.create(b)
     rt.ok("start", cid)
     assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
-    r = rt.fail("exec", cid, "true")
-    assert "stopped" in r.err, r
+    r = rt("exec", cid, "true")
+    assert r.rc == 255 and "stopped" in r.err, r
+
+
+def test_exec_own_failures_exit_255(env, rt):
+    """exec's own failures exit 255, as runc's, so that callers tell them
+    from the process's status; usage errors (unknown flag, bad flag value)
+    exit 1 as every command's do."""
+    _, cid = _running(env)
+    for args in (("nosuch", "true"), (cid, "/no/such/binary"), (cid,),
+                 ("--cwd", "relative", cid, "true"), ("-u", "abc", cid, "true"),
+                 ("-e", "NOEQUALS", cid, "true"), ("-p", "/no/such.json", cid)):
+        r = rt("exec", *args)
+        assert r.rc == 255 and r.out == "", r
+    for args in (("--bogus-flag", cid, "true"), ("--preserve-fds", "abc", cid, "true")):
+        r = rt("exec", *args)
+        assert r.rc == 1, r
+    r = rt("exec", cid, "sh", "-c", "exit 254")
+    assert r.rc == 254, r
+
+
+def _in_pid_ns(ns):
+    """(pid, state) of every process in pid namespace ns."""
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{p}/ns/pid") == ns:
+                with open(f"/proc/{p}/stat") as f:
+                    found.append((int(p), f.read().rsplit(")", 1)[1].split()[0]))
+        except OSError:
+            pass
+    return found
+
+
+def test_exec_failed_leaves_no_zombie(env, rt):
+    """A process that fails before its exec (here: quickly, a missing
+    binary) is reaped by the runtime, even when its error overtakes the
+    message with its pid; an unreaped zombie in the pid namespace would
+    keep the dying init from exiting (delete waits for it)."""
+    _, cid = _running(env)
+    init = rt.state(cid)["pid"]
+    ns = _ns(init, "pid")
+    for _ in range(5):
+        r = rt("exec", cid, "/no/such/binary")
+        assert r.rc == 255, r
+    assert _in_pid_ns(ns) == [(init, "S")]
 
 
 @pytest.mark.husk_only  # error texts

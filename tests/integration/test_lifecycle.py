@@ -230,10 +230,30 @@ def test_delete_created_without_force_errors(env, rt):
 
 
 def test_delete_missing_fails(env, rt):
-    rt.fail("delete", "nosuch")
-    # --force on a missing container: runc and crun both succeed quietly? Not
-    # asserted; only that it does not create anything.
-    rt("delete", "--force", "nosuch")
+    r = rt.fail("delete", "nosuch")
+    assert len(r.err.strip().splitlines()) == 1 and r.out == "", r
+    assert rt.ids() == []
+
+
+def test_delete_force_missing_is_quiet(env, rt):
+    """--force of a container that is not there succeeds with no output, as
+    runc's does (cleanup needs no check first); a bad id still fails."""
+    for args in (("delete", "--force", "nosuch"), ("delete", "-f", "nosuch")):
+        r = rt(*args)
+        assert r.rc == 0 and r.out == "" and r.err == "", r
+    # the container existed once: deleted twice
+    b = env.bundle().set_args("true")
+    cid, _ = env.create(b)
+    rt.ok("delete", "--force", cid)
+    r = rt("delete", "--force", cid)
+    assert r.rc == 0 and r.out == "" and r.err == "", r
+    r = rt.fail("delete", cid)
+    assert len(r.err.strip().splitlines()) == 1, r
+    # no state root at all yet
+    fresh = os.path.join(env.base, "fresh-root")
+    r = rt("--root", fresh, "delete", "--force", "nosuch", root=False)
+    assert r.rc == 0 and r.out == "" and r.err == "", r
+    rt.fail("delete", "--force", "../escape")
     assert rt.ids() == []
 
 
