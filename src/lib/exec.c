@@ -668,7 +668,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	}
 	if (husk_seccomp_notifies(seccomp)) {
 		_cleanup_fd_ int notify_fd = -1;
-		_cleanup_free_ char *state_json = husk_state_oci_json(st, "running", false);
+		_cleanup_free_ char *state_json = husk_state_oci_json(st, status, false);
 		if (husk_sync_expect_fd(sp[0], SYNC_SECCOMP, &notify_fd, e) < 0)
 			goto out;
 		if (husk_seccomp_send_listener(seccomp, notify_fd, pid, state_json, e) < 0) {

@@ -558,6 +558,21 @@ def test_notify_exec_sends_its_own_state(env, rt):
         agent.close()
 
 
+@pytest.mark.husk_only
+def test_notify_exec_into_created_container_says_created(env, rt):
+    # exec works before start (as runc); the agent hears the real status
+    agent = Agent(os.path.join(env.base, "agent.sock"), reply_errno=errno.EROFS)
+    try:
+        b = env.bundle().set_args("sleep", "100")
+        b.config["linux"]["seccomp"] = notify_profile(agent.path)
+        cid, _ = env.create(b)
+        r = rt("exec", cid, "sh", "-c", "mkdir /tmp/e; echo rc=$?")
+        assert "rc=1" in r.out, r
+        assert [s[0]["state"]["status"] for s in agent.states] == ["creating", "created"]
+    finally:
+        agent.close()
+
+
 # Syscalls the runtime itself still makes after loading the filter (early,
 # before the capabilities drop, without noNewPrivileges): the listener must
 # reach the agent before any of them, or the process waits on itself.
