@@ -145,8 +145,12 @@ static void check_devices(const struct cg_plan *p)
 	for (size_t c = 0; c < ARRAY_SIZE(current); c++) {
 		struct cg_dev_write *w;
 		size_t nw = husk_cg_devices_v1_writes(current[c], all, n, &w);
-		for (size_t i = 0; i < nw; i++)
+		for (size_t i = 0; i < nw; i++) {
 			CHECK(memchr(w[i].rule, '\0', sizeof(w[i].rule)) && !strchr(w[i].rule, '\n'));
+			/* The kernel reads any "a ..." line as all devices, all
+			 * access: only "a *:* rwm" means what it says. */
+			CHECK(w[i].rule[0] != 'a' || !strcmp(w[i].rule, "a *:* rwm"));
+		}
 		free(w);
 	}
 	check_device_program(all, n);
