@@ -135,6 +135,84 @@ static void check_device_program(const struct cg_dev_rule *r, size_t n)
 	free(p);
 }
 
+/* The v1 devices cgroup as the kernel keeps it: a default and exceptions
+ * keyed by type and numbers.  An "a" line resets; a rule of the default's
+ * kind removes access from the exception with its exact key, the other
+ * kind adds to it. */
+struct v1_model {
+	bool allow_all;
+	struct cg_dev_rule ex[256];
+	size_t n;
+	bool overflow;
+};
+
+static void v1_apply(struct v1_model *m, bool allow, const char *line)
+{
+	char type, maj[16], min[16], acc[8];
+	CHECK(sscanf(line, "%c %15[^:]:%15s %7s", &type, maj, min, acc) == 4);
+	if (type == 'a') {
+		m->allow_all = allow;
+		m->n = 0;
+		return;
+	}
+	struct cg_dev_rule k = { .type = type, .major = *maj == '*' ? -1 : strtoll(maj, NULL, 10),
+				 .minor = *min == '*' ? -1 : strtoll(min, NULL, 10) };
+	for (const char *a = acc; *a; a++)
+		k.access |= *a == 'm' ? 1 : *a == 'r' ? 2 : *a == 'w' ? 4 : 0;
+	size_t i = 0;
+	while (i < m->n && !(m->ex[i].type == k.type && m->ex[i].major == k.major && m->ex[i].minor == k.minor))
+		i++;
+	if (allow == m->allow_all) { /* removes */
+		if (i < m->n && !(m->ex[i].access &= ~k.access))
+			m->ex[i] = m->ex[--m->n];
+	} else if (i < m->n) {
+		m->ex[i].access |= k.access;
+	} else if (m->n < ARRAY_SIZE(m->ex)) {
+		m->ex[m->n++] = k;
+	} else {
+		m->overflow = true;
+	}
+}
+
+static bool v1_allows(const struct v1_model *m, char type, int64_t major, int64_t minor, unsigned bit)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (rule_matches(&m->ex[i], type, major, minor) && (m->ex[i].access & bit))
+			return !m->allow_all;
+	return m->allow_all;
+}
+
+/* Rules v1 can hold as they mean: after the last deny-all, allows only
+ * (single access bits: the kernel wants one exception to cover all the
+ * bits asked for together). */
+static void check_v1_writes(const char *current, const struct cg_dev_rule *r, size_t n,
+			    const struct cg_dev_write *w, size_t nw)
+{
+	for (size_t i = n; i-- > 0 && !(r[i].type == 'a' && r[i].major < 0 && r[i].minor < 0 &&
+					   r[i].access == 7 && !r[i].allow);)
+		if (!r[i].allow)
+			return;
+	struct v1_model *m = xcalloc(1, sizeof(*m));
+	m->allow_all = true;
+	for (const char *s = current; s && *s; s += strcspn(s, "\n") + (s[strcspn(s, "\n")] != '\0')) {
+		if (!strncmp(s, "a *:* rwm", 9))
+			continue;
+		m->allow_all = false;
+		v1_apply(m, true, s);
+	}
+	for (size_t i = 0; i < nw; i++)
+		v1_apply(m, w[i].allow, w[i].rule);
+	size_t probes = n < 16 ? n : 16;
+	for (size_t k = 0; k < probes + 2 && !m->overflow; k++) {
+		char type = k < probes ? (r[k].type == 'b' ? 'b' : 'c') : "cb"[k - probes];
+		int64_t major = k < probes && r[k].major >= 0 ? r[k].major : 1;
+		int64_t minor = k < probes && r[k].minor >= 0 ? r[k].minor : 3;
+		for (unsigned bit = 1; bit <= 4; bit <<= 1)
+			CHECK(v1_allows(m, type, major, minor, bit) == rules_allow(r, n, type, major, minor, bit));
+	}
+	free(m);
+}
+
 static void check_devices(const struct cg_plan *p)
 {
 	size_t n;
@@ -151,6 +229,7 @@ static void check_devices(const struct cg_plan *p)
 			 * access: only "a *:* rwm" means what it says. */
 			CHECK(w[i].rule[0] != 'a' || !strcmp(w[i].rule, "a *:* rwm"));
 		}
+		check_v1_writes(current[c], all, n, w, nw);
 		free(w);
 	}
 	check_device_program(all, n);
