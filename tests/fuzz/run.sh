@@ -27,4 +27,4 @@ if [ "$status" -ne 0 ]; then
 	echo "fuzz: reproduce with $fuzzer $work/artifacts/<file>" >&2
 	exit "$status"
 fi
-echo "fuzz: no crash in ${secs}s ($(ls "$work/corpus" | wc -l) corpus entries in $work/corpus)"
+echo "fuzz: no crash in ${secs}s ($(find "$work/corpus" -type f | wc -l) corpus entries in $work/corpus)"
