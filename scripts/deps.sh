@@ -5,6 +5,11 @@
 set -eu
 build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev busybox-static"
 test="$build python3 python3-pytest systemd dbus iproute2"
+# make check fuzzes when clang is there; its libFuzzer runtime is only a
+# Recommends of Debian's clang.
+if command -v clang >/dev/null 2>&1; then
+	test="$test libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+fi
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

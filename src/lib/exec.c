@@ -103,6 +103,16 @@ static void add_cap(struct husk_process *p, const char *name)
 	c->ambient |= bit;
 }
 
+int husk_exec_process_parse(json_t *doc, struct husk_process **out, struct husk_error *e)
+{
+	if (husk_process_parse(doc, "process", out, e) < 0)
+		return -1;
+	json_t *sc = json_object_get(doc, "seccomp");
+	if (json_is_object(sc))
+		(*out)->seccomp = json_incref(sc);
+	return 0;
+}
+
 static int load_process_file(const char *path, struct husk_process **out, struct husk_error *e)
 {
 	json_error_t jerr;
@@ -113,14 +123,9 @@ static int load_process_file(const char *path, struct husk_process **out, struct
 		return husk_err(e, 0, "--process %s: line %d column %d: %s", path, jerr.line, jerr.column,
 				jerr.text);
 	}
-	int r = husk_process_parse(doc, "process", out, e);
-	if (r == 0) {
-		json_t *sc = json_object_get(doc, "seccomp");
-		if (json_is_object(sc))
-			(*out)->seccomp = json_incref(sc);
-	} else {
+	int r = husk_exec_process_parse(doc, out, e);
+	if (r < 0)
 		husk_err_wrap(e, "--process %s", path);
-	}
 	json_decref(doc);
 	return r;
 }

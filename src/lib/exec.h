@@ -1,11 +1,13 @@
 /* husk exec: run another process inside a running container. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "container.h"
 #include "error.h"
+#include "spec.h"
 
 struct husk_exec_opts {
 	const char *id;
@@ -35,3 +37,7 @@ struct husk_exec_opts {
  * for signal N) in *exit_status; with detach returns once it runs. */
 int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec_opts *o,
 			int *exit_status, struct husk_error *e);
+
+/* --process's document: a process object, with an optional "seccomp" of
+ * its own (kept in (*out)->seccomp, compiled later). */
+int husk_exec_process_parse(json_t *doc, struct husk_process **out, struct husk_error *e);

@@ -471,6 +471,21 @@ static void test_devices_v1_writes(void)
 	const struct cg_dev_rule no_reset[] = { { true, 'c', 1, 3, 7 } };
 	check_writes("c 1:5 rwm\n", no_reset, 1, "allow c 1:3 rwm;deny c 1:5 rwm;",
 		     "no deny-all in the rules: the implicit one still resets");
+	/* The kernel takes any "a" line for "a *:* rwm" (fuzz_config found
+	 * "allow a 6:3 m" turning into allow-all). */
+	const struct cg_dev_rule some_all[] = {
+		{ false, 'a', -1, -1, 7 },
+		{ true, 'a', 6, 3, 1 },
+		{ true, 'a', -1, -1, 2 },
+	};
+	check_writes("", some_all, ARRAY_SIZE(some_all), "allow c 6:3 m;allow b 6:3 m;allow c *:* r;allow b *:* r;",
+		     "type a with numbers or less than rwm: as c and b rules");
+	check_writes("a *:* rwm\n", some_all, ARRAY_SIZE(some_all),
+		     "deny a *:* rwm;deny a *:* rwm;allow c 6:3 m;allow b 6:3 m;allow c *:* r;allow b *:* r;",
+		     "the same from an allow-all cgroup");
+	const struct cg_dev_rule deny_some[] = { { true, 'a', -1, -1, 7 }, { false, 'a', 1, -1, 4 } };
+	check_writes(NULL, deny_some, ARRAY_SIZE(deny_some), "deny a *:* rwm;allow a *:* rwm;deny c 1:* w;deny b 1:* w;",
+		     "a partial deny of type a does not deny everything");
 }
 
 static void put(const char *dir, const char *file, const char *text)

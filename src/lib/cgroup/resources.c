@@ -779,10 +779,31 @@ static bool is_all(const struct cg_dev_rule *r)
 	return r->type == 'a' && r->major < 0 && r->minor < 0 && r->access == 7;
 }
 
-size_t husk_cg_devices_v1_writes(const char *current, const struct cg_dev_rule *r, size_t n,
+/* The kernel reads every "a ..." line of devices.allow/deny as all devices
+ * with all access ("allow a 1:3 m" would allow everything): an 'a' rule
+ * other than "a *:* rwm" is written as its 'c' and 'b' rules. */
+static struct cg_dev_rule *v1_expand(const struct cg_dev_rule *r, size_t n, size_t *nout)
+{
+	struct cg_dev_rule *v = xcalloc(2 * n + 1, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[k++] = r[i];
+		if (r[i].type == 'a' && !is_all(&r[i])) {
+			v[k - 1].type = 'c';
+			v[k] = r[i];
+			v[k++].type = 'b';
+		}
+	}
+	*nout = k;
+	return v;
+}
+
+size_t husk_cg_devices_v1_writes(const char *current, const struct cg_dev_rule *rules, size_t nrules,
 				 struct cg_dev_write **out)
 {
 	*out = NULL;
+	size_t n;
+	_cleanup_free_ struct cg_dev_rule *r = v1_expand(rules, nrules, &n);
 	size_t nw = 0, start = 0;
 	for (size_t i = 0; i < n; i++)
 		if (is_all(&r[i]) && !r[i].allow)
