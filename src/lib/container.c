@@ -595,10 +595,8 @@ out:
 			while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR)
 				;
 		}
-		if (cg) { /* made */
-			struct husk_error ignored;
-			husk_cgroup_destroy(cg, &ignored);
-		}
+		struct husk_error ignored;
+		husk_cgroup_destroy(cg, &ignored);
 		if (rdt) {
 			struct husk_error ignored;
 			husk_rdt_remove(rdt, &husk_rdt_sys_ops, &ignored);

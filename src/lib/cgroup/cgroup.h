@@ -122,7 +122,8 @@ char *husk_cgroup_serialize(const struct husk_cgroup *cg);
 int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct husk_error *e);
 /* Pids in the cgroup (for kill --all); *out malloc'd. */
 int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk_error *e);
-/* Remove every directory created (waiting briefly for emptied cgroups). */
+/* Remove every directory created (waiting briefly for emptied cgroups);
+ * NULL (nothing made yet) is fine, as for husk_cgroup_free. */
 int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e);
 void husk_cgroup_free(struct husk_cgroup *cg);
 

@@ -152,6 +152,8 @@ uint64_t husk_cgroup_oom_count(struct husk_cgroup *cg, int fd)
 
 int husk_cgroup_destroy(struct husk_cgroup *cg, struct husk_error *e)
 {
+	if (!cg)
+		return 0; /* as free(NULL): not made yet */
 	return cg->ops->destroy(cg, e);
 }
 
