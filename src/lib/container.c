@@ -412,24 +412,17 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	if (husk_state_lock(dirfd, e) < 0)
 		goto out;
 
-	if (husk_cgroup_create(spec, o->id, g->systemd_cgroup, &cg, e) < 0) {
-		/* Rootless without resource limits runs without a cgroup of
-		 * its own when it may not create one, as runc does. */
-		bool rootless = g->rootless == 1 || (g->rootless == -1 && geteuid() != 0);
-		bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
-		if (!(rootless && denied && !json_object_size(spec->resources))) {
-			husk_err_wrap(e, "cgroup");
-			goto out;
-		}
-		char why[HUSK_ERR_MSG_MAX + 64];
-		husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
-		cg = NULL;
-	}
-	if (cg && husk_cgroup_check_reused(cg, e) < 0) {
+	struct husk_cgroup_opts cgo = {
+		.systemd = g->systemd_cgroup,
+		.rootless = g->rootless == 1 || (g->rootless == -1 && geteuid() != 0),
+	};
+	if (husk_cgroup_create(spec, o->id, &cgo, &cg, e) < 0)
+		goto out;
+	if (husk_cgroup_check_reused(cg, e) < 0) {
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}
-	if (cg && husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
+	if (husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
 		goto out;
 
 	struct sockaddr_un addr;
@@ -469,7 +462,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	husk_closep(&sp[1]);
 
 	/* The init joins its cgroups itself; the id maps; then it goes on. */
-	if (husk_init_release(&ic, cg, first, two_stage, sp[0], e) < 0)
+	if (husk_init_release(&ic, first, two_stage, sp[0], e) < 0)
 		goto out;
 	/* idmap requests may come before and after the intermediate's pid. */
 	if (husk_rootfs_idmap_serve(&husk_sys_real, sp[0], spec, e) < 0)
@@ -545,7 +538,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.created = created,
 		.owner = (char *)"",
 		.hooks = hooks_to_json(spec),
-		.cgroup = cg ? husk_cgroup_serialize(cg) : NULL,
+		.cgroup = husk_cgroup_serialize(cg),
 		/* borrowed: exec's view of the config, the bundle aside */
 		.process = json_object_get(spec->doc, "process"),
 		.seccomp = spec->seccomp,
@@ -602,10 +595,8 @@ out:
 			while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR)
 				;
 		}
-		if (cg) {
-			struct husk_error ignored;
-			husk_cgroup_destroy(cg, &ignored);
-		}
+		struct husk_error ignored;
+		husk_cgroup_destroy(cg, &ignored);
 		if (rdt) {
 			struct husk_error ignored;
 			husk_rdt_remove(rdt, &husk_rdt_sys_ops, &ignored);
@@ -722,8 +713,6 @@ static int wait_pidfd(int pidfd, int timeout_ms)
  * gone (a frozen cgroup is thawed for SIGKILL). */
 static int kill_cgroup(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
 {
-	if (!st->cgroup)
-		return 0;
 	struct husk_cgroup *cg = NULL;
 	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
 		return -1;
@@ -792,15 +781,13 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 			husk_warn("%s", husk_err_str(&herr, why, sizeof(why)));
 		}
 	}
-	if (st->cgroup) {
-		struct husk_cgroup *cg = NULL;
-		if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
-			return husk_err_wrap(e, "cgroup");
-		int r = husk_cgroup_destroy(cg, e);
-		husk_cgroup_free(cg);
-		if (r < 0)
-			return husk_err_wrap(e, "remove cgroup");
-	}
+	struct husk_cgroup *cg = NULL;
+	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
+		return husk_err_wrap(e, "cgroup");
+	int r = husk_cgroup_destroy(cg, e);
+	husk_cgroup_free(cg);
+	if (r < 0)
+		return husk_err_wrap(e, "remove cgroup");
 	if (st->intel_rdt && husk_rdt_remove(st->intel_rdt, &husk_rdt_sys_ops, e) < 0)
 		return -1;
 	(void)dirfd;

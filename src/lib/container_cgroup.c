@@ -38,8 +38,6 @@ static int open_cg(const struct husk_global_opts *g, const char *id, bool live, 
 	if (husk_container_open(g, id, &o->rootfd, &o->dirfd, &o->st, e) < 0)
 		return -1;
 	o->status = husk_state_status(o->dirfd, o->st);
-	if (!o->st->cgroup)
-		return husk_err(e, 0, "container has no cgroup");
 	if (husk_cgroup_deserialize(o->st->cgroup, &o->cg, e) < 0)
 		return -1;
 	if (live && !strcmp(o->status, "stopped"))
@@ -113,7 +111,10 @@ int husk_container_events(const struct husk_global_opts *g, const char *id, bool
 	/* The lock stays only for the first read: others must be able to
 	 * delete the container while events watches it. */
 	json_t *stats;
-	husk_cgroup_stats(o.cg, &stats, e);
+	if (husk_cgroup_stats(o.cg, &stats, e) < 0) {
+		opened_close(&o);
+		return -1;
+	}
 	if (once) {
 		int r = print_event(out, "stats", id, stats);
 		opened_close(&o);

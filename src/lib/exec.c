@@ -260,82 +260,8 @@ static int ns_to_join(pid_t pid, struct husk_error *e)
  * directory; the joiner is born in the unified cgroup (clone3 with
  * CLONE_INTO_CGROUP), writes "0" to the v1 files before it joins any
  * namespace, and the process it clones inherits them all.  What the joiner
- * could not do it reports, and the runtime moves the process the old way. */
-
-/* The process's cgroup directory in each hierarchy: the container's, or
- * with --cgroup "path" (every hierarchy) or "ctrl[,ctrl]:path" (those
- * hierarchies; the others keep the container's) a sub-cgroup of it.
- * Opens the join files into *j. */
-static int cgroup_prepare(const struct husk_cgroup *cg, const char *sub, pid_t init, char ***dirsp,
-			  struct husk_cgroup_join *j, struct husk_error *e)
-{
-	const char *path = sub, *colon = sub ? strchr(sub, ':') : NULL;
-	_cleanup_free_ char *ctrls = NULL;
-	if (colon) {
-		ctrls = xstrndup(sub, (size_t)(colon - sub));
-		path = colon + 1;
-	}
-	if (sub && strstr(path, ".."))
-		return husk_err(e, 0, "--cgroup \"%s\": \"..\" is not allowed", sub);
-	struct husk_cgroup_hier_info h[32];
-	size_t n = husk_cgroup_hierarchies(cg, h, ARRAY_SIZE(h));
-	if (n > ARRAY_SIZE(h))
-		return husk_err(e, E2BIG, "%zu cgroup hierarchies", n);
-	char **dirs = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		bool match = sub && !ctrls;
-		if (ctrls) {
-			/* any named controller among this hierarchy's */
-			_cleanup_free_ char *want = xstrdup(ctrls);
-			char *save = NULL;
-			for (char *c = strtok_r(want, ",", &save); c && !match; c = strtok_r(NULL, ",", &save)) {
-				_cleanup_free_ char *have = xstrdup(h[i].ctrl);
-				char *s2 = NULL;
-				for (char *d = strtok_r(have, ",", &s2); d; d = strtok_r(NULL, ",", &s2))
-					if (!strcmp(c, d))
-						match = true;
-			}
-		}
-		dirs[i] = match ? xasprintf("%s/%s", h[i].dir, path) : husk_cgroup_exec_dir(cg, i, init);
-	}
-	*dirsp = dirs;
-
-	j->n = n;
-	j->fd = xmalloc((n ? n : 1) * sizeof(*j->fd));
-	j->v2_dir = -1;
-	j->v2_index = 0;
-	for (size_t i = 0; i < n; i++) {
-		j->fd[i] = -1;
-		if (!*h[i].ctrl) {
-			j->v2_dir = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			j->v2_index = i;
-		} else {
-			_cleanup_free_ char *f = xasprintf("%s/tasks", dirs[i]);
-			j->fd[i] = open(f, O_WRONLY | O_CLOEXEC);
-		}
-	}
-	return 0;
-}
-
-/* What the joiner could not do: need[i] == '1' for hierarchy i. */
-static int cgroup_finish(char **dirs, const char *need, const char *sub, pid_t pid,
-			 struct husk_error *e)
-{
-	size_t n = husk_strv_len(dirs);
-	if (strlen(need) != n)
-		return husk_err(e, EPROTO, "sync: cgroup report of %zu hierarchies, not %zu",
-				strlen(need), n);
-	char pidbuf[32];
-	int len = snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	for (size_t i = 0; i < n; i++) {
-		if (need[i] != '1')
-			continue;
-		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dirs[i]);
-		if (husk_write_file_at(AT_FDCWD, procs, pidbuf, (size_t)len, e) < 0)
-			return sub ? husk_err_wrap(e, "--cgroup %s", sub) : husk_err_wrap(e, "join cgroup");
-	}
-	return 0;
-}
+ * could not do it reports, and the runtime moves the process the old way.
+ * The cgroup interface (cgroup/cgroup.h) does both halves. */
 
 /* ---- the child ---- */
 
@@ -425,10 +351,7 @@ static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
 	free(keep);
 	/* Still with the runtime's namespaces and credentials. */
 	char *need = xmalloc(j->n + 1);
-	*need = '\0';
-	if (j->n)
-		husk_cgroup_join_self(j, c->born_in_v2, need);
-	c->hold = strchr(need, '1') || c->p->terminal || c->rdt;
+	c->hold = husk_cgroup_join_self(j, c->born_in_v2, need) || c->p->terminal || c->rdt;
 	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
 		husk_sync_fail(c->sync_fd, &err);
@@ -503,7 +426,7 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	struct husk_seccomp *seccomp = NULL;
 	struct husk_mempolicy mempolicy = { 0 };
 	struct husk_cgroup_join join = { .v2_dir = -1 };
-	char **cgdirs = NULL, *need = NULL;
+	char *need = NULL;
 	pid_t joiner = -1, pid = -1;
 	bool masked = false;
 	sigset_t set, old;
@@ -557,18 +480,12 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		if (console < 0)
 			goto out;
 	}
-	if (st->cgroup && husk_cgroup_deserialize(st->cgroup, &cg, e) < 0) {
+	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0) {
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}
-	if (o->cgroup && !cg) {
-		husk_err(e, 0, "--cgroup: the container has no cgroup");
+	if (husk_cgroup_exec_join_open(cg, o->cgroup, st->pid, &join, e) < 0)
 		goto out;
-	}
-	if (cg && cgroup_prepare(cg, o->cgroup, st->pid, &cgdirs, &join, e) < 0) {
-		husk_err_wrap(e, "cgroup");
-		goto out;
-	}
 	pidfd = husk_fd_above(init_pidfd(st, e), min_fd);
 	if (pidfd < 0)
 		goto out;
@@ -653,13 +570,10 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 	bool go = p->terminal || st->intel_rdt;
 	if (st->intel_rdt && husk_rdt_join(st->intel_rdt, pid, &husk_rdt_sys_ops, e) < 0)
 		goto out;
-	if (cg && strchr(need, '1')) {
-		go = true;
-		if (cgroup_finish(cgdirs, need, o->cgroup, pid, e) < 0) {
-			husk_err_wrap(e, "cgroup");
-			goto out;
-		}
-	}
+	r = husk_cgroup_exec_finish(&join, pid, need, e);
+	if (r < 0)
+		goto out;
+	go |= r > 0;
 	if (go && husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
 		goto out;
 	if (p->terminal) {
@@ -715,8 +629,7 @@ out:
 	husk_closep(&pidfd);
 	husk_closep(&dirfd);
 	husk_closep(&rootfd);
-	husk_cgroup_join_close(&join);
-	husk_strv_free(cgdirs);
+	husk_cgroup_join_free(&join);
 	free(need);
 	husk_cgroup_free(cg);
 	husk_seccomp_free(seccomp);

@@ -223,7 +223,7 @@ static __attribute__((noreturn)) void intermediate_main(struct husk_init_config 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
-	husk_cgroup_systemd_placed(c->cgroup);
+	husk_cgroup_init_joined(c->cgroup);
 	if (husk_ns_join(c->ns, CLONE_NEWUSER, &err) < 0)
 		husk_sync_fail(sync_fd, &err);
 	if (c->ns->any_userns && become_root_in_userns(&err) < 0)
@@ -266,9 +266,8 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 		 * the container's cgroup, so that it is the namespace's root. */
 		flags = (unsigned long)(ns->new_flags & ~CLONE_NEWCGROUP);
 
-	struct husk_cgroup_join join = { .v2_dir = -1 };
-	if (c->cgroup)
-		husk_cgroup_join_open(c->cgroup, &join);
+	struct husk_cgroup_join join;
+	husk_cgroup_join_open(c->cgroup, &join);
 	/* Born in the unified cgroup when there is one, so nothing the init
 	 * allocates escapes the limits and a tight memory limit still starts. */
 	bool born_in_v2;
@@ -301,20 +300,17 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 	/* First of all into the container's cgroups (the intermediate's
 	 * init inherits them); the parent hears what is left to it. */
 	bool hold = *two_stage || ns->new_user;
-	if (c->cgroup) {
-		_cleanup_free_ char *need = xmalloc(join.n + 1);
-		husk_cgroup_join_self(&join, born_in_v2, need);
-		hold |= strchr(need, '1') != NULL || husk_cgroup_systemd_pending(c->cgroup);
-		if (husk_sync_send(c->sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
-			_exit(1);
-	}
+	_cleanup_free_ char *need = xmalloc(join.n + 1);
+	hold |= husk_cgroup_join_self(&join, born_in_v2, need);
+	if (husk_sync_send(c->sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
+		_exit(1);
 
 	if (*two_stage)
 		intermediate_main(c);
 
 	if (hold && husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
-	husk_cgroup_systemd_placed(c->cgroup);
+	husk_cgroup_init_joined(c->cgroup);
 	if (ns->new_user && become_root_in_userns(&err) < 0)
 		husk_sync_fail(c->sync_fd, &err);
 	if ((ns->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
@@ -324,29 +320,19 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 	init_main(c);
 }
 
-int husk_init_release(const struct husk_init_config *c, struct husk_cgroup *cg, pid_t first,
-		      bool two_stage, int sync_fd, struct husk_error *e)
+int husk_init_release(const struct husk_init_config *c, pid_t first, bool two_stage, int sync_fd,
+		      struct husk_error *e)
 {
 	/* The same condition as the child's "hold". */
 	bool go = two_stage || c->ns->new_user;
 	if (c->ns->new_user && husk_ns_write_id_maps(first, c->spec, e) < 0)
 		return -1;
-	if (cg) {
-		_cleanup_free_ char *need = NULL;
-		if (husk_sync_expect(sync_fd, SYNC_CGROUP, NULL, &need, e) < 0)
-			return -1;
-		if (husk_cgroup_systemd_pending(cg)) {
-			go = true;
-			free(need);
-			need = NULL;
-			if (husk_cgroup_systemd_attach(cg, first, &need, e) < 0)
-				return -1;
-		}
-		if (strchr(need, '1')) {
-			go = true;
-			if (husk_cgroup_enter_some(cg, first, need, e) < 0)
-				return husk_err_wrap(e, "cgroup");
-		}
-	}
+	_cleanup_free_ char *need = NULL;
+	if (husk_sync_expect(sync_fd, SYNC_CGROUP, NULL, &need, e) < 0)
+		return -1;
+	int r = husk_cgroup_init_attach(c->cgroup, first, need, e);
+	if (r < 0)
+		return -1;
+	go |= r > 0;
 	return go ? husk_sync_send(sync_fd, SYNC_GO, 0, NULL, 0, e) : 0;
 }

@@ -21,8 +21,8 @@ struct husk_init_config {
 	int listen_fd;    /* start.sock, listening */
 	int preserve_fds; /* fds 3 .. 3+preserve_fds-1 go to the process */
 	int close_from;   /* the child closes fds >= this that it does not need */
-	struct husk_cgroup *cgroup; /* NULL when running without one (rootless); the init
-				     * updates its copy once systemd placed it */
+	struct husk_cgroup *cgroup; /* its manager's (none when running without one); the
+				     * init updates its copy once the manager placed it */
 	const struct husk_seccomp *seccomp; /* compiled linux.seccomp, NULL when absent */
 };
 
@@ -35,6 +35,6 @@ bool husk_init_wants_runtime_hooks(const struct husk_spec *s);
 int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage,
 		    struct husk_error *e);
 /* Then, in the parent: write the id maps, finish the cgroup join the child
- * began (cg: the non-const c->cgroup) and let it go on. */
-int husk_init_release(const struct husk_init_config *c, struct husk_cgroup *cg, pid_t first,
-		      bool two_stage, int sync_fd, struct husk_error *e);
+ * began and let it go on. */
+int husk_init_release(const struct husk_init_config *c, pid_t first, bool two_stage, int sync_fd,
+		      struct husk_error *e);

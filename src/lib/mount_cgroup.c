@@ -97,13 +97,11 @@ int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e)
 	bool cgns = ctx->spec->namespaces[HUSK_NS_CGROUP].present;
 	unsigned long flags = t->o.flags & ~(unsigned long)(MS_BIND | MS_REC);
 	struct husk_cgroup_hier_info h[MAX_HIER];
-	size_t n = cg ? husk_cgroup_hierarchies(cg, h, MAX_HIER) : 0;
+	size_t n = husk_cgroup_hierarchies(cg, h, MAX_HIER);
 	if (n > MAX_HIER)
 		return husk_err(e, E2BIG, "too many cgroup hierarchies");
-	bool v2;
-	if (cg) {
-		v2 = husk_cgroup_is_v2(cg);
-	} else {
+	int v2 = husk_cgroup_is_v2(cg);
+	if (v2 < 0) { /* no cgroup of its own: the host's layout decides */
 		struct statfs sf;
 		v2 = ctx->sys->statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 	}

@@ -23,7 +23,7 @@ struct husk_rootfs_ctx {
 	bool own_mount_ns;     /* false: only chroot into root.path */
 	const char *cwd;       /* process cwd, created inside the rootfs when missing */
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
-	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts), or NULL */
+	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts) */
 	int idmap_sock;        /* the sync socket, for idmap mounts and bind sources (<= 0: none) */
 	/* owned by the module between prepare and finalize (prepare sets them;
 	 * finalize releases them) */

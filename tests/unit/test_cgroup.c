@@ -501,7 +501,8 @@ static void put(const char *dir, const char *file, const char *text)
 static int reused(const char *ctrl, const char *dir, char **warned, struct husk_error *e)
 {
 	struct hier h = { .ctrl = (char *)ctrl, .dir = (char *)dir, .mountpoint = (char *)"/tmp" };
-	struct husk_cgroup cg = { .layout = *ctrl ? CG_V1 : CG_V2, .h = &h, .n = 1 };
+	struct husk_cgroup cg = { .ops = &husk_cgroup_cgroupfs, .sys = &husk_cg_sys_real,
+				  .layout = *ctrl ? CG_V1 : CG_V2, .h = &h, .n = 1 };
 	char errf[] = "/tmp/husk-test-stderr-XXXXXX";
 	int fd = mkstemp(errf), saved = dup(2);
 	dup2(fd, 2);

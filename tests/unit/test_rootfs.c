@@ -585,6 +585,10 @@ static void test_flag_checks(void)
 	 * tells cgroup2 (an empty read-only tmpfs) from v1 (the v1 layout). */
 	char *o_cg[] = { "nosuid", "noexec", "nodev", "relatime", "ro", NULL };
 	m = mnt("/sys/fs/cgroup", "cgroup", "cgroup", o_cg);
+	struct husk_cgroup *none = NULL;
+	struct husk_error ne;
+	ok(husk_cgroup_deserialize(NULL, &none, &ne) == 0, "the none manager");
+	ctx.cgroup = none;
 	fake_statfs_magic = CGROUP2_SUPER_MAGIC;
 	r = prepare_fake(&ctx, msg, sizeof(msg));
 	dump_log();
@@ -596,6 +600,8 @@ static void test_flag_checks(void)
 		   has_line("setattr set=0x1 clr=0 prop=0"),
 	   "statfs says v1: the v1 tmpfs, made read-only (%s)", msg);
 	fake_statfs_magic = 0;
+	ctx.cgroup = NULL;
+	husk_cgroup_free(none);
 
 	/* Only procfs goes on /proc: a bind source's filesystem (statfs on
 	 * old kernels, where it is not cloned) decides. */

@@ -77,15 +77,18 @@ int husk_cg_v2_enable(struct hier *h, const char *names, struct husk_error *e)
 }
 
 /* open+write of one cgroup file; -1 with errno set. */
-static int write_file(const char *dir, const char *file, const char *value)
+static int write_file(const struct husk_cgroup *cg, const char *dir, const char *file, const char *value)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = dfd < 0 ? -1 : openat(dfd, file, O_WRONLY | O_CLOEXEC);
+	int err = errno;
+	if (dfd >= 0)
+		close(dfd);
+	errno = err;
 	if (fd < 0)
 		return -1;
-	ssize_t n = write(fd, value, strlen(value));
-	int err = errno;
+	ssize_t n = cg->sys->write(fd, value, strlen(value));
+	err = errno;
 	close(fd);
 	errno = err;
 	return n < 0 ? -1 : 0;
@@ -111,10 +114,10 @@ static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct hus
 				return husk_err_wrap(e, "linux.resources.%s", w->what);
 			enabled |= 1u << w->ctrl;
 		}
-		if (write_file(h->dir, w->file, w->value) == 0) {
+		if (write_file(cg, h->dir, w->file, w->value) == 0) {
 			if (w->flags & (CG_W_ALT | CG_W_PAIR))
 				i++; /* the alternative (or the pair's second) is not needed */
-			if (w->flags & CG_W_PAIR && write_file(h->dir, p->w[i].file, p->w[i].value) < 0)
+			if (w->flags & CG_W_PAIR && write_file(cg, h->dir, p->w[i].file, p->w[i].value) < 0)
 				return husk_errno(e, "linux.resources.%s: write %s \"%s\"", p->w[i].what,
 						  p->w[i].file, p->w[i].value);
 			continue;
@@ -131,7 +134,7 @@ static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct hus
 			/* limit <= memsw, rt_runtime <= rt_period ...: the other
 			 * one first, then this again. */
 			const struct cg_write *w2 = &p->w[i + 1];
-			if (write_file(h->dir, w2->file, w2->value) == 0 && write_file(h->dir, w->file, w->value) == 0) {
+			if (write_file(cg, h->dir, w2->file, w2->value) == 0 && write_file(cg, h->dir, w->file, w->value) == 0) {
 				i++;
 				continue;
 			}
@@ -141,7 +144,7 @@ static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct hus
 	return 0;
 }
 
-static int devices_v1(const char *dir, const struct cg_dev_rule *r, size_t n, struct husk_error *e)
+static int devices_v1(const struct husk_cgroup *cg, const char *dir, const struct cg_dev_rule *r, size_t n, struct husk_error *e)
 {
 	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -159,7 +162,7 @@ static int devices_v1(const char *dir, const struct cg_dev_rule *r, size_t n, st
 		return husk_errno(e, "open devices.allow/deny in %s", dir);
 	/* The kernel applies each write on its own: one fd per file. */
 	for (size_t i = 0; i < nw; i++)
-		if (write(w[i].allow ? allow : deny, w[i].rule, strlen(w[i].rule)) < 0)
+		if (cg->sys->write(w[i].allow ? allow : deny, w[i].rule, strlen(w[i].rule)) < 0)
 			return husk_errno(e, "linux.resources.devices: write devices.%s \"%s\"",
 					  w[i].allow ? "allow" : "deny", w[i].rule);
 	return 0;
@@ -194,7 +197,7 @@ struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t 
 static int apply_devices(struct husk_cgroup *cg, const struct cg_dev_rule *spec, size_t nspec,
 			 struct husk_error *e)
 {
-	if (cg->sd.user) {
+	if (cg->no_device_rules) {
 		/* Rootless: the user namespace already keeps devices out of
 		 * reach, and an unprivileged user can set no device rules. */
 		husk_debug("rootless: device rules are not set");
@@ -208,7 +211,7 @@ static int apply_devices(struct husk_cgroup *cg, const struct cg_dev_rule *spec,
 		husk_debug("no devices cgroup controller: device rules not enforced");
 		return 0;
 	}
-	return v2 ? devices_bpf(h->dir, all, n, e) : devices_v1(h->dir, all, n, e);
+	return v2 ? devices_bpf(h->dir, all, n, e) : devices_v1(cg, h->dir, all, n, e);
 }
 
 static unsigned v2_mask(struct husk_cgroup *cg)
@@ -222,14 +225,22 @@ static unsigned v2_mask(struct husk_cgroup *cg)
 	return m;
 }
 
-int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+int husk_cgfs_check(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
 {
 	struct cg_plan p;
 	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
 		return -1;
-	/* systemd driver: checked now, written once the unit exists. */
+	husk_cg_plan_free(&p);
+	return 0;
+}
+
+int husk_cgfs_apply(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+{
+	struct cg_plan p;
+	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
+		return -1;
 	int r = 0;
-	for (int attempt = 0; !cg->sd_pending; attempt++) {
+	for (int attempt = 0;; attempt++) {
 		r = do_writes(cg, &p, e);
 		if (r == 0)
 			r = apply_devices(cg, p.dev, p.ndev, e);
@@ -264,7 +275,13 @@ static int check_usage(struct husk_cgroup *cg, int64_t limit, struct husk_error 
 	return 0;
 }
 
-int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+int husk_cgfs_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+{
+	return husk_cgfs_update_with(cg, changes, NULL, e);
+}
+
+int husk_cgfs_update_with(struct husk_cgroup *cg, const json_t *changes, husk_cgfs_after_update *after,
+			  struct husk_error *e)
 {
 	if (!json_is_object(changes))
 		return husk_err(e, 0, "resources: expected a JSON object");
@@ -287,8 +304,8 @@ int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct hus
 			r = do_writes(cg, &p, e);
 		if (r == 0 && p.has_devices)
 			r = apply_devices(cg, p.dev, p.ndev, e);
-		if (r == 0)
-			r = husk_cg_systemd_update(cg, todo, &p, e);
+		if (r == 0 && after)
+			r = after(cg, todo, &p, e);
 		husk_cg_plan_free(&p);
 	}
 	json_decref(todo);
@@ -299,9 +316,4 @@ int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct hus
 	json_decref(cg->resources);
 	cg->resources = merged;
 	return 0;
-}
-
-const json_t *husk_cgroup_resources(const struct husk_cgroup *cg)
-{
-	return cg->resources;
 }

@@ -5,7 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
 
+#include "cgroup/cgroup.h"
 #include "error.h"
 
 struct bpf_insn;
@@ -19,15 +22,45 @@ struct hier {
 	int created;    /* trailing components of dir created by us */
 };
 
-/* A unit of the systemd driver (systemd.h). */
-struct husk_sd_unit {
-	char *unit;  /* "husk-ID.scope", or "a-b.slice" when name is a slice */
-	char *slice; /* parent slice of a scope ("system.slice"); NULL for a slice */
-	char *path;  /* its cgroup below the hierarchy root: "/system.slice/husk-ID.scope" */
-	bool user;   /* the user's own systemd instance (rootless) */
+/* The kernel calls of the cgroupfs manager that a unit test replaces to
+ * run it against a tree it made in a temporary directory: statfs (layout
+ * detection), mkdirat (the test fills a new directory with the files the
+ * kernel would make) and write (to see what was written, in order). */
+struct husk_cg_sys {
+	int (*statfs)(const char *path, struct statfs *buf);
+	int (*mkdirat)(int dfd, const char *path, mode_t mode);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+};
+extern const struct husk_cg_sys husk_cg_sys_real;
+
+/* ---- layout detection (layout.c) ---- */
+
+/* One mounted hierarchy. */
+struct cg_mount {
+	char *ctrl;       /* as struct hier */
+	char *mountpoint;
+	char *root;       /* mountinfo field 4: the cgroup shown at mountpoint */
 };
 
+struct husk_cg_layout {
+	const char *root;             /* the host's cgroup root: "/sys/fs/cgroup" */
+	const struct husk_cg_sys *sys;
+	enum cg_layout kind;
+	struct cg_mount *m;
+	size_t n;
+};
+/* Find the hierarchies below l->root (set root and sys first).  One statfs
+ * of the root (cgroup2: pure v2); otherwise, when may_probe, each
+ * hierarchy /proc/self/cgroup names at its usual place below the root, and
+ * only when that does not fit (or the caller needs the mounts' roots, for
+ * a relative cgroupsPath) /proc/self/mountinfo. */
+int husk_cg_layout_read(struct husk_cg_layout *l, bool may_probe, struct husk_error *e);
+void husk_cg_layout_free(struct husk_cg_layout *l);
+#define HUSK_CG_ROOT "/sys/fs/cgroup"
+
 struct husk_cgroup {
+	const struct husk_cgroup_ops *ops;
+	const struct husk_cg_sys *sys;
 	enum cg_layout layout;
 	struct hier *h;
 	size_t n;
@@ -36,13 +69,10 @@ struct husk_cgroup {
 	/* Bit i: default device rule i is left out because linux.devices
 	 * names its path (the spec's rules decide that device, as in runc). */
 	uint32_t dev_skip;
-	/* systemd driver: sd.unit is set; the unit is started once the
-	 * init exists (sd_pending until then). */
-	struct husk_sd_unit sd;
-	char *sd_description;
-	json_t *sd_annotations; /* org.systemd.property.* from the spec */
-	bool sd_pending;
+	bool no_device_rules; /* an unprivileged owner, who can set none */
+	void *priv;           /* the manager's own (systemd: its unit) */
 };
+struct husk_cgroup *husk_cg_alloc(const struct husk_cgroup_ops *ops, enum cg_layout layout, size_t n);
 
 /* Controllers, by what the spec asks for; CG_CORE is v2's cgroup.* files. */
 enum cg_ctrl {
@@ -153,17 +183,64 @@ extern const char *const husk_cg_default_device_paths[];
 struct cg_dev_rule *husk_cg_device_rules(const struct cg_dev_rule *spec, size_t nspec, uint32_t skip,
 					 size_t *n);
 
-/* systemd driver: after `update` wrote the files, give systemd the same
- * values (changes: the resources keys rewritten; p: their plan). */
-int husk_cg_systemd_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,
-			   struct husk_error *e);
+/* ---- the cgroupfs manager (cgroupfs.c, apply.c, control.c, stats.c),
+ * also used by the systemd manager once its unit exists ---- */
+
+/* Create the container's cgroup in every hierarchy of layout l. */
+int husk_cgfs_create(const struct husk_cg_layout *l, const struct husk_spec *spec, const char *id,
+		     struct husk_cgroup **out, struct husk_error *e);
+/* mkdir -p of h->dir below base_len (which must exist), counting what was
+ * made in h->created; on failure what was made is removed again. */
+int husk_cgfs_make_dirs(const struct husk_cgroup *cg, struct hier *h, size_t base_len,
+			struct husk_error *e);
+/* runc leaves out a default device rule whose node linux.devices names. */
+uint32_t husk_cgfs_device_skip(const struct husk_spec *spec);
+/* Pure v2: enable the root's controllers down to the container's parent. */
+void husk_cgfs_v2_enable_all(struct hier *h);
+int husk_cgfs_apply(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e);
+/* Validate resources as apply would, writing nothing. */
+int husk_cgfs_check(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e);
+/* after (may be NULL): called once the files are written (systemd gives
+ * the unit the same values; changes: the keys rewritten, p: their plan). */
+typedef int husk_cgfs_after_update(struct husk_cgroup *cg, const json_t *changes,
+				   const struct cg_plan *p, struct husk_error *e);
+int husk_cgfs_update_with(struct husk_cgroup *cg, const json_t *changes, husk_cgfs_after_update *after,
+			  struct husk_error *e);
+int husk_cgfs_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e);
+void husk_cgfs_join_open(const struct husk_cgroup *cg, struct husk_cgroup_join *j);
+int husk_cgfs_exec_join_open(const struct husk_cgroup *cg, const char *sub, pid_t init,
+			     struct husk_cgroup_join *j, struct husk_error *e);
+int husk_cgfs_enter(struct husk_cgroup *cg, pid_t pid, const char *which, struct husk_error *e);
+int husk_cgfs_check_reused(struct husk_cgroup *cg, struct husk_error *e);
+int husk_cgfs_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e);
+bool husk_cgfs_frozen(struct husk_cgroup *cg);
+int husk_cgfs_kill(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_error *e);
+int husk_cgfs_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk_error *e);
+int husk_cgfs_stats(struct husk_cgroup *cg, json_t **out, struct husk_error *e);
+int husk_cgfs_oom_open(struct husk_cgroup *cg, struct husk_error *e);
+uint64_t husk_cgfs_oom_count(struct husk_cgroup *cg, int fd);
+int husk_cgfs_destroy(struct husk_cgroup *cg, struct husk_error *e);
+size_t husk_cgfs_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_hier_info *out, size_t max);
+int husk_cgfs_is_v2(const struct husk_cgroup *cg);
+/* Free what every manager has (hierarchies, resources); not priv. */
+void husk_cgfs_free(struct husk_cgroup *cg);
+
+/* ---- the state record (state_record.c) ---- */
+
+char *husk_cg_record_encode(const struct husk_cgroup *cg);
+/* The systemd manager's part of a record, when it has one (systemd_manager.c). */
+int husk_cg_record_decode(const char *text, struct husk_cgroup **out, struct husk_error *e);
+int husk_cg_systemd_load(struct husk_cgroup *cg, const json_t *record, struct husk_error *e);
 
 /* Make the container's directories again where a concurrent delete of a
  * shared cgroupsPath removed them: 1 if any was gone, 0, or -1. */
 int husk_cg_revive(struct husk_cgroup *cg, struct husk_error *e);
 
-/* ---- path / parsing helpers (cgroup.c) ---- */
+/* ---- path / parsing helpers (cgpath.c) ---- */
 
+/* The directory of cgroup path (as /proc/PID/cgroup shows it) in the
+ * hierarchy mounted at mountpoint; malloc'd. */
+char *husk_cg_dir(const char *mountpoint, const char *path);
 /* Normalise a cgroup path: collapse "//" and ".", resolve "..", refuse
  * one that climbs above its start.  *out has no leading or trailing slash
  * ("" for the root). */

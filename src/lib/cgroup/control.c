@@ -46,7 +46,7 @@ static bool v2_events_frozen(const char *dir)
 	return strstr(text, "frozen 1") != NULL;
 }
 
-int husk_cgroup_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
+int husk_cgfs_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
 {
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
@@ -81,7 +81,7 @@ int husk_cgroup_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e
 	return husk_err(e, ETIMEDOUT, "freeze: the cgroup did not freeze");
 }
 
-static bool frozen(struct husk_cgroup *cg)
+bool husk_cgfs_frozen(struct husk_cgroup *cg)
 {
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
@@ -89,17 +89,6 @@ static bool frozen(struct husk_cgroup *cg)
 	if (!h || read_word(h->dir, v2 ? "cgroup.freeze" : "freezer.state", st, sizeof(st)) < 0)
 		return false;
 	return v2 ? !strcmp(st, "1") : (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
-}
-
-bool husk_cgroup_state_frozen(const char *serialized)
-{
-	struct husk_cgroup *cg = NULL;
-	struct husk_error ignored;
-	if (!serialized || husk_cgroup_deserialize(serialized, &cg, &ignored) < 0)
-		return false;
-	bool r = frozen(cg);
-	husk_cgroup_free(cg);
-	return r;
 }
 
 /* v1: freezer.state says FROZEN or FREEZING for a cgroup below a frozen
@@ -117,10 +106,8 @@ static bool hier_frozen(const struct hier *h)
 	       v2_events_frozen(h->dir);
 }
 
-int husk_cgroup_check_reused(struct husk_cgroup *cg, struct husk_error *e)
+int husk_cgfs_check_reused(struct husk_cgroup *cg, struct husk_error *e)
 {
-	if (cg->sd.unit)
-		return 0; /* systemd makes the unit's cgroup afresh */
 	for (size_t i = 0; i < cg->n; i++)
 		if (hier_frozen(&cg->h[i]))
 			return husk_err(e, 0, "%s is frozen: the container could not start in it "
@@ -128,7 +115,7 @@ int husk_cgroup_check_reused(struct husk_cgroup *cg, struct husk_error *e)
 	pid_t *pids = NULL;
 	size_t n = 0;
 	struct husk_error ignored;
-	if (cg->n && husk_cgroup_pids(cg, &pids, &n, &ignored) == 0 && n > 0) {
+	if (cg->n && husk_cgfs_pids(cg, &pids, &n, &ignored) == 0 && n > 0) {
 		const struct hier *h = &cg->h[0];
 		husk_warn("cgroup %s already has %zu process%s: the container shares its limits with "
 			  "them, and kill --all reaches them too",
@@ -144,17 +131,17 @@ static bool empty(struct husk_cgroup *cg)
 	pid_t *pids = NULL;
 	size_t n = 0;
 	struct husk_error ignored;
-	if (husk_cgroup_pids(cg, &pids, &n, &ignored) < 0)
+	if (husk_cgfs_pids(cg, &pids, &n, &ignored) < 0)
 		return true;
 	free(pids);
 	return n == 0;
 }
 
-int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_error *e)
+int husk_cgfs_kill(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_error *e)
 {
 	bool v2;
 	struct hier *core = husk_cg_locate(cg, CG_CORE, &v2);
-	bool was_frozen = frozen(cg), done = false;
+	bool was_frozen = husk_cgfs_frozen(cg), done = false;
 	struct husk_error fe;
 	if (sig == SIGKILL && core) {
 		/* cgroup.kill (5.14+): the kernel kills every process,
@@ -165,12 +152,12 @@ int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct
 	bool froze = false;
 	if (!done) {
 		/* Frozen, no process can fork out from under us. */
-		froze = !was_frozen && husk_cgroup_freeze(cg, true, &fe) == 0;
+		froze = !was_frozen && husk_cgfs_freeze(cg, true, &fe) == 0;
 		pid_t *pids = NULL;
 		size_t n = 0;
-		if (husk_cgroup_pids(cg, &pids, &n, e) < 0) {
+		if (husk_cgfs_pids(cg, &pids, &n, e) < 0) {
 			if (froze)
-				husk_cgroup_freeze(cg, false, &fe);
+				husk_cgfs_freeze(cg, false, &fe);
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -180,7 +167,7 @@ int husk_cgroup_kill_all(struct husk_cgroup *cg, int sig, bool wait_gone, struct
 	/* v1 frozen tasks do not die until thawed; a paused container stays
 	 * paused for other signals. */
 	if (froze || (was_frozen && sig == SIGKILL))
-		husk_cgroup_freeze(cg, false, &fe);
+		husk_cgfs_freeze(cg, false, &fe);
 	if (!wait_gone)
 		return 0;
 	for (unsigned waited = 0, step = 1; !empty(cg); waited += step) {
@@ -207,7 +194,7 @@ static uint64_t v2_oom_kills(const char *dir)
 
 static uint64_t oom_seen; /* v2: oom_kill count already reported */
 
-int husk_cgroup_oom_open(struct husk_cgroup *cg, struct husk_error *e)
+int husk_cgfs_oom_open(struct husk_cgroup *cg, struct husk_error *e)
 {
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);
@@ -243,7 +230,7 @@ int husk_cgroup_oom_open(struct husk_cgroup *cg, struct husk_error *e)
 	return efd;
 }
 
-uint64_t husk_cgroup_oom_count(struct husk_cgroup *cg, int fd)
+uint64_t husk_cgfs_oom_count(struct husk_cgroup *cg, int fd)
 {
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);

@@ -294,7 +294,7 @@ static json_t *hugetlb_stats(struct husk_cgroup *cg)
 	return o;
 }
 
-int husk_cgroup_stats(struct husk_cgroup *cg, json_t **out, struct husk_error *e)
+int husk_cgfs_stats(struct husk_cgroup *cg, json_t **out, struct husk_error *e)
 {
 	(void)e;
 	json_t *s = json_object();

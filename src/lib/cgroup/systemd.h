@@ -14,6 +14,14 @@
 #include "cgroup/cgroup_internal.h"
 #include "error.h"
 
+/* A unit of the systemd manager. */
+struct husk_sd_unit {
+	char *unit;  /* "husk-ID.scope", or "a-b.slice" when name is a slice */
+	char *slice; /* parent slice of a scope ("system.slice"); NULL for a slice */
+	char *path;  /* its cgroup below the hierarchy root: "/system.slice/husk-ID.scope" */
+	bool user;   /* the user's own systemd instance (rootless) */
+};
+
 /* cgroupsPath (NULL/"" for the default "system.slice:husk:ID", or
  * user.slice for a user instance) -> unit, slice and path. */
 int husk_sd_parse(const char *cgroups_path, const char *id, bool user, struct husk_sd_unit *u,
