@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,31 @@ static void test_shared_path_removed(void)
 	husk_cgroup_free(cg);
 }
 
+/* systemd (or another delete) removed the cgroup once its processes were
+ * gone: kill --all and delete --force find nothing to kill, no error. */
+static void test_kill_vanished_cgroup(void)
+{
+	struct cg_mount m[2];
+	v1_layout(m);
+	mkdirs("memory");
+	mkdirs("devices");
+	struct husk_cgroup *cg = create(CG_V1, m, 2, "/gone/c1");
+	if (!cg)
+		return;
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/memory/gone %s/devices/gone", base, base);
+	ok(system(cmd) == 0, "the cgroup goes before the kill");
+	struct husk_error e = { 0 };
+	pid_t *pids = NULL;
+	size_t n = 1;
+	int r = husk_cgfs_pids(cg, &pids, &n, &e);
+	ok(r == 0 && n == 0, "pids of a vanished cgroup: none (%d, %zu, %s)", r, n, e.msg);
+	free(pids);
+	r = husk_cgfs_kill(cg, SIGTERM, true, &e);
+	ok(r == 0, "kill --all of a vanished cgroup: nothing to do (%s)", r ? e.msg : "");
+	husk_cgroup_free(cg);
+}
+
 /* v1 devices: the cgroup allows some devices already (containers share
  * it, or `update`): only the difference is written, allows first. */
 static void test_devices_v1_diff(void)
@@ -284,6 +310,7 @@ int main(void)
 		return 1;
 	}
 	test_shared_path_removed();
+	test_kill_vanished_cgroup();
 	test_devices_v1_diff();
 	test_v2_conversions();
 	test_layout_root();

@@ -548,12 +548,14 @@ int husk_cgfs_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk_e
 		pick = &cg->h[0];
 	if (!pick)
 		return husk_err(e, ENOENT, "no cgroup hierarchy");
-	struct stat st;
-	if (stat(pick->dir, &st) < 0)
-		return husk_errno(e, "cgroup %s", pick->dir);
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
+	/* Gone means empty: systemd removes a scope once its last process
+	 * exits, and a container sharing the path may have deleted it. */
+	struct stat st;
+	if (stat(pick->dir, &st) < 0)
+		return errno == ENOENT ? 0 : husk_errno(e, "cgroup %s", pick->dir);
 	collect_pids(pick->dir, out, n, &cap);
 	return 0;
 }
