@@ -752,6 +752,15 @@ out:
 	return ret;
 }
 
+static void give_back_pinned(const struct husk_state *st)
+{
+	struct husk_error nerr;
+	if (husk_netdev_give_back_pinned(st->net_devices, &nerr) < 0) {
+		char why[HUSK_ERR_MSG_MAX + 64];
+		husk_warn("%s", husk_err_str(&nerr, why, sizeof(why)));
+	}
+}
+
 /* Stop everything, run poststop hooks, remove the cgroup and the state. */
 static int destroy_container(int rootfd, int dirfd, const struct husk_state *st, bool running,
 			     struct husk_error *e)
@@ -766,6 +775,8 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 			char why[HUSK_ERR_MSG_MAX + 64];
 			husk_warn("%s", husk_err_str(&nerr, why, sizeof(why)));
 		}
+		if (pidfd < 0 && st->net_devices)
+			give_back_pinned(st);
 		if (pidfd >= 0)
 			husk_pidfd_send_signal(pidfd, SIGKILL);
 		if (kill_cgroup(st, SIGKILL, true, e) < 0)
@@ -773,6 +784,8 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 		if (pidfd >= 0 && wait_pidfd(pidfd, 10000) == 0)
 			return husk_err(e, ETIMEDOUT, "wait for the container's init to die");
 	}
+	if (!running && st->net_devices)
+		give_back_pinned(st);
 	if (st->hooks) {
 		_cleanup_free_ char *stopped = husk_state_oci_json(st, "stopped", false);
 		struct husk_error herr;

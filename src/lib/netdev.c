@@ -12,13 +12,17 @@
 #include <fcntl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -357,8 +361,8 @@ int husk_netdev_give_back(json_t *moved, int netns_holder, struct husk_error *e)
 	return ret;
 }
 
-static int move_one(int hs, int cs, int cns, const struct husk_net_device *d, json_t *moved,
-		    struct husk_error *e)
+static int move_one(int hs, int cs, int cns, const char *pinned, const struct husk_net_device *d,
+		    json_t *moved, struct husk_error *e)
 {
 	char what[64];
 	snprintf(what, sizeof(what), "linux.netDevices.%s", d->host_name);
@@ -391,12 +395,25 @@ static int move_one(int hs, int cs, int cns, const struct husk_net_device *d, js
 							       up, "addrs", addrs_to_json(&l)));
 		return husk_err(e, -err, "%s: move it into the container as \"%s\"", what, d->name);
 	}
-	json_array_append_new(moved, json_pack("{s:s, s:s, s:b, s:o}", "hostName", d->host_name,
-					       "name", d->name, "up", up, "addrs", addrs_to_json(&l)));
+	json_t *rec = json_pack("{s:s, s:s, s:b, s:o}", "hostName", d->host_name, "name", d->name,
+				"up", up, "addrs", addrs_to_json(&l));
+	if (pinned)
+		json_object_set_new(rec, "netns", json_string(pinned));
+	json_array_append_new(moved, rec);
 	if ((err = link_get(cs, d->name, &li)) < 0)
 		return husk_err(e, -err, "%s: find \"%s\" in the container", what, d->name);
 	/* The spec wants the device usable: up, whatever it was before. */
 	return restore(cs, li.index, &l, true, what, e);
+}
+
+/* A network namespace joined by a path that outlives the container (a
+ * bind mount such as /run/netns/NAME; not a /proc/PID path, whose pid may
+ * be reused): delete gives the devices back there even once the container
+ * has stopped. */
+static const char *pinned_netns(const struct husk_spec *s)
+{
+	const char *p = s->namespaces[HUSK_NS_NET].path;
+	return p && strncmp(p, "/proc/", 6) ? p : NULL;
 }
 
 int husk_netdev_move_in(const struct husk_spec *s, pid_t pid, json_t **moved,
@@ -421,7 +438,7 @@ int husk_netdev_move_in(const struct husk_spec *s, pid_t pid, json_t **moved,
 		return husk_err_wrap(e, "linux.netDevices");
 	json_t *list = json_array();
 	for (size_t i = 0; i < s->n_net_devices; i++) {
-		if (move_one(hs, cs, cns, &s->net_devices[i], list, e) < 0) {
+		if (move_one(hs, cs, cns, pinned_netns(s), &s->net_devices[i], list, e) < 0) {
 			struct husk_error ignored;
 			husk_netdev_give_back(list, holder, &ignored);
 			json_decref(list);
@@ -430,4 +447,24 @@ int husk_netdev_move_in(const struct husk_spec *s, pid_t pid, json_t **moved,
 	}
 	*moved = list;
 	return 0;
+}
+
+int husk_netdev_give_back_pinned(json_t *moved, struct husk_error *e)
+{
+	const char *path = json_string_value(json_object_get(json_array_get(moved, 0), "netns"));
+	if (!path)
+		return 0; /* the namespace died with the init, and the devices with it */
+	_cleanup_fd_ int ns = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct statfs sf;
+	struct stat theirs, ours;
+	if (ns < 0 || fstatfs(ns, &sf) < 0 || fstat(ns, &theirs) < 0 ||
+	    stat("/proc/self/ns/net", &ours) < 0)
+		return husk_errno(e, "linux.netDevices: network namespace %s", path);
+	/* Still a network namespace, and not ours: the bind mount may have
+	 * been replaced since create. */
+	if (sf.f_type != NSFS_MAGIC || ioctl(ns, NS_GET_NSTYPE) != CLONE_NEWNET ||
+	    (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev))
+		return husk_err(e, 0, "linux.netDevices: %s is no longer the container's network namespace",
+				path);
+	return husk_netdev_give_back(moved, ns, e);
 }

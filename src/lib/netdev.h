@@ -22,3 +22,9 @@ int husk_netdev_move_in(const struct husk_spec *s, pid_t pid, json_t **moved,
  * pidfd (or /proc/PID/ns/net fd) of a process in the container's network
  * namespace.  Goes on after a failure; reports the first. */
 int husk_netdev_give_back(json_t *moved, int netns_holder, struct husk_error *e);
+
+/* The container has stopped: give the devices back from the network
+ * namespace it joined by a path that outlives it (recorded as "netns"),
+ * after checking the path still names a network namespace other than
+ * ours.  0 without such a path: the kernel already dealt with them. */
+int husk_netdev_give_back_pinned(json_t *moved, struct husk_error *e);

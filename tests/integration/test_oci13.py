@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import _cgroup_dirs
+from conftest import _cgroup_dirs, wait_for
 
 # runc 1.1.5 knows none of these fields (it ignores them).
 pytestmark = pytest.mark.husk_only
@@ -106,6 +106,44 @@ def test_netdev_given_back_with_the_hosts_addresses(veth, env):
     host = _ip("addr", "show", a).stdout
     assert addr in host and "192.0.2.77" not in host, host
     assert "192.0.2.0/24" not in _ip("route", "show", "dev", a).stdout
+
+
+@pytest.fixture
+def pinned_netns(env):
+    """A network namespace kept by a bind mount in the test's own scratch
+    directory (as /run/netns/NAME is), not by a process."""
+    path = os.path.join(env.base, "netns")
+    open(path, "w").close()
+    p = subprocess.Popen(["unshare", "--net", "sleep", "100"])
+    try:
+        assert wait_for(lambda: os.readlink(f"/proc/{p.pid}/ns/net") != os.readlink("/proc/self/ns/net"))
+        subprocess.run(["mount", "--bind", f"/proc/{p.pid}/ns/net", path], check=True)
+    finally:
+        p.kill()
+        p.wait()
+    yield path
+    subprocess.run(["umount", path], check=False)
+
+
+def test_netdev_given_back_from_a_pinned_netns_after_stop(veth, env, pinned_netns):
+    """The container joined a namespace that outlives it: once it has
+    stopped, the device is still there, and delete gives it back."""
+    a, _, addr = veth
+    b = env.bundle()
+    b.remove_namespace("network")
+    b.add_namespace("network", pinned_netns)
+    b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    b.sh("ip addr show ctr0")
+    cid, _ = env.create(b)
+    env.rt.ok("start", cid)
+    assert wait_for(lambda: env.rt.state(cid)["status"] == "stopped")
+    there = subprocess.run(["nsenter", "--net=" + pinned_netns, "ip", "addr", "show", "ctr0"],
+                           stdout=subprocess.PIPE, universal_newlines=True)
+    assert there.returncode == 0 and addr in there.stdout, there
+    r = env.rt.ok("delete", cid)
+    assert r.err == "", r
+    host = _ip("addr", "show", a).stdout
+    assert addr in host, host
 
 
 def test_netdev_missing_interface(env):
