@@ -88,13 +88,19 @@ static int nl_talk(int fd, struct nl_req *r, nl_cb cb, void *ctx)
 		return -errno;
 	_cleanup_free_ char *buf = xmalloc(NL_BUF);
 	for (;;) {
-		ssize_t n = recv(fd, buf, NL_BUF, 0);
+		struct sockaddr_nl from = { 0 };
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, NL_BUF, 0, (struct sockaddr *)&from, &fromlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EPROTO;
+		/* Only the kernel (port 0) answers: a process of the container
+		 * may send to our socket in its namespace. */
+		if (fromlen != sizeof(from) || from.nl_family != AF_NETLINK || from.nl_pid != 0)
+			continue;
 		for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, (size_t)n);
 		     m = NLMSG_NEXT(m, n)) {
 			if (m->nlmsg_seq != r->h.nlmsg_seq)
@@ -102,6 +108,8 @@ static int nl_talk(int fd, struct nl_req *r, nl_cb cb, void *ctx)
 			if (m->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (m->nlmsg_type == NLMSG_ERROR) {
+				if (m->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+					return -EPROTO;
 				struct nlmsgerr *err = NLMSG_DATA(m);
 				return err->error;
 			}
@@ -115,7 +123,7 @@ static void link_cb(struct nlmsghdr *m, void *ctx)
 {
 	struct link_info *li = ctx;
 	struct ifinfomsg *ifi = NLMSG_DATA(m);
-	if (m->nlmsg_type != RTM_NEWLINK)
+	if (m->nlmsg_type != RTM_NEWLINK || m->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return;
 	li->index = ifi->ifi_index;
 	li->flags = ifi->ifi_flags;
@@ -138,7 +146,8 @@ static void addr_cb(struct nlmsghdr *m, void *ctx)
 {
 	struct addr_list *l = ctx;
 	struct ifaddrmsg *ifa = NLMSG_DATA(m);
-	if (m->nlmsg_type != RTM_NEWADDR || (int)ifa->ifa_index != l->index ||
+	if (m->nlmsg_type != RTM_NEWADDR || m->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) ||
+	    (int)ifa->ifa_index != l->index ||
 	    ifa->ifa_scope != RT_SCOPE_UNIVERSE)
 		return;
 	struct saved_addr a = { .ifa = *ifa, .flags = ifa->ifa_flags };
