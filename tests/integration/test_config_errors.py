@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import IS_HUSK
+from helpers import IS_HUSK
 
 
 def our_children():

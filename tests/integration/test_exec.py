@@ -1,7 +1,6 @@
 """husk exec: joining a running container's namespaces and cgroups, the
 process spec from the container's config, flags or --process, exit codes,
 detach + pid file, refusals."""
-import glob
 import json
 import os
 import signal
@@ -10,14 +9,14 @@ import time
 
 import pytest
 
-from conftest import IS_HUSK, PURE_V2, _cgroup_dirs, wait_for, pid_alive
+from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup_dir, cgroup_dirs, pid_alive, read_cgroup, wait_for
 
 
 def _procs_files(b):
     """cgroup.procs of the container's cgroup in every hierarchy (the one
     v2 directory on a pure v2 host)."""
-    return [os.path.join(d, "cgroup.procs") for d in _cgroup_dirs(b.unique)]
-from test_cgroup_v2 import cgdir, v2  # noqa: F401 (v2: the fixture)
+    return [os.path.join(d, "cgroup.procs") for d in cgroup_dirs(b)]
+
 
 
 def _kill_reap(pid):
@@ -414,19 +413,15 @@ def test_exec_errors(env, rt):
 
 def test_exec_cgroup_sub_path(env, rt):
     b, cid = _running(env)
-    subs = []
-    for d in _cgroup_dirs(b.unique):
-        if PURE_V2 or os.path.basename(os.path.dirname(os.path.dirname(d))) == "memory":
-            os.mkdir(os.path.join(d, "sub"))
-            subs.append(os.path.join(d, "sub"))
-    assert subs
+    sub = os.path.join(cgroup_dir("memory", b), "sub")
+    os.mkdir(sub)
     pid = None
     try:
         # v2 has one hierarchy: a bare path (runc's form there)
         rt.ok("exec", "-d", "--pid-file", "p", "--cgroup", "sub" if PURE_V2 else "memory:sub",
               cid, "sleep", "100")
         pid = open(os.path.join(rt.workdir, "p")).read().strip()
-        assert pid in open(os.path.join(subs[0], "cgroup.procs")).read().split()
+        assert pid in open(os.path.join(sub, "cgroup.procs")).read().split()
         cgs = _cgroups(int(pid))
         if PURE_V2:
             assert cgs == {"": f"/husk-test/{b.unique}/sub"}, cgs
@@ -437,16 +432,14 @@ def test_exec_cgroup_sub_path(env, rt):
         assert all(p == f"/husk-test/{b.unique}" for c, p in cgs.items()
                    if c not in ("memory", "name=systemd")), cgs
         # other hierarchies: the container's own cgroup
-        cpu = glob.glob(f"/sys/fs/cgroup/pids/husk-test/{b.unique}/cgroup.procs")
-        assert pid in open(cpu[0]).read().split()
+        assert pid in read_cgroup("pids", b, "cgroup.procs").split()
         rt.fail("exec", "--cgroup", "memory:nosuch", cid, "true")
         rt.fail("exec", "--cgroup", "../escape", cid, "true")
     finally:
         if pid:
             _kill_reap(int(pid))
-        wait_for(lambda: not open(os.path.join(subs[0], "cgroup.procs")).read().strip())
-        for s in subs:
-            os.rmdir(s)
+        wait_for(lambda: not open(os.path.join(sub, "cgroup.procs")).read().strip())
+        os.rmdir(sub)
 
 
 def test_exec_paused_container(env, rt):
@@ -469,15 +462,13 @@ def test_exec_paused_container(env, rt):
 
 
 @pytest.mark.husk_only
-@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/cgroup.controllers") and
-                    not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"),
-                    reason="no cgroup2 hierarchy")
+@pytest.mark.skipif(not HAS_CGROUP2, reason="no cgroup2 hierarchy")
 def test_exec_cgroup_v2(v2):
     """On a pure v2 host (test_cgroup_v2's private-namespace wrapper) the
     process is born in the container's cgroup, or the --cgroup one below."""
     rt = v2.rt
     b, cid = _running(v2)
-    sub = os.path.join(cgdir(b), "sub")
+    sub = os.path.join(cgroup_dir("unified", b), "sub")
     os.mkdir(sub)
     pids = []
     try:

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from test_rootfs import mountinfo
+from helpers import has_v1
 
 USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
@@ -38,15 +38,10 @@ def userns(b):
     subprocess.run(["chown", "-R", "100000:100000", b.rootfs], check=True)
 
 
-def host_v1():
-    return os.path.isdir("/sys/fs/cgroup/memory") and not os.path.exists(
-        "/sys/fs/cgroup/cgroup.controllers")
-
-
 # --- cgroup -------------------------------------------------------------------
 
 @pytest.mark.husk_only
-@pytest.mark.skipif(not host_v1(), reason="cgroup v1 host")
+@pytest.mark.skipif(not has_v1("memory"), reason="cgroup v1 host")
 def test_cgroup_v1_own_hierarchies(env):
     b = env.bundle().sh("ls /sys/fs/cgroup; echo ==; cat /proc/self/mountinfo; echo ==; "
                         "ls /sys/fs/cgroup/memory | grep -c husk-test; "
@@ -74,7 +69,7 @@ def test_cgroup_v1_own_hierarchies(env):
             assert f"/sys/fs/cgroup/{link}" not in mi
 
 
-@pytest.mark.skipif(not host_v1(), reason="cgroup v1 host")
+@pytest.mark.skipif(not has_v1("memory"), reason="cgroup v1 host")
 def test_cgroup_v1_rw_and_cgroupns(env):
     b = env.bundle().sh("grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo; cat /proc/self/cgroup")
     for m in b.config["mounts"]:

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_HUSK, wait_for
+from helpers import IS_HUSK, wait_for
 from test_mounts import add_mount
 
 NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import _cgroup_dirs
+from helpers import cgroup_dirs
 
 # runc 1.1.5 knows none of these fields (it ignores them).
 pytestmark = pytest.mark.husk_only
@@ -46,7 +46,7 @@ def _one_line_error(r, *words):
 
 def _nothing_left(env, b):
     assert env.rt.ids() == [], env.rt.ids()
-    assert not _cgroup_dirs(b.unique)
+    assert not cgroup_dirs(b)
 
 
 def _started(env, b, script="sleep 1000"):

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import wait_for
+from helpers import wait_for
 
 SIZE = 10 * 1024 * 1024
 

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from conftest import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, _cgroup_dirs, wait_for
+from helpers import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, cgroup_dirs, wait_for
 
 # A static husk has no systemd driver: the v2 VM runs these tests with the
 # dynamic build ($HUSK_SYSTEMD), both outside and inside the systemd container.
@@ -151,7 +151,7 @@ def systemd_host(session_dir):
     finally:
         r = rt("delete", "--force", cid)
         assert r.rc == 0, f"delete the systemd container:\n{r!r}"
-        assert not _cgroup_dirs(unique), "the systemd container's cgroups were left"
+        assert not cgroup_dirs(unique), "the systemd container's cgroups were left"
 
 
 @pytest.fixture
