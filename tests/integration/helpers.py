@@ -1,6 +1,6 @@
 """Helpers for the integration tests: the runtime under test and its
-bundles, cgroup paths and files on every host layout, mountinfo,
-processes.  Fixtures live in conftest.py; tests import what
+bundles, cgroup paths and files on every host layout, mountinfo and
+/proc/PID/cgroup, processes.  Fixtures live in conftest.py; tests import what
 they need from here (never a private name from another module)."""
 import copy
 import glob
@@ -133,6 +133,11 @@ def mountinfo(text=None, pid="self"):
     return out
 
 
+def mountinfo_map(text=None, pid="self"):
+    """{mountpoint: Mount}, the top mount of each mountpoint."""
+    return {m.mountpoint: m for m in mountinfo(text, pid)}
+
+
 def mounts_under(path):
     """Mountpoints of this (the host's) mount namespace at or below path."""
     path = os.path.realpath(path).rstrip("/") + "/"
@@ -206,6 +211,22 @@ def remove_cgroup_parents():
             os.rmdir(d)
         except OSError:
             pass  # not empty: someone else's containers
+
+
+def proc_cgroup(text):
+    """{controllers: path} from /proc/PID/cgroup text ("" for the unified
+    hierarchy; co-mounted controllers as one key, "cpu,cpuacct")."""
+    out = {}
+    for line in text.splitlines():
+        _, ctrl, path = line.split(":", 2)
+        out[ctrl] = path
+    return out
+
+
+def pid_cgroups(pid):
+    """proc_cgroup of a process."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        return proc_cgroup(f.read())
 
 
 # v1 file -> (v2 file, v1 value -> the v2 value runc's conversion writes)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from helpers import COUNTER, IS_HUSK, PURE_V2, assert_cgroup, cgroup_file, cgroup_root, pid_alive, read_cgroup, \
-    read_file, shared_count, wait_for
+from helpers import COUNTER, IS_HUSK, PURE_V2, assert_cgroup, cgroup_file, cgroup_root, pid_alive, \
+    read_cgroup, read_file, shared_count, wait_for
 
 def cpu_period(b):
     if PURE_V2:

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from helpers import CGROUP_PARENT, HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup2_controllers, cgroup_dirs, \
-    cgroup_file, cgroup_root, has_v1, read_cgroup, read_file
+from helpers import CGROUP_PARENT, HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup2_controllers, \
+    cgroup_dirs, cgroup_file, cgroup_root, has_v1, read_cgroup, read_file
 
 
 # Tests that read v1 files; the rest run on v1, hybrid and pure v2 hosts

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from helpers import CGROUP_PARENT, COUNTER, HAS_CGROUP2, cgroup2_controllers, cgroup_dir, pid_alive, \
-    read_cgroup, shared_count, wait_for, write_file
+from helpers import CGROUP_PARENT, COUNTER, HAS_CGROUP2, cgroup2_controllers, cgroup_dir, \
+    pid_alive, read_cgroup, shared_count, wait_for, write_file
 
 # the v2 fixture (conftest.py) runs the runtime in a private mount namespace
 # with the unified hierarchy on /sys/fs/cgroup where the host is hybrid

@@ -5,27 +5,22 @@ import time
 
 import pytest
 
-from helpers import IS_HUSK, PURE_V2, assert_cgroup, cgroup_dir, cgroup_dirs, read_cgroup, read_file, \
-    write_file
+from helpers import IS_HUSK, PURE_V2, assert_cgroup, cgroup_dir, cgroup_dirs, pid_cgroups, \
+    read_cgroup, read_file, write_file
 
 
 def test_placed_in_cgroups_path(env, rt):
     b = env.bundle().set_args("sleep", "100")
     cid, _ = env.create(b)
     pid = rt.state(cid)["pid"]
-    with open(f"/proc/{pid}/cgroup") as f:
-        lines = f.read().splitlines()
+    cgroups = pid_cgroups(pid)
     if PURE_V2:
-        assert lines == [f"0::{b.cgroups_path}"], lines
+        assert cgroups == {"": b.cgroups_path}, cgroups
         assert str(pid) in read_cgroup("unified", b, "cgroup.procs").split()
         return
-    path_of = {}
-    for line in lines:
-        _, ctrls, path = line.split(":", 2)
-        for c in ctrls.split(","):
-            path_of[c] = path
+    path_of = {c: path for ctrls, path in cgroups.items() for c in ctrls.split(",")}
     for ctrl in ("memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset"):
-        assert path_of.get(ctrl) == b.cgroups_path, (ctrl, lines)
+        assert path_of.get(ctrl) == b.cgroups_path, (ctrl, cgroups)
     assert str(pid) in read_cgroup("memory", b, "cgroup.procs").split()
 
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup_dir, cgroup_dirs, pid_alive, read_cgroup, wait_for
+from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup_dir, cgroup_dirs, pid_alive, \
+    pid_cgroups, read_cgroup, wait_for
 
 
 def _procs_files(b):
@@ -78,7 +79,7 @@ def test_exec_user_namespace(env, rt):
     with open(f"/proc/{epid}/status") as f:
         uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
     assert uids == ["100000"] * 4
-    assert _cgroups(epid) == _cgroups(pid)
+    assert pid_cgroups(epid) == pid_cgroups(pid)
     r = rt.ok("exec", cid, "id", "-u")
     assert r.out.strip() == "0", r
     _kill_reap(epid)
@@ -99,30 +100,20 @@ def test_exec_joins_cgroup(env, rt):
         _kill_reap(epid)
 
 
-def _cgroups(pid):
-    """{controllers: path} from /proc/<pid>/cgroup ("" for the unified one)."""
-    out = {}
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrl, path = line.rstrip("\n").split(":", 2)
-            out[ctrl] = path
-    return out
-
-
 def test_exec_cgroups_every_hierarchy(env, rt):
     """The process is in the container's cgroup in every hierarchy the
     container has (v1 ones and the unified one), as the kernel sees it,
     and nothing of husk's (the namespace joiner) stays behind there."""
     b, cid = _running(env)
     init = rt.state(cid)["pid"]
-    want = _cgroups(init)
+    want = pid_cgroups(init)
     assert all(p.endswith(f"/husk-test/{b.unique}") for c, p in want.items()
                if c != "name=systemd"), want
     for i in range(3):
         rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
         epid = int(open(os.path.join(rt.workdir, "p")).read())
         try:
-            assert _cgroups(epid) == want
+            assert pid_cgroups(epid) == want
             for procs in _procs_files(b):
                 for p in open(procs).read().split():
                     assert _ns(int(p), "pid") == _ns(init, "pid"), (procs, p)
@@ -326,7 +317,7 @@ def test_exec_created_container(env, rt):
     rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
     epid = int(open(os.path.join(rt.workdir, "p")).read())
     try:
-        assert _cgroups(epid) == _cgroups(init)
+        assert pid_cgroups(epid) == pid_cgroups(init)
         assert _ns(epid, "pid") == _ns(init, "pid")
         assert rt.state(cid)["status"] == "created"
         assert not os.path.exists(b.shared_file("started"))
@@ -422,7 +413,7 @@ def test_exec_cgroup_sub_path(env, rt):
               cid, "sleep", "100")
         pid = open(os.path.join(rt.workdir, "p")).read().strip()
         assert pid in open(os.path.join(sub, "cgroup.procs")).read().split()
-        cgs = _cgroups(int(pid))
+        cgs = pid_cgroups(int(pid))
         if PURE_V2:
             assert cgs == {"": f"/husk-test/{b.unique}/sub"}, cgs
             rt.fail("exec", "--cgroup", "nosuch", cid, "true")
@@ -475,7 +466,7 @@ def test_exec_cgroup_v2(v2):
         for args, path in (([], f"/husk-test/{b.unique}"), (["--cgroup", "sub"], f"/husk-test/{b.unique}/sub")):
             rt.ok("exec", "-d", "--pid-file", "p", *args, cid, "sleep", "100")
             pids.append(int(open(os.path.join(rt.workdir, "p")).read()))
-            assert _cgroups(pids[-1])[""] == path
+            assert pid_cgroups(pids[-1])[""] == path
         rt.fail("exec", "--cgroup", "nosuch", cid, "true")
     finally:
         for p in pids:

@@ -5,20 +5,9 @@ import subprocess
 
 import pytest
 
-from helpers import has_v1
+from helpers import has_v1, mountinfo, mountinfo_map
 
 USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-
-
-def mi_dict(text):
-    """mountpoint -> (fstype, per-mount options, super options, root, optional fields)"""
-    out = {}
-    for line in text.splitlines():
-        pre, _, post = line.partition(" - ")
-        f = pre.split()
-        p = post.split()
-        out[f[4]] = (p[0], f[5].split(","), p[2] if len(p) > 2 else "", f[3], f[6:])
-    return out
 
 
 def add_mount(b, dest, typ, src=None, options=(), **extra):
@@ -52,16 +41,16 @@ def test_cgroup_v1_own_hierarchies(env):
     host = {n for n in os.listdir("/sys/fs/cgroup")}
     assert {"memory", "pids", "devices"} <= names, r
     assert names <= host | {"unified", "systemd"}, r
-    mi = mi_dict(mi_text)
-    assert mi["/sys/fs/cgroup"][0] == "tmpfs", r
-    assert "ro" in mi["/sys/fs/cgroup"][1], r
+    mi = mountinfo_map(mi_text)
+    assert mi["/sys/fs/cgroup"].fstype == "tmpfs", r
+    assert "ro" in mi["/sys/fs/cgroup"].options, r
     for ctrl in ("memory", "pids", "devices"):
-        fs, opts, _, root, _ = mi[f"/sys/fs/cgroup/{ctrl}"]
-        assert fs == "cgroup" and root == b.cgroups_path, (ctrl, mi[f"/sys/fs/cgroup/{ctrl}"])
-        assert {"ro", "nosuid", "nodev", "noexec"} <= set(opts), opts
+        m = mi[f"/sys/fs/cgroup/{ctrl}"]
+        assert m.fstype == "cgroup" and m.root == b.cgroups_path, (ctrl, m)
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(m.options), m.options
     if os.path.isdir("/sys/fs/cgroup/unified"):
-        assert mi["/sys/fs/cgroup/unified"][0] == "cgroup2", r
-        assert mi["/sys/fs/cgroup/unified"][3] == b.cgroups_path, r
+        assert mi["/sys/fs/cgroup/unified"].fstype == "cgroup2", r
+        assert mi["/sys/fs/cgroup/unified"].root == b.cgroups_path, r
     # the host's tree is not there: only the container's own cgroup files
     assert rest.split() == ["0", "ro"], r
     for link in ("cpu", "cpuacct"):
@@ -77,10 +66,10 @@ def test_cgroup_v1_rw_and_cgroupns(env):
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
     b.add_namespace("cgroup")
     r = env.run(b)
-    line = r.out.splitlines()[0].split()
-    assert "rw" in line[5].split(","), r
+    m = mountinfo(r.out.splitlines()[0])[0]
+    assert "rw" in m.options, r
     # inside its cgroup namespace the container's cgroup is the root
-    assert line[3] == "/", r
+    assert m.root == "/", r
     assert "pids:/\n" in r.out, r
 
 
@@ -231,11 +220,11 @@ def test_bind_flags(env):
     add_mount(b, "/m/all", "bind", src, ["bind", "ro", "nosuid", "nodev", "noexec", "noatime"])
     r = env.run(b)
     mi_text, out = r.out.split("==\n")
-    mi = mi_dict(mi_text)
-    assert "noexec" in mi["/m/noexec"][1]
-    assert "nosymfollow" in mi["/m/nosym"][1]
-    assert "ro" in mi["/m/ro"][1]
-    assert {"ro", "nosuid", "nodev", "noexec", "noatime"} <= set(mi["/m/all"][1])
+    mi = mountinfo_map(mi_text)
+    assert "noexec" in mi["/m/noexec"].options
+    assert "nosymfollow" in mi["/m/nosym"].options
+    assert "ro" in mi["/m/ro"].options
+    assert {"ro", "nosuid", "nodev", "noexec", "noatime"} <= set(mi["/m/all"].options)
     assert out.split() == ["noexec", "nosymfollow", "ran", "ro"], r
 
 
@@ -284,8 +273,8 @@ def test_propagation_options(env):
     add_mount(b, "/p/slave", "bind", src, ["bind", "rslave"])
     add_mount(b, "/p/private", "bind", src, ["bind", "private"])
     add_mount(b, "/p/unbind", "bind", src, ["bind", "unbindable"])
-    mi = mi_dict(env.run(b).out)
-    opt = {k: " ".join(v[4]) for k, v in mi.items()}
+    mi = mountinfo_map(env.run(b).out)
+    opt = {k: " ".join(m.optional) for k, m in mi.items()}
     assert "shared:" in opt["/p/shared"], opt
     assert "shared:" not in opt["/p/private"] and "master:" not in opt["/p/private"], opt
     assert "unbindable" in opt["/p/unbind"], opt
@@ -298,7 +287,7 @@ def test_rootfs_propagation(env, prop):
     b = env.bundle().sh("awk '$5 == \"/\"' /proc/self/mountinfo")
     b.config["linux"]["rootfsPropagation"] = prop
     r = env.run(b)
-    fields = r.out.split(" - ")[0].split()[6:]
+    fields = mountinfo(r.out)[0].optional
     if "shared" in prop:
         assert any(f.startswith("shared:") for f in fields), r
     elif "unbindable" in prop:

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from helpers import IS_HUSK, wait_for
+from helpers import IS_HUSK, mountinfo, wait_for
 from test_mounts import add_mount
 
 NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
@@ -224,8 +224,7 @@ def mount_ns_holder():
 
 
 def host_root_mount():
-    with open("/proc/self/mountinfo") as f:
-        return [ln for ln in f if ln.split()[4] == "/"]
+    return [m for m in mountinfo() if m.mountpoint == "/"]
 
 
 def test_join_mount_namespace_by_path(env, mount_ns_holder):
