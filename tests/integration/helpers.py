@@ -1,6 +1,6 @@
 """Helpers for the integration tests: the runtime under test and its
 bundles, cgroup paths and files on every host layout, mountinfo and
-/proc/PID/cgroup, processes.  Fixtures live in conftest.py; tests import what
+/proc/PID/cgroup, user namespaces, error checks, processes.  Fixtures live in conftest.py; tests import what
 they need from here (never a private name from another module)."""
 import copy
 import glob
@@ -88,6 +88,24 @@ def reap_zombies():
             return
         if pid == 0:
             return
+
+
+def our_children():
+    """Live (non-zombie) processes whose parent is us: as a subreaper we
+    inherit any orphaned init a failed create leaves."""
+    me = str(os.getpid())
+    kids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if rest[1] == me and rest[0] != "Z":
+            kids.append(p)
+    return kids
 
 
 # A container script counting in /shared/count: running, paused or not.
@@ -253,6 +271,66 @@ def assert_cgroup(b, controller, name, want):
     if v2name == "cpu.max":
         got = got.split()[0]
     assert got == conv(str(want)), (v2name, got, want)
+
+
+# --- bundles --------------------------------------------------------------------
+
+USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def add_mount(b, dest, typ, src=None, options=(), **extra):
+    m = {"destination": dest, "type": typ, "options": list(options)}
+    if src is not None:
+        m["source"] = src
+    m.update(extra)
+    b.config["mounts"].append(m)
+    return m
+
+
+def add_userns(b, host_id=100000, size=65536):
+    """A user namespace mapping container ids 0..size-1 to host_id...; the
+    rootfs is shifted to the ids it has in there, as an image for such a
+    container is: the mapped root must own the rootfs to make mountpoints
+    in it.  Files hard-linked from the shared template get copies of their
+    own first, so the chown reaches no other bundle."""
+    b.add_namespace("user")
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    for top, dirs, files in os.walk(b.rootfs):
+        for name in [""] + dirs + files:
+            p = os.path.join(top, name) if name else top
+            st = os.lstat(p)
+            if os.path.isfile(p) and not os.path.islink(p) and st.st_nlink > 1:
+                tmp = p + ".husk-copy"
+                shutil.copy2(p, tmp)
+                os.replace(tmp, p)
+            if st.st_uid < size and st.st_gid < size:
+                os.lchown(p, host_id + st.st_uid, host_id + st.st_gid)
+    return b
+
+
+def one_line_error(r, *parts):
+    """r failed with one line of error naming every part; returns the line."""
+    assert r.rc != 0, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r
+    for p in parts:
+        assert p in lines[0], r
+    return lines[0]
+
+
+def check_failed_cleanly(env, rt, r):
+    """r (a create or run) exited 1 with husk's one error line, leaving no
+    state and no process behind."""
+    assert r.rc == 1, f"expected exit 1:\n{r!r}"
+    assert rt.ids() == [], f"state left behind: {rt.ids()}\n{r!r}"
+    time.sleep(0.05)
+    kids = our_children()
+    assert not kids, f"processes left behind: {kids}\n{r!r}"
+    if IS_HUSK:
+        lines = r.err.splitlines()
+        assert len(lines) == 1, f"want a single stderr line:\n{r!r}"
+        assert lines[0].startswith(f"husk: create {r.args[-1]}: "), r
 
 
 # --- the runtime, bundles and the per-test environment ---------------------------

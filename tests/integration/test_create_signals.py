@@ -4,7 +4,6 @@ dies of the signal."""
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 

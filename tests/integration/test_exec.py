@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup_dir, cgroup_dirs, pid_alive, \
+from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, add_userns, cgroup_dir, cgroup_dirs, pid_alive, \
     pid_cgroups, read_cgroup, wait_for
 
 
@@ -65,11 +65,7 @@ def test_exec_joins_namespaces(env, rt):
 
 
 def test_exec_user_namespace(env, rt):
-    b = env.bundle()
-    b.add_namespace("user")
-    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    os.chown(b.rootfs, 100000, 100000)
+    b = add_userns(env.bundle())
     _, cid = _running(env, bundle=b)
     pid = rt.state(cid)["pid"]
     r = rt.ok("exec", "-d", "--pid-file", "exec.pid", cid, "sleep", "100")

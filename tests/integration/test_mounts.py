@@ -5,26 +5,7 @@ import subprocess
 
 import pytest
 
-from helpers import has_v1, mountinfo, mountinfo_map
-
-USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-
-
-def add_mount(b, dest, typ, src=None, options=(), **extra):
-    m = {"destination": dest, "type": typ, "options": list(options)}
-    if src is not None:
-        m["source"] = src
-    m.update(extra)
-    b.config["mounts"].append(m)
-    return m
-
-
-def userns(b):
-    b.add_namespace("user")
-    b.config["linux"]["uidMappings"] = USERNS_MAP
-    b.config["linux"]["gidMappings"] = USERNS_MAP
-    # the mapped root must own its rootfs to use it
-    subprocess.run(["chown", "-R", "100000:100000", b.rootfs], check=True)
+from helpers import USERNS_MAP, add_mount, add_userns, has_v1, mountinfo, mountinfo_map
 
 
 # --- cgroup -------------------------------------------------------------------
@@ -75,7 +56,7 @@ def test_cgroup_v1_rw_and_cgroupns(env):
 
 def test_cgroup_in_userns(env):
     b = env.bundle().sh("ls /sys/fs/cgroup | wc -l; grep -c ' /sys/fs/cgroup' /proc/self/mountinfo")
-    userns(b)
+    add_userns(b)
     r = env.run(b)
     n, mounts = r.out.split()
     assert int(n) >= 1 and int(mounts) >= 2, r
@@ -98,7 +79,7 @@ def test_idmap_uses_container_mapping(env):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c '%n %u %g' /idm/root /idm/user /plain/root; "
                         "touch /idm/new && stat -c '%u' /idm/new")
-    userns(b)
+    add_userns(b)
     add_mount(b, "/idm", "bind", src, ["bind", "idmap"])
     add_mount(b, "/plain", "bind", src, ["bind"])
     r = env.run(b)
@@ -123,7 +104,7 @@ def test_idmap_own_mappings_without_userns(env):
 def test_ridmap_recursive(env, rt):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c %u /idm/root /idm/sub/root")
-    userns(b)
+    add_userns(b)
     # a submount inside the source: ridmap maps it too
     sub = os.path.join(env.base, "idsub")
     os.makedirs(sub)
@@ -140,7 +121,7 @@ def test_idmap_two_stage(env):
     """With an intermediate process (time namespace) the requests still work."""
     src = idmap_source(env)
     b = env.bundle().sh("stat -c %u /idm/user")
-    userns(b)
+    add_userns(b)
     b.add_namespace("time")
     add_mount(b, "/idm", "bind", src, ["bind", "idmap"])
     assert env.run(b).out.split() == ["1000"]
@@ -385,7 +366,7 @@ def locked_sources(env):
 def bundle_with_locked_binds(env):
     locked = locked_sources(env)
     b = env.bundle()
-    userns(b)
+    add_userns(b)
     add_mount(b, "/mnt/f", "bind", os.path.join(locked, "f"), ["bind", "ro"])
     add_mount(b, "/mnt/sub", "bind", os.path.join(locked, "sub"), ["rbind"])
     return b
@@ -410,7 +391,7 @@ def test_bind_source_missing_in_userns(env):
     """The runtime's clone of a source fails with the one line it would
     without a user namespace."""
     b = env.bundle().set_args("true")
-    userns(b)
+    add_userns(b)
     add_mount(b, "/mnt/x", "bind", os.path.join(env.base, "nope"), ["bind"])
     n = len(b.config["mounts"]) - 1
     r = env.run(b, ok=False)

@@ -4,7 +4,6 @@ run and for exec."""
 import hashlib
 import os
 import subprocess
-import threading
 
 import pytest
 
