@@ -7,57 +7,13 @@ import time
 
 import pytest
 
-from conftest import IS_HUSK, PURE_V2, cgroup_file, pid_alive, wait_for
-
-COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /shared/count; sleep 0.02; done"
-
-
-def cgfile(controller, b, name):
-    return cgroup_file(controller, b, name)
-
-
-# v1 file -> (v2 file, v1 value -> the v2 value runc's conversion writes)
-V2_OF = {
-    "memory.limit_in_bytes": ("memory.max", str),
-    "memory.soft_limit_in_bytes": ("memory.low", str),
-    "pids.max": ("pids.max", str),
-    "cpu.shares": ("cpu.weight", lambda v: str(1 + ((int(v) - 2) * 9999) // 262142)),
-    "cpu.cfs_quota_us": ("cpu.max", lambda v: v),
-    "cpuset.cpus": ("cpuset.cpus", str),
-    "cpuset.mems": ("cpuset.mems", str),
-}
-
-
-def assert_cg(b, controller, name, want):
-    """The cgroup holds v1 value `want` for v1 file `name` (on a pure v2
-    host: the v2 file and value it converts to)."""
-    if not PURE_V2:
-        got = read(cgfile(controller, b, name))
-        assert (int(got) if isinstance(want, int) else got) == want, (name, got, want)
-        return
-    v2name, conv = V2_OF[name]
-    got = read(cgfile(controller, b, v2name))
-    if v2name == "cpu.max":
-        got = got.split()[0]
-    assert got == conv(str(want)), (v2name, got, want)
-
+from helpers import COUNTER, IS_HUSK, PURE_V2, assert_cgroup, cgroup_file, cgroup_root, pid_alive, \
+    read_cgroup, read_file, shared_count, wait_for
 
 def cpu_period(b):
     if PURE_V2:
-        return read(cgfile("cpu", b, "cpu.max")).split()[1]
-    return read(cgfile("cpu", b, "cpu.cfs_period_us"))
-
-
-def read(path):
-    with open(path) as f:
-        return f.read().strip()
-
-
-def count(b):
-    try:
-        return int(b.read_shared("count") or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
+        return read_cgroup("cpu", b, "cpu.max").split()[1]
+    return read_cgroup("cpu", b, "cpu.cfs_period_us")
 
 
 def started_counter(env, rt, **res):
@@ -65,7 +21,7 @@ def started_counter(env, rt, **res):
     b.config["linux"]["resources"].update(res)
     cid, _ = env.create(b)
     rt.ok("start", cid)
-    assert wait_for(lambda: count(b) > 2), "counter did not start"
+    assert wait_for(lambda: shared_count(b) > 2), "counter did not start"
     return b, cid
 
 
@@ -73,21 +29,21 @@ def test_pause_resume(env, rt):
     b, cid = started_counter(env, rt)
     rt.ok("pause", cid)
     assert rt.state(cid)["status"] == "paused"
-    freezer = cgfile("freezer", b, "freezer.state")
+    freezer = cgroup_file("freezer", b, "freezer.state")
     if os.path.exists(freezer):
-        assert read(freezer) == "FROZEN"
+        assert read_file(freezer) == "FROZEN"
     if PURE_V2:
-        assert read(cgfile("", b, "cgroup.freeze")) == "1"
-        assert wait_for(lambda: "frozen 1" in read(cgfile("", b, "cgroup.events")))
+        assert read_cgroup("unified", b, "cgroup.freeze") == "1"
+        assert wait_for(lambda: "frozen 1" in read_cgroup("unified", b, "cgroup.events"))
     time.sleep(0.1)
-    c1 = count(b)
+    c1 = shared_count(b)
     time.sleep(0.3)
-    assert count(b) == c1, "paused container kept counting"
+    assert shared_count(b) == c1, "paused container kept counting"
     r = rt.fail("pause", cid)
     assert "paused" in r.err
     rt.ok("resume", cid)
     assert rt.state(cid)["status"] == "running"
-    assert wait_for(lambda: count(b) > c1 + 2), "resumed container does not count"
+    assert wait_for(lambda: shared_count(b) > c1 + 2), "resumed container does not count"
     r = rt.fail("resume", cid)
     assert "not paused" in r.err or "running" in r.err, r
 
@@ -121,8 +77,8 @@ def test_delete_paused(env, rt):
     rt.ok("delete", "--force", cid)
     assert rt.ids() == []
     assert not pid_alive(pid)
-    assert not os.path.exists(cgfile("freezer", b, ""))
-    assert not os.path.exists(cgfile("memory", b, ""))
+    assert not os.path.exists(cgroup_file("freezer", b, ""))
+    assert not os.path.exists(cgroup_file("memory", b, ""))
 
 
 def test_kill_all(env, rt):
@@ -150,7 +106,7 @@ def test_kill_all_paused_term_stays_paused(env, rt):
     b = env.bundle().sh("trap 'exit 3' TERM; " + COUNTER)
     cid, _ = env.create(b)
     rt.ok("start", cid)
-    assert wait_for(lambda: count(b) > 2)
+    assert wait_for(lambda: shared_count(b) > 2)
     rt.ok("pause", cid)
     rt.ok("kill", "--all", cid, "TERM")
     assert rt.state(cid)["status"] == "paused"
@@ -250,24 +206,24 @@ def test_update_flags(env, rt):
     rt.ok("update", "--memory", "32m", "--memory-swap", "64m", "--memory-reservation", "16m",
           "--pids-limit", "30", "--cpu-share", "256", "--cpu-period", "50000", "--cpu-quota", "20000",
           "--cpuset-cpus", "0", "--cpuset-mems", "0", cid)
-    assert_cg(b, "memory", "memory.limit_in_bytes", 32 << 20)
-    assert_cg(b, "memory", "memory.soft_limit_in_bytes", 16 << 20)
-    if os.path.exists(cgfile("memory", b, "memory.memsw.limit_in_bytes")):
-        assert_cg(b, "memory", "memory.memsw.limit_in_bytes", 64 << 20)
-    if PURE_V2 and os.path.exists(cgfile("memory", b, "memory.swap.max")):
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 32 << 20)
+    assert_cgroup(b, "memory", "memory.soft_limit_in_bytes", 16 << 20)
+    if os.path.exists(cgroup_file("memory", b, "memory.memsw.limit_in_bytes")):
+        assert_cgroup(b, "memory", "memory.memsw.limit_in_bytes", 64 << 20)
+    if PURE_V2 and os.path.exists(cgroup_file("memory", b, "memory.swap.max")):
         # v2 swap.max is memsw minus the memory limit
-        assert int(read(cgfile("memory", b, "memory.swap.max"))) == 32 << 20
-    assert_cg(b, "pids", "pids.max", "30")
-    assert_cg(b, "cpu", "cpu.shares", "256")
-    assert_cg(b, "cpu", "cpu.cfs_quota_us", "20000")
+        assert int(read_cgroup("memory", b, "memory.swap.max")) == 32 << 20
+    assert_cgroup(b, "pids", "pids.max", "30")
+    assert_cgroup(b, "cpu", "cpu.shares", "256")
+    assert_cgroup(b, "cpu", "cpu.cfs_quota_us", "20000")
     assert cpu_period(b) == "50000"
-    assert_cg(b, "cpuset", "cpuset.cpus", "0")
-    assert_cg(b, "cpuset", "cpuset.mems", "0")
+    assert_cgroup(b, "cpuset", "cpuset.cpus", "0")
+    assert_cgroup(b, "cpuset", "cpuset.mems", "0")
     # raising the limit above the old memsw: the order is swapped
     rt.ok("update", "--memory", "128m", "--memory-swap", "256m", cid)
-    assert_cg(b, "memory", "memory.limit_in_bytes", 128 << 20)
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 128 << 20)
     rt.ok("update", "--pids-limit", "-1", cid)
-    assert_cg(b, "pids", "pids.max", "max")
+    assert_cgroup(b, "pids", "pids.max", "max")
 
 
 def test_update_resources_stdin(env, rt):
@@ -280,14 +236,14 @@ def test_update_resources_stdin(env, rt):
         json.dump(res, f)
     with open(rfile) as f:
         rt.ok("update", "--resources", "-", cid, stdin=f)
-    assert_cg(b, "memory", "memory.limit_in_bytes", 50 << 20)
-    assert_cg(b, "cpu", "cpu.shares", "300")
-    assert_cg(b, "pids", "pids.max", "40")
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 50 << 20)
+    assert_cgroup(b, "cpu", "cpu.shares", "300")
+    assert_cgroup(b, "pids", "pids.max", "40")
     res["pids"]["limit"] = 41
     with open(rfile, "w") as f:
         json.dump(res, f)
     rt.ok("update", "-r", rfile, cid)
-    assert_cg(b, "pids", "pids.max", "41")
+    assert_cgroup(b, "pids", "pids.max", "41")
 
 
 def test_update_unknown_properties_ignored(env, rt):
@@ -301,19 +257,19 @@ def test_update_unknown_properties_ignored(env, rt):
     r = rt.ok("update", "-r", rfile, cid)
     if IS_HUSK:
         assert r.err == "", r
-    assert_cg(b, "pids", "pids.max", "37")
+    assert_cgroup(b, "pids", "pids.max", "37")
 
 
 def _memsw(b):
     """v1 memory+swap limit file, or None where the host has no swap
     accounting (v2: memory.swap.max, when the host has one)."""
-    f = cgfile("memory", b, "memory.swap.max" if PURE_V2 else "memory.memsw.limit_in_bytes")
+    f = cgroup_file("memory", b, "memory.swap.max" if PURE_V2 else "memory.memsw.limit_in_bytes")
     return f if os.path.exists(f) else None
 
 
 def _unlimited():
     """What a v1 memory limit of -1 reads back as (the root's limit)."""
-    return "max" if PURE_V2 else read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    return "max" if PURE_V2 else read_file(f"{cgroup_root('memory')}/memory.limit_in_bytes")
 
 
 def test_update_memory_unlimited(env, rt):
@@ -322,21 +278,21 @@ def test_update_memory_unlimited(env, rt):
     swap unlimited."""
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {"limit": 64 << 20}
-    probe = "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"
+    probe = f"{cgroup_root('memory')}/memory.memsw.limit_in_bytes"
     if PURE_V2 or os.path.exists(probe):
         b.config["linux"]["resources"]["memory"]["swap"] = 128 << 20
     cid, _ = env.create(b)
     rt.ok("start", cid)
-    limit = cgfile("memory", b, "memory.max" if PURE_V2 else "memory.limit_in_bytes")
-    assert read(limit) == str(64 << 20)
+    limit = cgroup_file("memory", b, "memory.max" if PURE_V2 else "memory.limit_in_bytes")
+    assert read_file(limit) == str(64 << 20)
     rt.ok("update", "--memory", "-1", cid)
-    assert read(limit) == _unlimited()
+    assert read_file(limit) == _unlimited()
     if _memsw(b):
-        assert read(_memsw(b)) == _unlimited()
+        assert read_file(_memsw(b)) == _unlimited()
     rt.ok("update", "--memory", "32m", cid)
-    assert read(limit) == str(32 << 20)
+    assert read_file(limit) == str(32 << 20)
     if _memsw(b):
-        assert read(_memsw(b)) == _unlimited()
+        assert read_file(_memsw(b)) == _unlimited()
 
 
 def test_update_value_parsing(env, rt):
@@ -351,26 +307,26 @@ def test_update_value_parsing(env, rt):
     for val, want in (("8 MiB", 8 << 20), ("16M", 16 << 20), ("4096kb", 4 << 20), ("0.5g", 512 << 20),
                       ("12582912", 12 << 20), ("2GB", 2 << 30)):
         rt.ok("update", "--memory", val, cid)
-        assert_cg(b, "memory", "memory.limit_in_bytes", want)
+        assert_cgroup(b, "memory", "memory.limit_in_bytes", want)
     for args in (("--memory", "1.5.5m"), ("--memory", "-2"), ("--memory", "5x"),
                  ("--memory", "m"), ("--cpu-share", "-5"), ("--cpu-period", "-1"),
                  ("--pids-limit", "many")):
         r = rt.fail("update", *args, cid)
         assert len(r.err.strip().splitlines()) == 1, r
-    assert_cg(b, "memory", "memory.limit_in_bytes", 2 << 30)
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 2 << 30)
     rt.ok("update", "--cpu-quota", "30000", cid)
-    assert_cg(b, "cpu", "cpu.cfs_quota_us", "30000")
+    assert_cgroup(b, "cpu", "cpu.cfs_quota_us", "30000")
     rt.ok("update", "--cpu-quota", "-1", cid)
     if PURE_V2:
-        assert read(cgfile("cpu", b, "cpu.max")).split()[0] == "max"
+        assert read_cgroup("cpu", b, "cpu.max").split()[0] == "max"
     else:
-        assert_cg(b, "cpu", "cpu.cfs_quota_us", "-1")
+        assert_cgroup(b, "cpu", "cpu.cfs_quota_us", "-1")
     rt.ok("update", "--pids-limit", "0", "--blkio-weight", "0", cid)
-    assert_cg(b, "pids", "pids.max", "50")
+    assert_cgroup(b, "pids", "pids.max", "50")
     rt.ok("update", "--kernel-memory", "5m", "--kernel-memory-tcp", "5m", cid)
-    tcp = cgfile("memory", b, "memory.kmem.tcp.limit_in_bytes")
+    tcp = cgroup_file("memory", b, "memory.kmem.tcp.limit_in_bytes")
     if not PURE_V2 and os.path.exists(tcp):
-        assert read(tcp) == _unlimited()
+        assert read_file(tcp) == _unlimited()
 
 
 def test_update_keeps_device_rules(env, rt):
@@ -381,24 +337,24 @@ def test_update_keeps_device_rules(env, rt):
         {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"})
     cid, _ = env.create(b)
     rt.ok("start", cid)
-    devlist = cgfile("devices", b, "devices.list")
-    before = None if PURE_V2 else sorted(read(devlist).splitlines())
+    devlist = cgroup_file("devices", b, "devices.list")
+    before = None if PURE_V2 else sorted(read_file(devlist).splitlines())
     assert before is None or "c 1:11 r" in before, before
     rfile = os.path.join(env.base, "devices.json")
     for rules in ([{"allow": False, "access": "rwm"}], [{"allow": True, "access": "rwm"}]):
         with open(rfile, "w") as f:
             json.dump({"devices": rules, "pids": {"limit": 20}}, f)
         rt.ok("update", "-r", rfile, cid)
-        assert_cg(b, "pids", "pids.max", "20")
+        assert_cgroup(b, "pids", "pids.max", "20")
         if before is not None:
-            assert sorted(read(devlist).splitlines()) == before
+            assert sorted(read_file(devlist).splitlines()) == before
         rt.ok("exec", cid, "sh", "-c", "echo x > /dev/null")
     # devices alone: nothing to do, and no error
     with open(rfile, "w") as f:
         json.dump({"devices": [{"allow": False, "access": "rwm"}]}, f)
     rt.ok("update", "-r", rfile, cid)
     if before is not None:
-        assert sorted(read(devlist).splitlines()) == before
+        assert sorted(read_file(devlist).splitlines()) == before
 
 
 @pytest.mark.husk_only  # runc 1.1.5 spells it --cpu-share only
@@ -406,9 +362,9 @@ def test_update_cpu_shares_spelling(env, rt):
     b = env.bundle().set_args("sleep", "100")
     cid, _ = env.create(b)
     rt.ok("update", "--cpu-shares", "300", cid)
-    assert_cg(b, "cpu", "cpu.shares", "300")
+    assert_cgroup(b, "cpu", "cpu.shares", "300")
     rt.ok("update", "--cpu-share", "400", cid)
-    assert_cg(b, "cpu", "cpu.shares", "400")
+    assert_cgroup(b, "cpu", "cpu.shares", "400")
 
 
 @pytest.mark.husk_only
@@ -438,7 +394,7 @@ def test_update_check_before_update(env, rt):
     assert wait_for(lambda: os.path.exists(b.shared_file("ready")))
     r = rt.fail("update", "--memory", "1m", cid)
     assert "checkBeforeUpdate" in r.err
-    assert_cg(b, "memory", "memory.limit_in_bytes", 64 << 20)
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 64 << 20)
 
 
 @pytest.mark.husk_only
@@ -448,8 +404,8 @@ def test_update_kept_in_state(env, rt):
     cid, _ = env.create(b)
     rt.ok("update", "--memory", "40m", "--memory-swap", "80m", cid)
     rt.ok("update", "--memory-reservation", "10m", cid)
-    assert_cg(b, "memory", "memory.limit_in_bytes", 40 << 20)
-    assert_cg(b, "memory", "memory.soft_limit_in_bytes", 10 << 20)
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 40 << 20)
+    assert_cgroup(b, "memory", "memory.soft_limit_in_bytes", 10 << 20)
 
 
 def test_update_stopped_refused(env, rt):

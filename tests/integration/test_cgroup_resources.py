@@ -1,21 +1,12 @@
 """linux.resources on this (v1 hybrid) host: values read back from the
 cgroup files, limits that bite, and bad input refused with nothing left."""
 import glob
-import json
 import os
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_HUSK, PURE_V2, _cgroup_dirs, cgroup_file as cg
-
-
-def read(controller, b, name):
-    with open(cg(controller, b, name)) as f:
-        return f.read().strip()
-
-
-def has_v1(ctrl):
-    return os.path.isdir(f"/sys/fs/cgroup/{ctrl}") and not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+from helpers import CGROUP_PARENT, HAS_CGROUP2, IS_HUSK, PURE_V2, cgroup2_controllers, \
+    cgroup_dirs, cgroup_file, cgroup_root, has_v1, one_line_error, read_cgroup, read_file
 
 
 # Tests that read v1 files; the rest run on v1, hybrid and pure v2 hosts
@@ -24,21 +15,12 @@ v1_only = pytest.mark.skipif(not has_v1("memory"), reason="reads v1 cgroup files
 v2_only = pytest.mark.skipif(not PURE_V2, reason="pure cgroup v2 host only")
 
 
-def v2_controllers():
-    with open("/sys/fs/cgroup/cgroup.controllers") as f:
-        return f.read().split()
-
-
 def assert_refused(env, b, *fragments):
     """create fails with one line naming the problem; nothing is left."""
     cid, r = env.create(b, ok=False)
-    assert r.rc != 0, r
-    lines = [l for l in r.err.splitlines() if l.strip()]
-    assert len(lines) == 1, r
-    for frag in fragments:
-        assert frag in r.err, r
+    one_line_error(r, *fragments)
     assert env.rt.ids() == [], r
-    assert _cgroup_dirs(b.unique) == [], r
+    assert cgroup_dirs(b) == [], r
     return r
 
 
@@ -49,11 +31,11 @@ def test_memory_values(env, rt):
         "limit": 64 << 20, "swap": 96 << 20, "reservation": 32 << 20,
         "swappiness": 10, "disableOOMKiller": False}
     env.create(b)
-    assert int(read("memory", b, "memory.limit_in_bytes")) == 64 << 20
-    assert int(read("memory", b, "memory.soft_limit_in_bytes")) == 32 << 20
-    assert read("memory", b, "memory.swappiness") == "10"
-    if os.path.exists(cg("memory", b, "memory.memsw.limit_in_bytes")):
-        assert int(read("memory", b, "memory.memsw.limit_in_bytes")) == 96 << 20
+    assert int(read_cgroup("memory", b, "memory.limit_in_bytes")) == 64 << 20
+    assert int(read_cgroup("memory", b, "memory.soft_limit_in_bytes")) == 32 << 20
+    assert read_cgroup("memory", b, "memory.swappiness") == "10"
+    if os.path.exists(cgroup_file("memory", b, "memory.memsw.limit_in_bytes")):
+        assert int(read_cgroup("memory", b, "memory.memsw.limit_in_bytes")) == 96 << 20
 
 
 def test_memory_hog_is_oom_killed(env):
@@ -73,7 +55,7 @@ def test_memory_limit_minus_one(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {"limit": -1}
     env.create(b)
-    assert int(read("memory", b, "memory.limit_in_bytes")) > 1 << 60
+    assert int(read_cgroup("memory", b, "memory.limit_in_bytes")) > 1 << 60
 
 
 def test_pids_limit_value_and_bite(env):
@@ -92,13 +74,13 @@ def test_cpu_values(env, rt):
         "shares": 512, "quota": 50000, "period": 100000, "burst": 10000, "idle": 0,
         "cpus": "0", "mems": "0"}
     env.create(b)
-    assert read("cpu", b, "cpu.shares") == "512"
-    assert read("cpu", b, "cpu.cfs_quota_us") == "50000"
-    assert read("cpu", b, "cpu.cfs_period_us") == "100000"
-    if os.path.exists(cg("cpu", b, "cpu.cfs_burst_us")):
-        assert read("cpu", b, "cpu.cfs_burst_us") == "10000"
-    assert read("cpuset", b, "cpuset.cpus") == "0"
-    assert read("cpuset", b, "cpuset.mems") == "0"
+    assert read_cgroup("cpu", b, "cpu.shares") == "512"
+    assert read_cgroup("cpu", b, "cpu.cfs_quota_us") == "50000"
+    assert read_cgroup("cpu", b, "cpu.cfs_period_us") == "100000"
+    if os.path.exists(cgroup_file("cpu", b, "cpu.cfs_burst_us")):
+        assert read_cgroup("cpu", b, "cpu.cfs_burst_us") == "10000"
+    assert read_cgroup("cpuset", b, "cpuset.cpus") == "0"
+    assert read_cgroup("cpuset", b, "cpuset.mems") == "0"
 
 
 @v1_only
@@ -107,8 +89,8 @@ def test_cpu_quota_smaller_period_order(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["cpu"] = {"quota": 5000, "period": 10000}
     env.create(b)
-    assert read("cpu", b, "cpu.cfs_quota_us") == "5000"
-    assert read("cpu", b, "cpu.cfs_period_us") == "10000"
+    assert read_cgroup("cpu", b, "cpu.cfs_quota_us") == "5000"
+    assert read_cgroup("cpu", b, "cpu.cfs_period_us") == "10000"
 
 
 @v1_only
@@ -116,10 +98,9 @@ def test_cpu_quota_smaller_period_order(env, rt):
 def test_cpu_realtime_beyond_parent_refused(env):
     b = env.bundle().set_args("true")
     b.config["linux"]["resources"]["cpu"] = {"realtimeRuntime": 950000, "realtimePeriod": 1000000}
-    if os.path.exists(f"/sys/fs/cgroup/cpu/{CGROUP_PARENT}/cpu.rt_runtime_us"):
-        with open(f"/sys/fs/cgroup/cpu/{CGROUP_PARENT}/cpu.rt_runtime_us") as f:
-            if int(f.read()) >= 950000:
-                pytest.skip("parent grants realtime time")
+    parent_rt = f"{cgroup_root('cpu')}/{CGROUP_PARENT}/cpu.rt_runtime_us"
+    if os.path.exists(parent_rt) and int(read_file(parent_rt)) >= 950000:
+        pytest.skip("parent grants realtime time")
     assert_refused(env, b, "cpu.realtime")
 
 
@@ -127,7 +108,7 @@ def test_cpu_realtime_beyond_parent_refused(env):
 def test_cpuset_inherited_without_values(env, rt):
     b = env.bundle().set_args("sleep", "100")
     env.create(b)
-    assert read("cpuset", b, "cpuset.cpus") != ""
+    assert read_cgroup("cpuset", b, "cpuset.cpus") != ""
 
 
 @v1_only
@@ -146,8 +127,8 @@ def test_blkio_throttle_and_weight(env, rt):
         "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
         "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
     env.create(b)
-    assert f"{major}:{minor} 1048576" in read("blkio", b, "blkio.throttle.read_bps_device")
-    assert f"{major}:{minor} 100" in read("blkio", b, "blkio.throttle.write_iops_device")
+    assert f"{major}:{minor} 1048576" in read_cgroup("blkio", b, "blkio.throttle.read_bps_device")
+    assert f"{major}:{minor} 100" in read_cgroup("blkio", b, "blkio.throttle.write_iops_device")
 
 
 @v1_only
@@ -155,10 +136,10 @@ def test_blkio_weight(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["blockIO"] = {"weight": 300}
     cid, r = env.create(b, ok=False)
-    files = [f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(cg("blkio", b, f))]
+    files = [f for f in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(cgroup_file("blkio", b, f))]
     if r.rc == 0:
         assert files, "weight accepted without a weight file"
-        assert "300" in read("blkio", b, files[0])
+        assert "300" in read_cgroup("blkio", b, files[0])
     else:
         assert "blockIO.weight" in r.err and "not supported" in r.err, r
 
@@ -171,8 +152,8 @@ def test_hugetlb_where_it_lives(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 4 << 20}]
     env.create(b)
-    v1 = cg("hugetlb", b, "hugetlb.2MB.limit_in_bytes")
-    v2 = cg("unified", b, "hugetlb.2MB.max")
+    v1 = cgroup_file("hugetlb", b, "hugetlb.2MB.limit_in_bytes")
+    v2 = cgroup_file("unified", b, "hugetlb.2MB.max")
     path = v1 if os.path.exists(v1) else v2
     with open(path) as f:
         assert int(f.read()) == 4 << 20
@@ -187,16 +168,14 @@ def test_hugetlb_unknown_page_size_refused(env):
 
 @pytest.mark.husk_only
 def test_unified_on_hybrid(env, rt):
-    if not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
+    if PURE_V2 or not HAS_CGROUP2:
         pytest.skip("not hybrid")
-    with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
-        if "hugetlb" not in f.read().split():
-            pytest.skip("hugetlb not on the unified hierarchy")
+    if "hugetlb" not in cgroup2_controllers():
+        pytest.skip("hugetlb not on the unified hierarchy")
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["unified"] = {"hugetlb.2MB.max": "2097152"}
     env.create(b)
-    with open(cg("unified", b, "hugetlb.2MB.max")) as f:
-        assert f.read().strip() == "2097152"
+    assert read_cgroup("unified", b, "hugetlb.2MB.max") == "2097152"
 
 
 @v1_only
@@ -213,7 +192,7 @@ def test_network_without_net_cls_refused(env, rt):
     b.config["linux"]["resources"]["network"] = {"classID": 1048577}
     if has_v1("net_cls"):
         env.create(b)
-        assert read("net_cls", b, "net_cls.classid") == "1048577"
+        assert read_cgroup("net_cls", b, "net_cls.classid") == "1048577"
     else:
         assert_refused(env, b, "network.classID", "net_cls")
 
@@ -222,7 +201,7 @@ def test_network_without_net_cls_refused(env, rt):
 def test_rdma_without_controller_refused(env, rt):
     b = env.bundle().set_args("true")
     b.config["linux"]["resources"]["rdma"] = {"mlx5_1": {"hcaHandles": 3}}
-    if has_v1("rdma") or (PURE_V2 and "rdma" in v2_controllers()):
+    if has_v1("rdma") or (PURE_V2 and "rdma" in cgroup2_controllers()):
         pytest.skip("host has rdma")
     assert_refused(env, b, "rdma")
 
@@ -262,7 +241,7 @@ def test_unknown_resource_properties_ignored(env, rt):
     cid, r = env.create(b)
     if IS_HUSK:
         assert r.err == "", r
-    assert read("pids", b, "pids.max") == "42"
+    assert read_cgroup("pids", b, "pids.max") == "42"
     env.rt.ok("start", cid)
     assert env.rt.state(cid)["status"] == "running"
 
@@ -275,8 +254,8 @@ def test_resources_as_reals(env, rt):
     b.config["linux"]["resources"]["pids"] = {"limit": 50.0}
     env.create(b)
     mem = "memory.max" if PURE_V2 else "memory.limit_in_bytes"
-    assert int(read("memory", b, mem)) == 64 << 20
-    assert read("pids", b, "pids.max") == "50"
+    assert int(read_cgroup("memory", b, mem)) == 64 << 20
+    assert read_cgroup("pids", b, "pids.max") == "50"
 
 
 # mknod is allowed (c *:* m); opening the node is up to the rules
@@ -321,7 +300,7 @@ def test_devices_list_v1(env, rt):
     b.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
     b.config["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}]
     env.create(b)
-    rules = read("devices", b, "devices.list").splitlines()
+    rules = read_cgroup("devices", b, "devices.list").splitlines()
     assert "a *:* rwm" not in rules
     for want in ("c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm"):
         assert want in rules, rules
@@ -383,11 +362,11 @@ def test_v2_memory_values(env, rt):
     b.config["linux"]["resources"]["memory"] = {
         "limit": 64 << 20, "swap": 96 << 20, "reservation": 32 << 20}
     env.create(b)
-    assert int(read("memory", b, "memory.max")) == 64 << 20
-    assert int(read("memory", b, "memory.low")) == 32 << 20
-    if os.path.exists(cg("memory", b, "memory.swap.max")):
+    assert int(read_cgroup("memory", b, "memory.max")) == 64 << 20
+    assert int(read_cgroup("memory", b, "memory.low")) == 32 << 20
+    if os.path.exists(cgroup_file("memory", b, "memory.swap.max")):
         # v2 swap is memsw minus the limit (runc's conversion)
-        assert int(read("memory", b, "memory.swap.max")) == 32 << 20
+        assert int(read_cgroup("memory", b, "memory.swap.max")) == 32 << 20
 
 
 @v2_only
@@ -395,7 +374,7 @@ def test_v2_memory_limit_minus_one(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["memory"] = {"limit": -1}
     env.create(b)
-    assert read("memory", b, "memory.max") == "max"
+    assert read_cgroup("memory", b, "memory.max") == "max"
 
 
 @v2_only
@@ -405,10 +384,10 @@ def test_v2_cpu_values(env, rt):
         "shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"}
     env.create(b)
     # runc: weight = 1 + ((shares - 2) * 9999) / 262142
-    assert read("cpu", b, "cpu.weight") == str(1 + (1022 * 9999) // 262142)
-    assert read("cpu", b, "cpu.max") == "50000 100000"
-    assert read("cpuset", b, "cpuset.cpus") == "0"
-    assert read("cpuset", b, "cpuset.mems") == "0"
+    assert read_cgroup("cpu", b, "cpu.weight") == str(1 + (1022 * 9999) // 262142)
+    assert read_cgroup("cpu", b, "cpu.max") == "50000 100000"
+    assert read_cgroup("cpuset", b, "cpuset.cpus") == "0"
+    assert read_cgroup("cpuset", b, "cpuset.mems") == "0"
 
 
 @v2_only
@@ -416,7 +395,7 @@ def test_v2_cpu_period_only_keeps_max(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["cpu"] = {"period": 50000}
     env.create(b)
-    assert read("cpu", b, "cpu.max") == "max 50000"
+    assert read_cgroup("cpu", b, "cpu.max") == "max 50000"
 
 
 @v2_only
@@ -424,13 +403,13 @@ def test_v2_io_weight(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["blockIO"] = {"weight": 500}
     env.create(b)
-    files = [f for f in ("io.weight", "io.bfq.weight") if os.path.exists(cg("io", b, f))]
+    files = [f for f in ("io.weight", "io.bfq.weight") if os.path.exists(cgroup_file("io", b, f))]
     if not files:
         pytest.skip("no io weight file (no io scheduler with weights)")
     # runc: io.weight = 1 + ((blkio - 10) * 9999) / 990
     want = str(1 + ((500 - 10) * 9999) // 990)
-    assert any(want in read("io", b, f) or "500" in read("io", b, f) for f in files), \
-        {f: read("io", b, f) for f in files}
+    assert any(want in read_cgroup("io", b, f) or "500" in read_cgroup("io", b, f) for f in files), \
+        {f: read_cgroup("io", b, f) for f in files}
 
 
 @v2_only
@@ -438,8 +417,8 @@ def test_v2_unified_memory_high(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["unified"] = {"memory.high": "33554432", "pids.max": "7"}
     env.create(b)
-    assert read("memory", b, "memory.high") == "33554432"
-    assert read("pids", b, "pids.max") == "7"
+    assert read_cgroup("memory", b, "memory.high") == "33554432"
+    assert read_cgroup("pids", b, "pids.max") == "7"
 
 
 def _block_dev():
@@ -458,8 +437,8 @@ def test_v2_io_max(env, rt):
         "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
         "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}
     env.create(b)
-    line = [l for l in read("io", b, "io.max").splitlines() if l.startswith(f"{major}:{minor} ")]
-    assert line, read("io", b, "io.max")
+    line = [l for l in read_cgroup("io", b, "io.max").splitlines() if l.startswith(f"{major}:{minor} ")]
+    assert line, read_cgroup("io", b, "io.max")
     fields = dict(f.split("=") for f in line[0].split()[1:])
     assert fields["rbps"] == "1048576" and fields["wiops"] == "100", line
     assert fields["wbps"] == "max" and fields["riops"] == "max", line
@@ -469,8 +448,8 @@ def test_v2_io_max(env, rt):
 def test_v2_cpuset_inherited_without_values(env, rt):
     b = env.bundle().set_args("sleep", "100")
     env.create(b)
-    assert read("cpuset", b, "cpuset.cpus.effective") != ""
-    assert read("cpuset", b, "cpuset.mems.effective") != ""
+    assert read_cgroup("cpuset", b, "cpuset.cpus.effective") != ""
+    assert read_cgroup("cpuset", b, "cpuset.mems.effective") != ""
 
 
 def test_starts_under_tight_memory_limit(env):
@@ -487,12 +466,12 @@ def test_v2_cpu_burst_and_idle(env, rt):
     b = env.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000, "burst": 10000}
     env.create(b)
-    if os.path.exists(cg("cpu", b, "cpu.max.burst")):
-        assert read("cpu", b, "cpu.max.burst") == "10000"
+    if os.path.exists(cgroup_file("cpu", b, "cpu.max.burst")):
+        assert read_cgroup("cpu", b, "cpu.max.burst") == "10000"
     b2 = env.bundle().set_args("sleep", "100")
     b2.config["linux"]["resources"]["cpu"] = {"idle": 1}
     env.create(b2)
-    assert read("cpu", b2, "cpu.idle") == "1"
+    assert read_cgroup("cpu", b2, "cpu.idle") == "1"
 
 
 @v2_only

@@ -6,51 +6,19 @@ the eBPF device program, cgroup.freeze, cgroup.kill, v2 files and v2
 errors.  On a real v2 host the same tests run without the wrapper."""
 import json
 import os
-import stat
+import time
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_HUSK, pid_alive, wait_for
+from helpers import CGROUP_PARENT, COUNTER, HAS_CGROUP2, cgroup2_controllers, cgroup_dir, \
+    pid_alive, read_cgroup, shared_count, wait_for, write_file
 
-UNIFIED = "/sys/fs/cgroup/unified"
-PURE_V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
+# the v2 fixture (conftest.py) runs the runtime in a private mount namespace
+# with the unified hierarchy on /sys/fs/cgroup where the host is hybrid
 pytestmark = [
     pytest.mark.husk_only,
-    pytest.mark.skipif(not PURE_V2 and not os.path.exists(f"{UNIFIED}/cgroup.controllers"),
-                       reason="no cgroup2 hierarchy"),
+    pytest.mark.skipif(not HAS_CGROUP2, reason="no cgroup2 hierarchy"),
 ]
-
-WRAPPER = """#!/bin/sh
-exec unshare -m --propagation private sh -c 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$0" "$@"' {husk} "$@"
-"""
-
-
-@pytest.fixture
-def v2(env):
-    """env whose runtime sees a pure cgroup v2 host."""
-    if not PURE_V2:
-        w = os.path.join(env.base, "husk-v2")
-        with open(w, "w") as f:
-            f.write(WRAPPER.format(husk=env.rt.binary))
-        os.chmod(w, stat.S_IRWXU)
-        env.rt.binary = w
-    return env
-
-
-def cgdir(b):
-    base = "/sys/fs/cgroup" if PURE_V2 else UNIFIED
-    return f"{base}/{CGROUP_PARENT}/{b.unique}"
-
-
-def read(b, name):
-    with open(f"{cgdir(b)}/{name}") as f:
-        return f.read().strip()
-
-
-def controllers():
-    with open(("/sys/fs/cgroup" if PURE_V2 else UNIFIED) + "/cgroup.controllers") as f:
-        return f.read().split()
 
 
 def test_born_in_cgroup(v2):
@@ -63,7 +31,7 @@ def test_born_in_cgroup(v2):
     with open(f"/proc/{pid}/cgroup") as f:
         lines = f.read().splitlines()
     assert f"0::/{CGROUP_PARENT}/{b.unique}" in lines, lines
-    assert str(pid) in read(b, "cgroup.procs").split()
+    assert str(pid) in read_cgroup("unified", b, "cgroup.procs").split()
     assert os.readlink(f"/proc/{pid}/ns/cgroup") != os.readlink("/proc/self/ns/cgroup")
 
 
@@ -89,33 +57,26 @@ def test_devices_ebpf(v2):
 
 
 def test_pause_resume_v2(v2):
-    b = v2.bundle().sh("i=0; while true; do i=$((i+1)); echo $i > /shared/count; sleep 0.02; done")
+    b = v2.bundle().sh(COUNTER)
     cid, _ = v2.create(b)
     v2.rt.ok("start", cid)
-
-    def count():
-        try:
-            return int(b.read_shared("count") or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
-    assert wait_for(lambda: count() > 2)
+    assert wait_for(lambda: shared_count(b) > 2)
     v2.rt.ok("pause", cid)
-    assert read(b, "cgroup.freeze") == "1"
-    assert "frozen 1" in read(b, "cgroup.events")
+    assert read_cgroup("unified", b, "cgroup.freeze") == "1"
+    assert "frozen 1" in read_cgroup("unified", b, "cgroup.events")
     assert v2.rt.state(cid)["status"] == "paused"
-    c1 = count()
-    import time
+    c1 = shared_count(b)
     time.sleep(0.3)
-    assert count() == c1
+    assert shared_count(b) == c1
     v2.rt.ok("resume", cid)
     assert v2.rt.state(cid)["status"] == "running"
-    assert wait_for(lambda: count() > c1 + 2)
+    assert wait_for(lambda: shared_count(b) > c1 + 2)
     # delete --force of a paused container (frozen v2 tasks die from SIGKILL)
     v2.rt.ok("pause", cid)
     pid = v2.rt.state(cid)["pid"]
     v2.rt.ok("delete", "--force", cid)
     assert not pid_alive(pid)
-    assert not os.path.exists(cgdir(b))
+    assert not os.path.exists(cgroup_dir("unified", b))
 
 
 def test_kill_all_v2(v2):
@@ -129,30 +90,30 @@ def test_kill_all_v2(v2):
 
 
 def test_v1_only_controller_refused_on_v2(v2):
-    if "memory" in controllers():
+    if "memory" in cgroup2_controllers():
         pytest.skip("memory is on the unified hierarchy here")
     b = v2.bundle().set_args("true")
     b.config["linux"]["resources"]["memory"] = {"limit": 1 << 26}
     cid, r = v2.create(b, ok=False)
     assert r.rc != 0 and "no memory cgroup controller" in r.err, r
     assert v2.rt.ids() == []
-    assert not os.path.exists(cgdir(b))
+    assert not os.path.exists(cgroup_dir("unified", b))
 
 
 def test_hugetlb_and_unified_v2(v2):
-    if "hugetlb" not in controllers():
+    if "hugetlb" not in cgroup2_controllers():
         pytest.skip("no hugetlb on the unified hierarchy")
     b = v2.bundle().set_args("sleep", "100")
     b.config["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 8 << 20}]
     b.config["linux"]["resources"]["unified"] = {"cgroup.max.descendants": "5"}
     cid, _ = v2.create(b)
-    assert read(b, "hugetlb.2MB.max") == str(8 << 20)
-    assert read(b, "cgroup.max.descendants") == "5"
+    assert read_cgroup("unified", b, "hugetlb.2MB.max") == str(8 << 20)
+    assert read_cgroup("unified", b, "cgroup.max.descendants") == "5"
     res = os.path.join(v2.base, "res.json")
     with open(res, "w") as f:
         json.dump({"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]}, f)
     v2.rt.ok("update", "-r", res, cid)
-    assert read(b, "hugetlb.2MB.max") == str(4 << 20)
+    assert read_cgroup("unified", b, "hugetlb.2MB.max") == str(4 << 20)
     ev = json.loads(v2.rt.ok("events", "--stats", cid).out)
     assert ev["type"] == "stats" and "2MB" in ev["data"]["hugetlb"]
     assert ev["data"]["cpu"]["usage"].get("total", 0) >= 0
@@ -164,14 +125,14 @@ def test_unified_unknown_file_refused(v2):
     cid, r = v2.create(b, ok=False)
     assert r.rc != 0 and "cgroup.nonexistent" in r.err, r
     assert v2.rt.ids() == []
-    assert not os.path.exists(cgdir(b))
+    assert not os.path.exists(cgroup_dir("unified", b))
 
 
 def test_exec_into_container_with_own_subcgroups_v2(v2):
     """A container that made sub-cgroups with controllers of their own (as
     systemd inside does) has no room for processes in its cgroup: exec
     joins the init's cgroup below it instead of failing with EBUSY."""
-    ctl = [c for c in controllers() if c in ("pids", "hugetlb", "memory", "cpu")]
+    ctl = [c for c in cgroup2_controllers() if c in ("pids", "hugetlb", "memory", "cpu")]
     if not ctl:
         pytest.skip("no controller on the unified hierarchy to enable")
     b = v2.bundle().set_args("sleep", "100")
@@ -180,10 +141,9 @@ def test_exec_into_container_with_own_subcgroups_v2(v2):
     cid, _ = v2.create(b)
     v2.rt.ok("start", cid)
     init = v2.rt.state(cid)["pid"]
-    os.mkdir(f"{cgdir(b)}/init.scope")
-    with open(f"{cgdir(b)}/init.scope/cgroup.procs", "w") as f:
-        f.write(str(init))
-    with open(f"{cgdir(b)}/cgroup.subtree_control", "w") as f:
-        f.write(f"+{ctl[0]}")
+    d = cgroup_dir("unified", b)
+    os.mkdir(f"{d}/init.scope")
+    write_file(f"{d}/init.scope/cgroup.procs", str(init))
+    write_file(f"{d}/cgroup.subtree_control", f"+{ctl[0]}")
     r = v2.rt.ok("exec", cid, "cat", "/proc/self/cgroup")
     assert r.out.strip().endswith("/init.scope"), r

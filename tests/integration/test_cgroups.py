@@ -5,29 +5,23 @@ import time
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_HUSK, PURE_V2, _cgroup_dirs, cgroup_file as cg
+from helpers import IS_HUSK, PURE_V2, assert_cgroup, cgroup_dir, cgroup_dirs, pid_cgroups, \
+    read_cgroup, read_file, write_file
 
 
 def test_placed_in_cgroups_path(env, rt):
     b = env.bundle().set_args("sleep", "100")
     cid, _ = env.create(b)
     pid = rt.state(cid)["pid"]
-    with open(f"/proc/{pid}/cgroup") as f:
-        lines = f.read().splitlines()
+    cgroups = pid_cgroups(pid)
     if PURE_V2:
-        assert lines == [f"0::{b.cgroups_path}"], lines
-        with open(cg("", b, "cgroup.procs")) as f:
-            assert str(pid) in f.read().split()
+        assert cgroups == {"": b.cgroups_path}, cgroups
+        assert str(pid) in read_cgroup("unified", b, "cgroup.procs").split()
         return
-    path_of = {}
-    for line in lines:
-        _, ctrls, path = line.split(":", 2)
-        for c in ctrls.split(","):
-            path_of[c] = path
+    path_of = {c: path for ctrls, path in cgroups.items() for c in ctrls.split(",")}
     for ctrl in ("memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset"):
-        assert path_of.get(ctrl) == b.cgroups_path, (ctrl, lines)
-    with open(cg("memory", b, "cgroup.procs")) as f:
-        assert str(pid) in f.read().split()
+        assert path_of.get(ctrl) == b.cgroups_path, (ctrl, cgroups)
+    assert str(pid) in read_cgroup("memory", b, "cgroup.procs").split()
 
 
 def test_memory_and_pids_limits(env, rt):
@@ -36,21 +30,10 @@ def test_memory_and_pids_limits(env, rt):
     b.config["linux"]["resources"]["pids"] = {"limit": 42}
     b.config["linux"]["resources"]["cpu"] = {"shares": 512}
     cid, _ = env.create(b)
-    if PURE_V2:
-        with open(cg("memory", b, "memory.max")) as f:
-            assert int(f.read()) == 64 * 1024 * 1024
-        with open(cg("pids", b, "pids.max")) as f:
-            assert f.read().strip() == "42"
-        with open(cg("cpu", b, "cpu.weight")) as f:
-            # runc's shares -> weight: 1 + ((512 - 2) * 9999) / 262142
-            assert f.read().strip() == "20"
-        return
-    with open(cg("memory", b, "memory.limit_in_bytes")) as f:
-        assert int(f.read()) == 64 * 1024 * 1024
-    with open(cg("pids", b, "pids.max")) as f:
-        assert f.read().strip() == "42"
-    with open(cg("cpu", b, "cpu.shares")) as f:
-        assert f.read().strip() == "512"
+    # on pure v2: memory.max, pids.max and cpu.weight 20 (runc's conversion)
+    assert_cgroup(b, "memory", "memory.limit_in_bytes", 64 * 1024 * 1024)
+    assert_cgroup(b, "pids", "pids.max", "42")
+    assert_cgroup(b, "cpu", "cpu.shares", "512")
 
 
 def test_pids_limit_enforced(env):
@@ -69,10 +52,10 @@ def test_pids_limit_enforced(env):
 def test_cgroup_removed_after_delete(env, rt):
     b = env.bundle().set_args("sleep", "100")
     cid, _ = env.create(b)
-    assert os.path.isdir(cg("memory", b, ""))
+    assert os.path.isdir(cgroup_dir("memory", b))
     rt.ok("delete", "--force", cid)
-    assert not os.path.exists(cg("memory", b, "")), "memory cgroup left"
-    assert not os.path.exists(cg("pids", b, "")), "pids cgroup left"
+    assert not os.path.exists(cgroup_dir("memory", b)), "memory cgroup left"
+    assert not os.path.exists(cgroup_dir("pids", b)), "pids cgroup left"
 
 
 def test_device_rules_rewritten_without_a_gap(env, rt):
@@ -100,34 +83,23 @@ def test_device_rules_rewritten_without_a_gap(env, rt):
 
 # --- a cgroupsPath that exists already ----------------------------------------
 
-def _write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _read(path):
-    with open(path) as f:
-        return f.read().strip()
-
-
 @pytest.fixture
 def frozen_cgroup(env):
     """The bundle's cgroup made by the test and frozen, in the freezer
     hierarchy (v1) or the unified one (pure v2); thawed and removed after."""
     b = env.bundle().set_args("true")
     if PURE_V2:
-        d, f, frozen, thawed = f"/sys/fs/cgroup/{CGROUP_PARENT}/{b.unique}", "cgroup.freeze", "1", "0"
+        d, f, frozen, thawed = cgroup_dir("unified", b), "cgroup.freeze", "1", "0"
     else:
         if not os.path.isdir("/sys/fs/cgroup/freezer"):
             pytest.skip("no v1 freezer hierarchy")
-        d, f, frozen, thawed = f"/sys/fs/cgroup/freezer/{CGROUP_PARENT}/{b.unique}", "freezer.state", \
-            "FROZEN", "THAWED"
+        d, f, frozen, thawed = cgroup_dir("freezer", b), "freezer.state", "FROZEN", "THAWED"
     os.makedirs(d)
     try:
-        _write(f"{d}/{f}", frozen)
+        write_file(f"{d}/{f}", frozen)
         yield b, d, f, frozen
     finally:
-        _write(f"{d}/{f}", thawed)
+        write_file(f"{d}/{f}", thawed)
         os.rmdir(d)
 
 
@@ -139,8 +111,8 @@ def test_create_in_frozen_cgroup_refused(env, rt, frozen_cgroup):
     cid, r = env.create(b, ok=False)
     assert r.rc != 0 and time.monotonic() - t0 < 10, r
     assert rt.ids() == [], r
-    assert _cgroup_dirs(b.unique) == [d], r
-    assert _read(f"{d}/{f}") == frozen
+    assert cgroup_dirs(b) == [d], r
+    assert read_file(f"{d}/{f}") == frozen
     if IS_HUSK:
         assert r.err.splitlines() == [f"husk: create {cid}: cgroup: {d} is frozen: the container could "
                                       "not start in it (thaw it, or use another cgroupsPath)"], r
@@ -155,9 +127,9 @@ def test_create_below_frozen_cgroup_refused(env, rt, frozen_cgroup):
     cid, r = env.create(b, ok=False)
     assert r.rc != 0, r
     assert rt.ids() == [], r
-    assert _cgroup_dirs(b.unique) == [d], r
+    assert cgroup_dirs(b) == [d], r
     assert not os.path.exists(f"{d}/child"), r
-    assert _read(f"{d}/{f}") == frozen
+    assert read_file(f"{d}/{f}") == frozen
     if IS_HUSK:
         assert len(r.err.splitlines()) == 1 and f"{d}/child is frozen" in r.err, r
 
@@ -166,17 +138,16 @@ def test_create_in_cgroup_with_processes_warns(env, rt):
     """A cgroup that has processes already: the container runs there (runc
     1.1 too), with a warning; the processes are left alone."""
     b = env.bundle().set_args("true")
-    hiers = [f"/sys/fs/cgroup/{CGROUP_PARENT}/{b.unique}"] if PURE_V2 else \
-        [f"/sys/fs/cgroup/{c}/{CGROUP_PARENT}/{b.unique}" for c in ("pids", "devices")]
+    hiers = [cgroup_dir("unified", b)] if PURE_V2 else [cgroup_dir(c, b) for c in ("pids", "devices")]
     sleeper = subprocess.Popen(["sleep", "100"])
     try:
         for d in hiers:
             os.makedirs(d)
-            _write(f"{d}/cgroup.procs", str(sleeper.pid))
+            write_file(f"{d}/cgroup.procs", str(sleeper.pid))
         r = env.run(b)
         assert sleeper.poll() is None
         for d in hiers:
-            assert _read(f"{d}/cgroup.procs") == str(sleeper.pid)
+            assert read_file(f"{d}/cgroup.procs") == str(sleeper.pid)
         if IS_HUSK:
             assert r.err.splitlines() == [
                 f"husk: warning: cgroup {b.cgroups_path} already has 1 process: the container shares "

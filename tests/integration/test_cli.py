@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from conftest import wait_for
+from helpers import wait_for
 
 
 def test_spec_writes_config(env, rt):

@@ -1,29 +1,10 @@
 """Bad configs fail cleanly: exit 1, one error line, nothing left behind."""
 import json
 import os
-import time
 
 import pytest
 
-from conftest import IS_HUSK
-
-
-def our_children():
-    """Live (non-zombie) processes whose parent is us: as a subreaper we
-    inherit any orphaned init a failed create leaves."""
-    me = str(os.getpid())
-    kids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                rest = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if rest[1] == me and rest[0] != "Z":
-            kids.append(p)
-    return kids
+from helpers import IS_HUSK, check_failed_cleanly
 
 
 def _set(cfg, path, value):
@@ -50,18 +31,6 @@ BAD = {
     "uid-type": ("process.user.uid", "zero"),
     "namespaces-type": ("linux.namespaces", "pid"),
 }
-
-
-def check_failed_cleanly(env, rt, r):
-    assert r.rc == 1, f"expected exit 1:\n{r!r}"
-    assert rt.ids() == [], f"state left behind: {rt.ids()}\n{r!r}"
-    time.sleep(0.05)
-    kids = our_children()
-    assert not kids, f"processes left behind: {kids}\n{r!r}"
-    if IS_HUSK:
-        lines = r.err.splitlines()
-        assert len(lines) == 1, f"want a single stderr line:\n{r!r}"
-        assert lines[0].startswith(f"husk: create {r.args[-1]}: "), r
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

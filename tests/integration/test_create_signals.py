@@ -4,11 +4,10 @@ dies of the signal."""
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import IS_HUSK, _cgroup_dirs, pid_alive, wait_for
+from helpers import IS_HUSK, cgroup_dirs, pid_alive, wait_for
 
 pytestmark = pytest.mark.skipif(not IS_HUSK, reason="husk's own cleanup")
 
@@ -43,7 +42,7 @@ def _interrupt(env, rt, kind, sig, command="create"):
                             os.path.getsize(b.shared_file("hook.pid")) > 0, timeout=10)
             hook = int(open(b.shared_file("hook.pid")).read())
             assert os.path.isdir(os.path.join(rt.root, cid))
-            assert _cgroup_dirs(b.unique)
+            assert cgroup_dirs(b)
             p.send_signal(sig)
             rc = p.wait(timeout=10)
         finally:
@@ -53,7 +52,7 @@ def _interrupt(env, rt, kind, sig, command="create"):
     assert rc == -sig, (rc, open(os.path.join(rt.workdir, "create.err")).read())
     # nothing left: state, cgroup, pid file, the hook (host hooks: ours to kill)
     assert rt.ids() == []
-    assert wait_for(lambda: not _cgroup_dirs(b.unique), timeout=5), _cgroup_dirs(b.unique)
+    assert wait_for(lambda: not cgroup_dirs(b), timeout=5), cgroup_dirs(b)
     assert not os.path.exists(pidfile)
     # (a createContainer hook wrote its pid in the container's pid namespace;
     # it was in the container's cgroup, which is gone)

@@ -1,7 +1,6 @@
 """husk exec: joining a running container's namespaces and cgroups, the
 process spec from the container's config, flags or --process, exit codes,
 detach + pid file, refusals."""
-import glob
 import json
 import os
 import signal
@@ -10,14 +9,15 @@ import time
 
 import pytest
 
-from conftest import IS_HUSK, PURE_V2, _cgroup_dirs, wait_for, pid_alive
+from helpers import HAS_CGROUP2, IS_HUSK, PURE_V2, add_userns, cgroup_dir, cgroup_dirs, pid_alive, \
+    pid_cgroups, read_cgroup, wait_for
 
 
 def _procs_files(b):
     """cgroup.procs of the container's cgroup in every hierarchy (the one
     v2 directory on a pure v2 host)."""
-    return [os.path.join(d, "cgroup.procs") for d in _cgroup_dirs(b.unique)]
-from test_cgroup_v2 import cgdir, v2  # noqa: F401 (v2: the fixture)
+    return [os.path.join(d, "cgroup.procs") for d in cgroup_dirs(b)]
+
 
 
 def _kill_reap(pid):
@@ -65,11 +65,7 @@ def test_exec_joins_namespaces(env, rt):
 
 
 def test_exec_user_namespace(env, rt):
-    b = env.bundle()
-    b.add_namespace("user")
-    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    os.chown(b.rootfs, 100000, 100000)
+    b = add_userns(env.bundle())
     _, cid = _running(env, bundle=b)
     pid = rt.state(cid)["pid"]
     r = rt.ok("exec", "-d", "--pid-file", "exec.pid", cid, "sleep", "100")
@@ -79,7 +75,7 @@ def test_exec_user_namespace(env, rt):
     with open(f"/proc/{epid}/status") as f:
         uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
     assert uids == ["100000"] * 4
-    assert _cgroups(epid) == _cgroups(pid)
+    assert pid_cgroups(epid) == pid_cgroups(pid)
     r = rt.ok("exec", cid, "id", "-u")
     assert r.out.strip() == "0", r
     _kill_reap(epid)
@@ -100,30 +96,20 @@ def test_exec_joins_cgroup(env, rt):
         _kill_reap(epid)
 
 
-def _cgroups(pid):
-    """{controllers: path} from /proc/<pid>/cgroup ("" for the unified one)."""
-    out = {}
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrl, path = line.rstrip("\n").split(":", 2)
-            out[ctrl] = path
-    return out
-
-
 def test_exec_cgroups_every_hierarchy(env, rt):
     """The process is in the container's cgroup in every hierarchy the
     container has (v1 ones and the unified one), as the kernel sees it,
     and nothing of husk's (the namespace joiner) stays behind there."""
     b, cid = _running(env)
     init = rt.state(cid)["pid"]
-    want = _cgroups(init)
+    want = pid_cgroups(init)
     assert all(p.endswith(f"/husk-test/{b.unique}") for c, p in want.items()
                if c != "name=systemd"), want
     for i in range(3):
         rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
         epid = int(open(os.path.join(rt.workdir, "p")).read())
         try:
-            assert _cgroups(epid) == want
+            assert pid_cgroups(epid) == want
             for procs in _procs_files(b):
                 for p in open(procs).read().split():
                     assert _ns(int(p), "pid") == _ns(init, "pid"), (procs, p)
@@ -327,7 +313,7 @@ def test_exec_created_container(env, rt):
     rt.ok("exec", "-d", "--pid-file", "p", cid, "sleep", "100")
     epid = int(open(os.path.join(rt.workdir, "p")).read())
     try:
-        assert _cgroups(epid) == _cgroups(init)
+        assert pid_cgroups(epid) == pid_cgroups(init)
         assert _ns(epid, "pid") == _ns(init, "pid")
         assert rt.state(cid)["status"] == "created"
         assert not os.path.exists(b.shared_file("started"))
@@ -414,20 +400,16 @@ def test_exec_errors(env, rt):
 
 def test_exec_cgroup_sub_path(env, rt):
     b, cid = _running(env)
-    subs = []
-    for d in _cgroup_dirs(b.unique):
-        if PURE_V2 or os.path.basename(os.path.dirname(os.path.dirname(d))) == "memory":
-            os.mkdir(os.path.join(d, "sub"))
-            subs.append(os.path.join(d, "sub"))
-    assert subs
+    sub = os.path.join(cgroup_dir("memory", b), "sub")
+    os.mkdir(sub)
     pid = None
     try:
         # v2 has one hierarchy: a bare path (runc's form there)
         rt.ok("exec", "-d", "--pid-file", "p", "--cgroup", "sub" if PURE_V2 else "memory:sub",
               cid, "sleep", "100")
         pid = open(os.path.join(rt.workdir, "p")).read().strip()
-        assert pid in open(os.path.join(subs[0], "cgroup.procs")).read().split()
-        cgs = _cgroups(int(pid))
+        assert pid in open(os.path.join(sub, "cgroup.procs")).read().split()
+        cgs = pid_cgroups(int(pid))
         if PURE_V2:
             assert cgs == {"": f"/husk-test/{b.unique}/sub"}, cgs
             rt.fail("exec", "--cgroup", "nosuch", cid, "true")
@@ -437,16 +419,14 @@ def test_exec_cgroup_sub_path(env, rt):
         assert all(p == f"/husk-test/{b.unique}" for c, p in cgs.items()
                    if c not in ("memory", "name=systemd")), cgs
         # other hierarchies: the container's own cgroup
-        cpu = glob.glob(f"/sys/fs/cgroup/pids/husk-test/{b.unique}/cgroup.procs")
-        assert pid in open(cpu[0]).read().split()
+        assert pid in read_cgroup("pids", b, "cgroup.procs").split()
         rt.fail("exec", "--cgroup", "memory:nosuch", cid, "true")
         rt.fail("exec", "--cgroup", "../escape", cid, "true")
     finally:
         if pid:
             _kill_reap(int(pid))
-        wait_for(lambda: not open(os.path.join(subs[0], "cgroup.procs")).read().strip())
-        for s in subs:
-            os.rmdir(s)
+        wait_for(lambda: not open(os.path.join(sub, "cgroup.procs")).read().strip())
+        os.rmdir(sub)
 
 
 def test_exec_paused_container(env, rt):
@@ -469,22 +449,20 @@ def test_exec_paused_container(env, rt):
 
 
 @pytest.mark.husk_only
-@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/cgroup.controllers") and
-                    not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"),
-                    reason="no cgroup2 hierarchy")
+@pytest.mark.skipif(not HAS_CGROUP2, reason="no cgroup2 hierarchy")
 def test_exec_cgroup_v2(v2):
     """On a pure v2 host (test_cgroup_v2's private-namespace wrapper) the
     process is born in the container's cgroup, or the --cgroup one below."""
     rt = v2.rt
     b, cid = _running(v2)
-    sub = os.path.join(cgdir(b), "sub")
+    sub = os.path.join(cgroup_dir("unified", b), "sub")
     os.mkdir(sub)
     pids = []
     try:
         for args, path in (([], f"/husk-test/{b.unique}"), (["--cgroup", "sub"], f"/husk-test/{b.unique}/sub")):
             rt.ok("exec", "-d", "--pid-file", "p", *args, cid, "sleep", "100")
             pids.append(int(open(os.path.join(rt.workdir, "p")).read()))
-            assert _cgroups(pids[-1])[""] == path
+            assert pid_cgroups(pids[-1])[""] == path
         rt.fail("exec", "--cgroup", "nosuch", cid, "true")
     finally:
         for p in pids:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import IS_HUSK
+from helpers import IS_HUSK
 
 CAP_KILL = 5
 CAP_CHOWN = 0

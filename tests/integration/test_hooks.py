@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import pid_alive, wait_for
+from helpers import pid_alive, wait_for
 
 HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import pid_alive, wait_for
+from helpers import pid_alive, wait_for
 
 
 def wait_status(rt, cid, status, timeout=5):

@@ -5,48 +5,13 @@ import subprocess
 
 import pytest
 
-from test_rootfs import mountinfo
-
-USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-
-
-def mi_dict(text):
-    """mountpoint -> (fstype, per-mount options, super options, root, optional fields)"""
-    out = {}
-    for line in text.splitlines():
-        pre, _, post = line.partition(" - ")
-        f = pre.split()
-        p = post.split()
-        out[f[4]] = (p[0], f[5].split(","), p[2] if len(p) > 2 else "", f[3], f[6:])
-    return out
-
-
-def add_mount(b, dest, typ, src=None, options=(), **extra):
-    m = {"destination": dest, "type": typ, "options": list(options)}
-    if src is not None:
-        m["source"] = src
-    m.update(extra)
-    b.config["mounts"].append(m)
-    return m
-
-
-def userns(b):
-    b.add_namespace("user")
-    b.config["linux"]["uidMappings"] = USERNS_MAP
-    b.config["linux"]["gidMappings"] = USERNS_MAP
-    # the mapped root must own its rootfs to use it
-    subprocess.run(["chown", "-R", "100000:100000", b.rootfs], check=True)
-
-
-def host_v1():
-    return os.path.isdir("/sys/fs/cgroup/memory") and not os.path.exists(
-        "/sys/fs/cgroup/cgroup.controllers")
+from helpers import USERNS_MAP, add_mount, add_userns, has_v1, mountinfo, mountinfo_map
 
 
 # --- cgroup -------------------------------------------------------------------
 
 @pytest.mark.husk_only
-@pytest.mark.skipif(not host_v1(), reason="cgroup v1 host")
+@pytest.mark.skipif(not has_v1("memory"), reason="cgroup v1 host")
 def test_cgroup_v1_own_hierarchies(env):
     b = env.bundle().sh("ls /sys/fs/cgroup; echo ==; cat /proc/self/mountinfo; echo ==; "
                         "ls /sys/fs/cgroup/memory | grep -c husk-test; "
@@ -57,16 +22,16 @@ def test_cgroup_v1_own_hierarchies(env):
     host = {n for n in os.listdir("/sys/fs/cgroup")}
     assert {"memory", "pids", "devices"} <= names, r
     assert names <= host | {"unified", "systemd"}, r
-    mi = mi_dict(mi_text)
-    assert mi["/sys/fs/cgroup"][0] == "tmpfs", r
-    assert "ro" in mi["/sys/fs/cgroup"][1], r
+    mi = mountinfo_map(mi_text)
+    assert mi["/sys/fs/cgroup"].fstype == "tmpfs", r
+    assert "ro" in mi["/sys/fs/cgroup"].options, r
     for ctrl in ("memory", "pids", "devices"):
-        fs, opts, _, root, _ = mi[f"/sys/fs/cgroup/{ctrl}"]
-        assert fs == "cgroup" and root == b.cgroups_path, (ctrl, mi[f"/sys/fs/cgroup/{ctrl}"])
-        assert {"ro", "nosuid", "nodev", "noexec"} <= set(opts), opts
+        m = mi[f"/sys/fs/cgroup/{ctrl}"]
+        assert m.fstype == "cgroup" and m.root == b.cgroups_path, (ctrl, m)
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(m.options), m.options
     if os.path.isdir("/sys/fs/cgroup/unified"):
-        assert mi["/sys/fs/cgroup/unified"][0] == "cgroup2", r
-        assert mi["/sys/fs/cgroup/unified"][3] == b.cgroups_path, r
+        assert mi["/sys/fs/cgroup/unified"].fstype == "cgroup2", r
+        assert mi["/sys/fs/cgroup/unified"].root == b.cgroups_path, r
     # the host's tree is not there: only the container's own cgroup files
     assert rest.split() == ["0", "ro"], r
     for link in ("cpu", "cpuacct"):
@@ -74,7 +39,7 @@ def test_cgroup_v1_own_hierarchies(env):
             assert f"/sys/fs/cgroup/{link}" not in mi
 
 
-@pytest.mark.skipif(not host_v1(), reason="cgroup v1 host")
+@pytest.mark.skipif(not has_v1("memory"), reason="cgroup v1 host")
 def test_cgroup_v1_rw_and_cgroupns(env):
     b = env.bundle().sh("grep ' /sys/fs/cgroup/pids ' /proc/self/mountinfo; cat /proc/self/cgroup")
     for m in b.config["mounts"]:
@@ -82,16 +47,16 @@ def test_cgroup_v1_rw_and_cgroupns(env):
             m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
     b.add_namespace("cgroup")
     r = env.run(b)
-    line = r.out.splitlines()[0].split()
-    assert "rw" in line[5].split(","), r
+    m = mountinfo(r.out.splitlines()[0])[0]
+    assert "rw" in m.options, r
     # inside its cgroup namespace the container's cgroup is the root
-    assert line[3] == "/", r
+    assert m.root == "/", r
     assert "pids:/\n" in r.out, r
 
 
 def test_cgroup_in_userns(env):
     b = env.bundle().sh("ls /sys/fs/cgroup | wc -l; grep -c ' /sys/fs/cgroup' /proc/self/mountinfo")
-    userns(b)
+    add_userns(b)
     r = env.run(b)
     n, mounts = r.out.split()
     assert int(n) >= 1 and int(mounts) >= 2, r
@@ -114,7 +79,7 @@ def test_idmap_uses_container_mapping(env):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c '%n %u %g' /idm/root /idm/user /plain/root; "
                         "touch /idm/new && stat -c '%u' /idm/new")
-    userns(b)
+    add_userns(b)
     add_mount(b, "/idm", "bind", src, ["bind", "idmap"])
     add_mount(b, "/plain", "bind", src, ["bind"])
     r = env.run(b)
@@ -139,7 +104,7 @@ def test_idmap_own_mappings_without_userns(env):
 def test_ridmap_recursive(env, rt):
     src = idmap_source(env)
     b = env.bundle().sh("stat -c %u /idm/root /idm/sub/root")
-    userns(b)
+    add_userns(b)
     # a submount inside the source: ridmap maps it too
     sub = os.path.join(env.base, "idsub")
     os.makedirs(sub)
@@ -156,7 +121,7 @@ def test_idmap_two_stage(env):
     """With an intermediate process (time namespace) the requests still work."""
     src = idmap_source(env)
     b = env.bundle().sh("stat -c %u /idm/user")
-    userns(b)
+    add_userns(b)
     b.add_namespace("time")
     add_mount(b, "/idm", "bind", src, ["bind", "idmap"])
     assert env.run(b).out.split() == ["1000"]
@@ -236,11 +201,11 @@ def test_bind_flags(env):
     add_mount(b, "/m/all", "bind", src, ["bind", "ro", "nosuid", "nodev", "noexec", "noatime"])
     r = env.run(b)
     mi_text, out = r.out.split("==\n")
-    mi = mi_dict(mi_text)
-    assert "noexec" in mi["/m/noexec"][1]
-    assert "nosymfollow" in mi["/m/nosym"][1]
-    assert "ro" in mi["/m/ro"][1]
-    assert {"ro", "nosuid", "nodev", "noexec", "noatime"} <= set(mi["/m/all"][1])
+    mi = mountinfo_map(mi_text)
+    assert "noexec" in mi["/m/noexec"].options
+    assert "nosymfollow" in mi["/m/nosym"].options
+    assert "ro" in mi["/m/ro"].options
+    assert {"ro", "nosuid", "nodev", "noexec", "noatime"} <= set(mi["/m/all"].options)
     assert out.split() == ["noexec", "nosymfollow", "ran", "ro"], r
 
 
@@ -289,8 +254,8 @@ def test_propagation_options(env):
     add_mount(b, "/p/slave", "bind", src, ["bind", "rslave"])
     add_mount(b, "/p/private", "bind", src, ["bind", "private"])
     add_mount(b, "/p/unbind", "bind", src, ["bind", "unbindable"])
-    mi = mi_dict(env.run(b).out)
-    opt = {k: " ".join(v[4]) for k, v in mi.items()}
+    mi = mountinfo_map(env.run(b).out)
+    opt = {k: " ".join(m.optional) for k, m in mi.items()}
     assert "shared:" in opt["/p/shared"], opt
     assert "shared:" not in opt["/p/private"] and "master:" not in opt["/p/private"], opt
     assert "unbindable" in opt["/p/unbind"], opt
@@ -303,7 +268,7 @@ def test_rootfs_propagation(env, prop):
     b = env.bundle().sh("awk '$5 == \"/\"' /proc/self/mountinfo")
     b.config["linux"]["rootfsPropagation"] = prop
     r = env.run(b)
-    fields = r.out.split(" - ")[0].split()[6:]
+    fields = mountinfo(r.out)[0].optional
     if "shared" in prop:
         assert any(f.startswith("shared:") for f in fields), r
     elif "unbindable" in prop:
@@ -401,7 +366,7 @@ def locked_sources(env):
 def bundle_with_locked_binds(env):
     locked = locked_sources(env)
     b = env.bundle()
-    userns(b)
+    add_userns(b)
     add_mount(b, "/mnt/f", "bind", os.path.join(locked, "f"), ["bind", "ro"])
     add_mount(b, "/mnt/sub", "bind", os.path.join(locked, "sub"), ["rbind"])
     return b
@@ -426,7 +391,7 @@ def test_bind_source_missing_in_userns(env):
     """The runtime's clone of a source fails with the one line it would
     without a user namespace."""
     b = env.bundle().set_args("true")
-    userns(b)
+    add_userns(b)
     add_mount(b, "/mnt/x", "bind", os.path.join(env.base, "nope"), ["bind"])
     n = len(b.config["mounts"]) - 1
     r = env.run(b, ok=False)

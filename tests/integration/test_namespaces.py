@@ -4,8 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_HUSK, wait_for
-from test_mounts import add_mount
+from helpers import IS_HUSK, add_mount, add_userns, mountinfo, wait_for
 
 NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
             "cgroup": "cgroup", "user": "user", "time": "time"}
@@ -13,12 +12,6 @@ NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount":
 
 def host_ns(name):
     return os.readlink(f"/proc/self/ns/{name}")
-
-
-def add_userns(b, host_id=100000, size=65536):
-    b.add_namespace("user")
-    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
 
 
 @pytest.mark.parametrize("ns", ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"])
@@ -224,8 +217,7 @@ def mount_ns_holder():
 
 
 def host_root_mount():
-    with open("/proc/self/mountinfo") as f:
-        return [ln for ln in f if ln.split()[4] == "/"]
+    return [m for m in mountinfo() if m.mountpoint == "/"]
 
 
 def test_join_mount_namespace_by_path(env, mount_ns_holder):

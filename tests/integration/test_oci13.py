@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import _cgroup_dirs, wait_for
+from helpers import cgroup_dirs, one_line_error, wait_for
 
 # runc 1.1.5 knows none of these fields (it ignores them).
 pytestmark = pytest.mark.husk_only
@@ -37,16 +37,9 @@ def veth():
     _ip("link", "del", a, check=False)  # the peer goes with it
 
 
-def _one_line_error(r, *words):
-    lines = r.err.strip().splitlines()
-    assert len(lines) == 1, r
-    for w in words:
-        assert w in lines[0], r
-
-
 def _nothing_left(env, b):
     assert env.rt.ids() == [], env.rt.ids()
-    assert not _cgroup_dirs(b.unique)
+    assert not cgroup_dirs(b)
 
 
 def _started(env, b, script="sleep 1000"):
@@ -152,7 +145,7 @@ def test_netdev_missing_interface(env):
     b.sh("true")
     _, r = env.create(b, ok=False)
     assert r.rc != 0
-    _one_line_error(r, "linux.netDevices.hknone0", 'no network interface "hknone0"')
+    one_line_error(r, "linux.netDevices.hknone0", 'no network interface "hknone0"')
     _nothing_left(env, b)
 
 
@@ -162,7 +155,7 @@ def test_netdev_needs_a_network_namespace(veth, env):
     b.config["linux"]["netDevices"] = {veth[0]: {}}
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "linux.netDevices", "requires a network namespace")
+    one_line_error(r, "linux.netDevices", "requires a network namespace")
     _nothing_left(env, b)
 
 
@@ -173,7 +166,7 @@ def test_netdev_host_network_namespace_by_path(veth, env):
     b.config["linux"]["netDevices"] = {veth[0]: {}}
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "runtime's own")
+    one_line_error(r, "runtime's own")
     _nothing_left(env, b)
     assert _ip("link", "show", veth[0], check=False).returncode == 0
 
@@ -186,7 +179,7 @@ def test_netdev_name_taken_in_container_rolls_back(veth, env):
     b.config["linux"]["netDevices"] = {a: {"name": "ctr0"}, peer: {"name": "lo"}}
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, f"linux.netDevices.{peer}", 'already has a network interface "lo"')
+    one_line_error(r, f"linux.netDevices.{peer}", 'already has a network interface "lo"')
     _nothing_left(env, b)
     assert addr in _ip("addr", "show", a).stdout
     assert _ip("link", "show", peer, check=False).returncode == 0
@@ -206,7 +199,7 @@ def test_netdev_bad_config(env, devices, want):
     b.config["linux"]["netDevices"] = devices
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "config.json", want)
+    one_line_error(r, "config.json", want)
     _nothing_left(env, b)
 
 
@@ -267,7 +260,7 @@ def test_mempolicy_bad_config(env, policy, want):
     b.config["linux"]["memoryPolicy"] = policy
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "config.json", want)
+    one_line_error(r, "config.json", want)
     _nothing_left(env, b)
 
 
@@ -280,7 +273,7 @@ def test_mempolicy_kernel_refuses(env):
     b.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "7"}
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "linux.memoryPolicy: set_mempolicy MPOL_BIND", "Invalid argument")
+    one_line_error(r, "linux.memoryPolicy: set_mempolicy MPOL_BIND", "Invalid argument")
     _nothing_left(env, b)
 
 
@@ -344,7 +337,7 @@ def test_exec_cpu_affinity_initial_applied(env):
     with open(path, "w") as f:
         json.dump(proc, f)
     r = env.rt.fail("exec", "--process", path, cid)
-    _one_line_error(r, "process.execCPUAffinity.initial: sched_setaffinity")
+    one_line_error(r, "process.execCPUAffinity.initial: sched_setaffinity")
 
 
 @pytest.mark.parametrize("aff,want", [
@@ -357,7 +350,7 @@ def test_exec_cpu_affinity_bad(env, aff, want):
     b.config["process"]["execCPUAffinity"] = aff
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "config.json", want)
+    one_line_error(r, "config.json", want)
     _nothing_left(env, b)
 
 
@@ -371,7 +364,7 @@ def test_intel_rdt_without_resctrl(env):
     b.config["linux"]["intelRdt"] = {"closID": "hk", "schemata": ["L3:0=f"]}
     b.sh("true")
     _, r = env.create(b, ok=False)
-    _one_line_error(r, "linux.intelRdt: resctrl is not mounted at /sys/fs/resctrl")
+    one_line_error(r, "linux.intelRdt: resctrl is not mounted at /sys/fs/resctrl")
     _nothing_left(env, b)
 
 

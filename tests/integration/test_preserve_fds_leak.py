@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import IS_HUSK
+from helpers import IS_HUSK
 
 pytestmark = pytest.mark.skipif(not IS_HUSK, reason="husk's fd placement")
 

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import CAP_NAMES as CAPS, IS_HUSK
+from helpers import CAP_NAMES as CAPS, IS_HUSK
 
 
 def capmask(names):

@@ -3,16 +3,7 @@ import os
 
 import pytest
 
-
-def mountinfo(text):
-    """[(mountpoint, fstype, mount options, super options)] from mountinfo."""
-    out = []
-    for line in text.splitlines():
-        pre, _, post = line.partition(" - ")
-        f = pre.split()
-        p = post.split()
-        out.append((f[4], p[0], f[5], p[2] if len(p) > 2 else ""))
-    return out
+from helpers import mountinfo, mountinfo_map
 
 
 def test_readonly_root(env):
@@ -33,16 +24,16 @@ def test_writable_root(env):
 
 def test_default_mounts(env):
     r = env.run_sh("cat /proc/self/mountinfo")
-    mi = {mp: (fs, opts, sopts) for mp, fs, opts, sopts in mountinfo(r.out)}
+    mi = mountinfo_map(r.out)
     expect = {"/proc": "proc", "/dev": "tmpfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs",
               "/dev/mqueue": "mqueue", "/sys": "sysfs", "/shared": None, "/": None}
     for mp, fs in expect.items():
         assert mp in mi, f"{mp} not mounted:\n{r.out}"
         if fs:
-            assert mi[mp][0] == fs, (mp, mi[mp])
-    assert "ro" in mi["/sys"][1].split(","), mi["/sys"]
-    assert "ro" in mi["/"][1].split(","), mi["/"]
-    assert "nosuid" in mi["/dev/shm"][1].split(",") and "nodev" in mi["/dev/shm"][1].split(",")
+            assert mi[mp].fstype == fs, (mp, mi[mp])
+    assert "ro" in mi["/sys"].options, mi["/sys"]
+    assert "ro" in mi["/"].options, mi["/"]
+    assert "nosuid" in mi["/dev/shm"].options and "nodev" in mi["/dev/shm"].options
     assert any(mp.startswith("/sys/fs/cgroup") for mp in mi), r.out
     # nothing of the host is visible
     assert not any(mp.startswith(env.base) or mp.startswith("/tmp/") for mp in mi), r.out
@@ -50,9 +41,8 @@ def test_default_mounts(env):
 
 def test_mount_options_applied(env):
     r = env.run_sh("grep -E ' /dev/pts | /dev/mqueue ' /proc/self/mountinfo")
-    for line in r.out.splitlines():
-        opts = line.split()[5].split(",")
-        assert "nosuid" in opts and "noexec" in opts, line
+    for m in mountinfo(r.out):
+        assert "nosuid" in m.options and "noexec" in m.options, m
 
 
 @pytest.mark.parametrize("dev,major,minor", [
@@ -94,7 +84,7 @@ def test_device_cgroup_denies_mknod_device(env):
 def test_pivot_root(env):
     r = env.run_sh("cat /proc/self/mountinfo; echo ==; ls /")
     mi_text, ls = r.out.split("==\n")
-    mps = [m[0] for m in mountinfo(mi_text)]
+    mps = [m.mountpoint for m in mountinfo(mi_text)]
     assert mps[0] == "/" or "/" in mps, r
     assert set(ls.split()) >= {"bin", "etc", "proc", "shared"}, r
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from test_mounts import add_mount
+from helpers import add_mount, one_line_error
 
 
 @pytest.fixture
@@ -17,15 +17,6 @@ def outside():
     d = f"/tmp/husk-outside-{uuid.uuid4().hex[:8]}"
     yield d
     assert not os.path.exists(d), f"{d} was created on the host"
-
-
-def one_line_error(r, *parts):
-    assert r.rc != 0, r
-    lines = r.err.strip().splitlines()
-    assert len(lines) == 1, r
-    for p in parts:
-        assert p in lines[0], r
-    return lines[0]
 
 
 def link(b, rel, target):

@@ -12,8 +12,7 @@ import threading
 
 import pytest
 
-from conftest import IS_HUSK
-from test_config_errors import check_failed_cleanly
+from helpers import IS_HUSK, check_failed_cleanly
 
 SIGSYS = 31
 

@@ -4,11 +4,10 @@ run and for exec."""
 import hashlib
 import os
 import subprocess
-import threading
 
 import pytest
 
-from conftest import wait_for
+from helpers import wait_for
 
 SIZE = 10 * 1024 * 1024
 

@@ -13,7 +13,8 @@ import os
 
 import pytest
 
-from conftest import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, _cgroup_dirs, wait_for
+from helpers import CAP_NAMES, CGROUP_PARENT, HUSK as HUSK_UNDER_TEST, Runtime, cgroup_dirs, \
+    proc_cgroup, wait_for
 
 # A static husk has no systemd driver: the v2 VM runs these tests with the
 # dynamic build ($HUSK_SYSTEMD), both outside and inside the systemd container.
@@ -151,7 +152,7 @@ def systemd_host(session_dir):
     finally:
         r = rt("delete", "--force", cid)
         assert r.rc == 0, f"delete the systemd container:\n{r!r}"
-        assert not _cgroup_dirs(unique), "the systemd container's cgroups were left"
+        assert not cgroup_dirs(unique), "the systemd container's cgroups were left"
 
 
 @pytest.fixture
@@ -175,8 +176,7 @@ def scope_bundle(env, cid, cgroups_path=None, script="sleep 300"):
 
 def init_cgroups(sd, cid):
     pid = json.loads(sd.husk("state", cid, ok=True).out)["pid"]
-    lines = sd.sh(f"cat /proc/{pid}/cgroup").split()
-    return {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
+    return proc_cgroup(sd.sh(f"cat /proc/{pid}/cgroup"))
 
 
 def test_scope_made_joined_and_removed(env, sd):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from helpers import wait_for
 
 
 class ConsoleReceiver:
