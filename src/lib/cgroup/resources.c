@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "json_get.h"
 #include "log.h"
 #include "util.h"
 
@@ -109,36 +110,19 @@ static void add(struct ctx *c, enum cg_ctrl ctrl, const char *what, unsigned fla
 					  .flags = flags, .what = what };
 }
 
-/* An integer field; reals are accepted when integral (a document decoded
- * with huge numbers turns them into reals); >= 2^63 clamps to INT64_MAX. */
+/* An integer field; >= 2^63 (a real) clamps to INT64_MAX. */
 static int get_int(const struct ctx *c, const json_t *o, const char *obj, const char *key,
 		   int64_t min, int64_t max, int64_t *out, bool *present)
 {
 	*present = false;
 	*out = 0;
-	json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v))
+	json_t *v = sj_get((json_t *)o, key);
+	if (!v)
 		return 0;
-	int64_t x;
-	if (json_is_integer(v)) {
-		x = json_integer_value(v);
-	} else if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (d >= 9223372036854775807.0)
-			x = INT64_MAX;
-		else if (d < -9223372036854775807.0)
-			x = INT64_MIN;
-		else if ((double)(int64_t)d != d)
-			return husk_err(c->e, 0, "linux.resources.%s.%s: %g is not an integer", obj, key, d);
-		else
-			x = (int64_t)d;
-	} else {
-		return husk_err(c->e, 0, "linux.resources.%s.%s: expected an integer", obj, key);
-	}
-	if (x < min || x > max)
-		return husk_err(c->e, 0, "linux.resources.%s.%s: %" PRId64 " is out of range [%" PRId64
-				", %" PRId64 "]", obj, key, x, min, max);
-	*out = x;
+	char p[SJ_PATH_MAX];
+	snprintf(p, sizeof(p), "linux.resources.%s.%s", obj, key);
+	if (sj_int_clamped(v, p, min, max, out, c->e) < 0)
+		return -1;
 	*present = true;
 	return 0;
 }
@@ -177,18 +161,11 @@ static int get_str(const struct ctx *c, const json_t *o, const char *obj, const 
  * error (a newer spec's field, a typo alike); --debug names it. */
 static int check_keys(const struct ctx *c, const json_t *o, const char *obj, const char *const *known)
 {
-	if (!json_is_object(o))
-		return husk_err(c->e, 0, "linux.resources.%s: expected an object", obj);
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool ok = false;
-		for (const char *const *p = known; *p && !ok; p++)
-			ok = strcmp(*p, k) == 0;
-		if (!ok)
-			husk_debug("linux.resources%s%s: ignoring unknown property \"%s\"", *obj ? "." : "",
-				   obj, k);
-	}
+	char p[SJ_PATH_MAX];
+	snprintf(p, sizeof(p), "linux.resources%s%s", *obj ? "." : "", obj);
+	if (sj_object((json_t *)o, p, c->e) < 0)
+		return -1;
+	sj_ignore_unknown((json_t *)o, p, known);
 	return 0;
 }
 
