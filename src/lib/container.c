@@ -417,7 +417,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		 * its own when it may not create one, as runc does. */
 		bool rootless = g->rootless == 1 || (g->rootless == -1 && geteuid() != 0);
 		bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
-		if (!(rootless && denied && !json_object_size(spec->resources))) {
+		if (!(rootless && denied && husk_resources_empty(&spec->resources))) {
 			husk_err_wrap(e, "cgroup");
 			goto out;
 		}
@@ -429,7 +429,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}
-	if (cg && husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
+	if (cg && husk_cgroup_apply(cg, &spec->resources, e) < 0)
 		goto out;
 
 	struct sockaddr_un addr;

@@ -107,7 +107,7 @@ void husk_spec_free(struct husk_spec *s)
 		free(s->devices[i].path);
 	free(s->devices);
 	free(s->cgroups_path);
-	json_decref(s->resources);
+	husk_resources_free(&s->resources);
 	husk_strv_free(s->masked_paths);
 	husk_strv_free(s->readonly_paths);
 	free(s->mount_label);
@@ -500,11 +500,8 @@ static int parse_linux(json_t *lx, struct husk_spec *s, struct husk_error *e)
 		return -1;
 	if (sj_opt_string(lx, "linux", "cgroupsPath", &s->cgroups_path, e) < 0)
 		return -1;
-	if ((f = sj_get(lx, "resources"))) {
-		if (sj_object(f, "linux.resources", e) < 0)
-			return -1;
-		s->resources = json_incref(f);
-	}
+	if ((f = sj_get(lx, "resources")) && husk_resources_parse(f, &s->resources, e) < 0)
+		return -1;
 	if ((f = sj_get(lx, "rootfsPropagation")) && parse_propagation(f, s, e) < 0)
 		return -1;
 	if ((f = sj_get(lx, "maskedPaths")) &&

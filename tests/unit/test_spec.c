@@ -92,8 +92,9 @@ static void test_default(void)
 		   ns[HUSK_NS_UTS].present && ns[HUSK_NS_MNT].present && !ns[HUSK_NS_USER].present &&
 		   !ns[HUSK_NS_CGROUP].present && !ns[HUSK_NS_PID].path,
 	   "namespaces");
-	ok(json_is_object(s->resources) && json_object_get(s->resources, "devices"),
-	   "linux.resources kept raw");
+	ok(s->resources.set && s->resources.has_devices && s->resources.n_devices == 1 &&
+		   !s->resources.devices[0].allow && s->resources.devices[0].access == 7,
+	   "linux.resources parsed");
 	ok(s->n_masked_paths == 10 && strcmp(s->masked_paths[0], "/proc/acpi") == 0 &&
 		   s->n_readonly_paths == 5 && strcmp(s->readonly_paths[4], "/proc/sysrq-trigger") == 0,
 	   "maskedPaths and readonlyPaths");
@@ -106,7 +107,7 @@ static void test_default(void)
 	r = husk_spec_parse_string(text, "/tmp/bundle", &s, &e);
 	ok(r == 0 && s && s->namespaces[HUSK_NS_USER].present && !s->namespaces[HUSK_NS_NET].present &&
 		   s->n_uid_mappings == 1 && s->uid_mappings[0].host_id == (uint32_t)geteuid() &&
-		   s->n_gid_mappings == 1 && !s->resources,
+		   s->n_gid_mappings == 1 && !s->resources.set,
 	   "rootless default config parses with a user namespace%s%s", r ? ": " : "",
 	   r ? e.msg : "");
 	free(text);

@@ -705,7 +705,7 @@ int husk_cgroup_systemd_attach(struct husk_cgroup *cg, pid_t pid, char **need, s
 
 	struct cg_plan plan;
 	struct husk_sd_bus *bus = NULL;
-	int r = husk_cg_plan_build(cg->resources, cg->resources, 0, &plan, e);
+	int r = husk_cg_plan_recorded(cg->resources, 0, &plan, e);
 	if (r == 0) {
 		r = systemd_props(cg, cg->resources, true, &plan, &ps, e);
 		husk_cg_plan_free(&plan);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "spec_resources.h"
 
 struct bpf_insn;
 
@@ -75,15 +76,6 @@ struct cg_write {
 	const char *what; /* spec key, for errors ("memory.limit") */
 };
 
-/* access bits as BPF_DEVCG_ACC_*: m=1 r=2 w=4 */
-struct cg_dev_rule {
-	bool allow;
-	char type;      /* 'a', 'c', 'b' */
-	int64_t major;  /* -1: any */
-	int64_t minor;
-	unsigned access;
-};
-
 struct cg_plan {
 	struct cg_write *w;
 	size_t n;
@@ -94,15 +86,16 @@ struct cg_plan {
 	int64_t mem_limit;         /* the memory limit being set, 0 when none */
 };
 
-/* Validate res (linux.resources, may be NULL) and list the writes; bit c
- * of v2mask set says controller c is on cgroup v2.  res_all (may equal
- * res) supplies values the conversions need (memory.limit for swap). */
-int husk_cg_plan_build(const json_t *res, const json_t *res_all, unsigned v2mask,
-		       struct cg_plan *p, struct husk_error *e);
+/* List the writes for res (parsed linux.resources, spec_resources.h);
+ * bit c of v2mask set says controller c is on cgroup v2, and what depends
+ * on it is checked here.  res_all (may equal res) supplies values the
+ * conversions need (memory.limit for swap). */
+int husk_cg_plan_build(const struct husk_resources *res, const struct husk_resources *res_all,
+		       unsigned v2mask, struct cg_plan *p, struct husk_error *e);
+/* The same for the resources a cgroup recorded (husk_cgroup.resources). */
+int husk_cg_plan_recorded(const json_t *recorded, unsigned v2mask, struct cg_plan *p,
+			  struct husk_error *e);
 void husk_cg_plan_free(struct cg_plan *p);
-/* Device rules from a resources.devices-style array. */
-int husk_cg_parse_devices(const json_t *arr, const char *what, struct cg_dev_rule **out,
-			  size_t *n, struct husk_error *e);
 /* v1 devices.allow/deny writes that take a devices cgroup whose
  * devices.list reads `current` to the rules r (after an implicit deny-all).
  * When r is a deny-all followed by allow rules (runc's and docker's shape)
