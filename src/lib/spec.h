@@ -259,6 +259,12 @@ int husk_process_parse(json_t *obj, const char *json_path, struct husk_process *
 
 void husk_spec_free(struct husk_spec *s);
 
+/* config.json's "hooks" object (also the part the state keeps for
+ * poststart and poststop) into hooks[], which the caller zeroed; errors
+ * name "hooks.<kind>[i]...".  Free with husk_hooks_free() either way. */
+int husk_hooks_parse(json_t *v, struct husk_hook_list hooks[HUSK_HOOK__COUNT], struct husk_error *e);
+void husk_hooks_free(struct husk_hook_list hooks[HUSK_HOOK__COUNT]);
+
 /* The runtime-spec 1.3 fields (spec_v13.c): linux.netDevices,
  * linux.memoryPolicy, linux.intelRdt and process.execCPUAffinity. */
 int husk_spec_parse_v13_linux(json_t *lx, struct husk_spec *s, struct husk_error *e);

@@ -541,8 +541,29 @@ static void test_load(void)
 	rmdir(dir);
 }
 
+/* The hooks the state keeps for poststart/poststop decode on their own. */
+static void test_hooks_parse(void)
+{
+	struct husk_hook_list hooks[HUSK_HOOK__COUNT] = { 0 };
+	struct husk_error e = { 0 };
+	json_t *v = json_loads("{\"poststop\":[{\"path\":\"/bin/true\",\"args\":[\"true\"],\"timeout\":5}]}",
+			       0, NULL);
+	ok(husk_hooks_parse(v, hooks, &e) == 0 && hooks[HUSK_HOOK_POSTSTOP].n == 1 &&
+		   !strcmp(hooks[HUSK_HOOK_POSTSTOP].v[0].path, "/bin/true") &&
+		   hooks[HUSK_HOOK_POSTSTOP].v[0].timeout == 5 && hooks[HUSK_HOOK_POSTSTART].n == 0,
+	   "stored hooks parse");
+	husk_hooks_free(hooks);
+	json_decref(v);
+	v = json_loads("{\"poststart\":[{\"path\":\"bin/true\"}]}", 0, NULL);
+	ok(husk_hooks_parse(v, hooks, &e) < 0 && strstr(e.msg, "hooks.poststart[0].path: \"bin/true\" is not an absolute path"),
+	   "stored hooks validated: %s", e.msg);
+	husk_hooks_free(hooks);
+	json_decref(v);
+}
+
 int main(void)
 {
+	test_hooks_parse();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_default();
 	test_features();
