@@ -191,9 +191,16 @@ static int update_cmd(const struct husk_cmd *cmd, const struct husk_global_opts 
 	json_t *limit = json_object_get(mem, "limit");
 	if (json_is_integer(limit) && json_integer_value(limit) == -1 && !json_object_get(mem, "swap"))
 		json_object_set_new(mem, "swap", json_integer(-1));
+	/* parsed as config.json's linux.resources: unknown properties
+	 * are ignored, bad values fail with the path */
 	struct husk_error e = { 0 };
-	r = husk_container_update(g, id, res, &e);
+	struct husk_resources changes;
+	r = husk_resources_parse(res, &changes, &e);
 	json_decref(res);
+	if (r == 0) {
+		r = husk_container_update(g, id, &changes, &e);
+		husk_resources_free(&changes);
+	}
 	if (r < 0)
 		return husk_cli_fail(cmd->name, id, &e);
 	return 0;

@@ -162,18 +162,14 @@ static int run_state_hooks(json_t *hooks_json, enum husk_hook_kind kind, const c
 {
 	if (!hooks_json || !json_object_get(hooks_json, husk_hook_name(kind)))
 		return 0;
-	/* Reuse the config parser's validation for the stored hooks. */
-	json_t *doc = json_pack("{s:s, s:{s:s}, s:O}", "ociVersion", "1.2.0", "root", "path", "/",
-				"hooks", hooks_json);
-	char *text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	struct husk_spec *spec = NULL;
-	int r = husk_spec_parse_string(text, "/", &spec, e);
-	free(text);
+	/* the stored hooks, decoded by the config's hooks parser */
+	struct husk_hook_list hooks[HUSK_HOOK__COUNT] = { 0 };
+	int r = husk_hooks_parse(hooks_json, hooks, e);
 	if (r < 0)
-		return -1;
-	r = husk_hooks_run(&spec->hooks[kind], kind, state_json, e);
-	husk_spec_free(spec);
+		husk_err_wrap(e, "config.json");
+	else
+		r = husk_hooks_run(&hooks[kind], kind, state_json, e);
+	husk_hooks_free(hooks);
 	return r;
 }
 
@@ -422,7 +418,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		husk_err_wrap(e, "cgroup");
 		goto out;
 	}
-	if (husk_cgroup_apply_resources(cg, spec->resources, e) < 0)
+	if (husk_cgroup_apply(cg, &spec->resources, e) < 0)
 		goto out;
 
 	struct sockaddr_un addr;

@@ -168,7 +168,8 @@ int husk_container_events(const struct husk_global_opts *g, const char *id, bool
 	return r;
 }
 
-int husk_container_update(const struct husk_global_opts *g, const char *id, const json_t *changes,
+int husk_container_update(const struct husk_global_opts *g, const char *id,
+			  const struct husk_resources *changes,
 			  struct husk_error *e)
 {
 	struct opened o;

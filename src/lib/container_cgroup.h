@@ -8,6 +8,7 @@
 
 #include "container.h"
 #include "error.h"
+#include "spec_resources.h"
 
 /* Freeze a running (or created) container / thaw a paused one. */
 int husk_container_pause(const struct husk_global_opts *g, const char *id, struct husk_error *e);
@@ -20,7 +21,8 @@ int husk_container_pids(const struct husk_global_opts *g, const char *id, pid_t 
  * they happen, one JSON document per line, until the container stops. */
 int husk_container_events(const struct husk_global_opts *g, const char *id, bool once,
 			  unsigned interval_ms, FILE *out, struct husk_error *e);
-/* Apply resource changes (linux.resources format) to a live container and
+/* Apply resource changes (parsed linux.resources) to a live container and
  * keep them in its state. */
-int husk_container_update(const struct husk_global_opts *g, const char *id, const json_t *changes,
+int husk_container_update(const struct husk_global_opts *g, const char *id,
+			  const struct husk_resources *changes,
 			  struct husk_error *e);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "json_get.h"
 #include "sync.h"
 #include "util.h"
 
@@ -185,42 +186,11 @@ static const char *idx(char *buf, const char *parent, const char *key, size_t i)
 	return buf;
 }
 
-/* An unsigned integer; jansson hands over integers too big for
- * json_int_t as integral reals. */
-static int get_uint(json_t *v, const char *path, uint64_t max, uint64_t *out,
-		    struct husk_error *e)
-{
-	uint64_t x;
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		x = (uint64_t)json_integer_value(v);
-	} else if (json_is_real(v) && json_real_value(v) >= 0 &&
-		   json_real_value(v) < 18446744073709551616.0 &&
-		   (double)(uint64_t)json_real_value(v) == json_real_value(v)) {
-		x = (uint64_t)json_real_value(v);
-	} else if (json_is_real(v) && json_real_value(v) == 18446744073709551616.0) {
-		x = UINT64_MAX; /* what UINT64_MAX rounds to as a double */
-	} else {
-		return husk_err(e, 0, "%s: expected an unsigned integer", path);
-	}
-	if (x > max)
-		return husk_err(e, 0, "%s: value %llu out of range [0, %llu]", path,
-				(unsigned long long)x, (unsigned long long)max);
-	*out = x;
-	return 0;
-}
-
-/* obj[key], NULL when missing or null (null counts as absent, as in Go). */
-static json_t *member(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	return json_is_null(v) ? NULL : v;
-}
-
 static int get_array(json_t *obj, const char *parent, const char *key, json_t **out,
 		     struct husk_error *e)
 {
 	char p[SC_PATH_MAX];
-	*out = member(obj, key);
+	*out = sj_get(obj, key);
 	if (*out && !json_is_array(*out))
 		return husk_err(e, 0, "%s: expected an array", sub(p, parent, key));
 	return 0;
@@ -231,7 +201,7 @@ static int parse_action(json_t *obj, const char *parent, const char *akey, const
 			uint32_t *out, struct husk_error *e)
 {
 	char p[SC_PATH_MAX];
-	json_t *a = member(obj, akey), *er = member(obj, ekey);
+	json_t *a = sj_get(obj, akey), *er = sj_get(obj, ekey);
 	if (!a)
 		return husk_err(e, 0, "%s: required", sub(p, parent, akey));
 	if (!json_is_string(a))
@@ -244,7 +214,7 @@ static int parse_action(json_t *obj, const char *parent, const char *akey, const
 		if (er && !actions[i].has_errno)
 			return husk_err(e, 0, "%s: %s takes no errno return code",
 					sub(p, parent, ekey), name);
-		if (er && get_uint(er, sub(p, parent, ekey), 0xffff, &ret, e) < 0)
+		if (er && sj_uint(er, sub(p, parent, ekey), 0xffff, &ret, e) < 0)
 			return -1;
 		*out = actions[i].action | (actions[i].has_errno ? (uint32_t)ret : 0);
 		return 0;
@@ -306,17 +276,17 @@ static int parse_arg(json_t *a, const char *path, struct scmp_arg_cmp *out, stru
 	uint64_t index, value, two = 0;
 	if (!json_is_object(a))
 		return husk_err(e, 0, "%s: expected an object", path);
-	json_t *vi = member(a, "index"), *vv = member(a, "value"), *v2 = member(a, "valueTwo"),
-	       *vo = member(a, "op");
+	json_t *vi = sj_get(a, "index"), *vv = sj_get(a, "value"), *v2 = sj_get(a, "valueTwo"),
+	       *vo = sj_get(a, "op");
 	if (!vi)
 		return husk_err(e, 0, "%s: required", sub(p, path, "index"));
-	if (get_uint(vi, sub(p, path, "index"), 5, &index, e) < 0)
+	if (sj_uint(vi, sub(p, path, "index"), 5, &index, e) < 0)
 		return -1;
 	if (!vv)
 		return husk_err(e, 0, "%s: required", sub(p, path, "value"));
-	if (get_uint(vv, sub(p, path, "value"), UINT64_MAX, &value, e) < 0)
+	if (sj_uint(vv, sub(p, path, "value"), UINT64_MAX, &value, e) < 0)
 		return -1;
-	if (v2 && get_uint(v2, sub(p, path, "valueTwo"), UINT64_MAX, &two, e) < 0)
+	if (v2 && sj_uint(v2, sub(p, path, "valueTwo"), UINT64_MAX, &two, e) < 0)
 		return -1;
 	if (!vo)
 		return husk_err(e, 0, "%s: required", sub(p, path, "op"));
@@ -449,19 +419,19 @@ static int compile(json_t *obj, const char *where, struct husk_seccomp **out,
 		/* It would stop the runtime's own last system calls too. */
 		return husk_err(e, 0, "%s: SCMP_ACT_NOTIFY is for syscalls[], not the default",
 				sub(p, where, "defaultAction"));
-	if ((v = member(obj, "listenerMetadata")) && !json_is_string(v))
+	if ((v = sj_get(obj, "listenerMetadata")) && !json_is_string(v))
 		return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerMetadata"));
 	const char *listener = NULL;
-	if ((v = member(obj, "listenerPath"))) {
+	if ((v = sj_get(obj, "listenerPath"))) {
 		if (!json_is_string(v))
 			return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerPath"));
 		listener = *json_string_value(v) ? json_string_value(v) : NULL;
 	}
-	if (member(obj, "listenerMetadata") && !listener)
+	if (sj_get(obj, "listenerMetadata") && !listener)
 		return husk_err(e, 0, "%s: set without listenerPath", sub(p, where, "listenerMetadata"));
 	bool notify = false;
 	json_array_foreach(arr, i, it) {
-		const char *act = json_string_value(member(it, "action"));
+		const char *act = json_string_value(sj_get(it, "action"));
 		notify |= act && strcmp(act, "SCMP_ACT_NOTIFY") == 0;
 	}
 	if (notify && !listener)
@@ -658,8 +628,8 @@ int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **o
 			cache_put(dirfd, name, key, *out);
 	}
 	if (husk_seccomp_notifies(*out)) {
-		const char *meta = json_string_value(member(obj, "listenerMetadata"));
-		(*out)->listener_path = xstrdup(json_string_value(member(obj, "listenerPath")));
+		const char *meta = json_string_value(sj_get(obj, "listenerMetadata"));
+		(*out)->listener_path = xstrdup(json_string_value(sj_get(obj, "listenerPath")));
 		(*out)->listener_metadata = meta ? xstrdup(meta) : NULL;
 	}
 	return 0;

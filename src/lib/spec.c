@@ -70,6 +70,19 @@ static void id_mappings_free(struct husk_id_mapping *m)
 	free(m);
 }
 
+void husk_hooks_free(struct husk_hook_list hooks[HUSK_HOOK__COUNT])
+{
+	for (int k = 0; k < HUSK_HOOK__COUNT; k++) {
+		for (size_t i = 0; i < hooks[k].n; i++) {
+			free(hooks[k].v[i].path);
+			husk_strv_free(hooks[k].v[i].args);
+			husk_strv_free(hooks[k].v[i].env);
+		}
+		free(hooks[k].v);
+		hooks[k] = (struct husk_hook_list){ 0 };
+	}
+}
+
 void husk_spec_free(struct husk_spec *s)
 {
 	if (!s)
@@ -90,14 +103,7 @@ void husk_spec_free(struct husk_spec *s)
 		id_mappings_free(m->gid_mappings);
 	}
 	free(s->mounts);
-	for (int k = 0; k < HUSK_HOOK__COUNT; k++) {
-		for (size_t i = 0; i < s->hooks[k].n; i++) {
-			free(s->hooks[k].v[i].path);
-			husk_strv_free(s->hooks[k].v[i].args);
-			husk_strv_free(s->hooks[k].v[i].env);
-		}
-		free(s->hooks[k].v);
-	}
+	husk_hooks_free(s->hooks);
 	sj_kv_free(s->annotations, s->n_annotations);
 	for (int t = 0; t < HUSK_NS__COUNT; t++)
 		free(s->namespaces[t].path);
@@ -107,7 +113,7 @@ void husk_spec_free(struct husk_spec *s)
 		free(s->devices[i].path);
 	free(s->devices);
 	free(s->cgroups_path);
-	json_decref(s->resources);
+	husk_resources_free(&s->resources);
 	husk_strv_free(s->masked_paths);
 	husk_strv_free(s->readonly_paths);
 	free(s->mount_label);
@@ -286,14 +292,14 @@ static int parse_hook(json_t *v, const char *p, struct husk_hook *h, struct husk
 	return 0;
 }
 
-static int parse_hooks(json_t *v, struct husk_spec *s, struct husk_error *e)
+int husk_hooks_parse(json_t *v, struct husk_hook_list hooks[HUSK_HOOK__COUNT], struct husk_error *e)
 {
 	char p[SJ_PATH_MAX], ip[SJ_PATH_MAX];
 	if (sj_object(v, "hooks", e) < 0)
 		return -1;
 	for (int k = 0; k < HUSK_HOOK__COUNT; k++) {
 		json_t *list = sj_get(v, hook_names[k]), *it;
-		struct husk_hook_list *l = &s->hooks[k];
+		struct husk_hook_list *l = &hooks[k];
 		size_t i;
 		if (!list)
 			continue;
@@ -500,11 +506,8 @@ static int parse_linux(json_t *lx, struct husk_spec *s, struct husk_error *e)
 		return -1;
 	if (sj_opt_string(lx, "linux", "cgroupsPath", &s->cgroups_path, e) < 0)
 		return -1;
-	if ((f = sj_get(lx, "resources"))) {
-		if (sj_object(f, "linux.resources", e) < 0)
-			return -1;
-		s->resources = json_incref(f);
-	}
+	if ((f = sj_get(lx, "resources")) && husk_resources_parse(f, &s->resources, e) < 0)
+		return -1;
 	if ((f = sj_get(lx, "rootfsPropagation")) && parse_propagation(f, s, e) < 0)
 		return -1;
 	if ((f = sj_get(lx, "maskedPaths")) &&
@@ -590,7 +593,7 @@ static int parse_doc(json_t *doc, struct husk_spec *s, struct husk_error *e)
 	}
 	if ((f = sj_get(doc, "mounts")) && parse_mounts(f, s, e) < 0)
 		return -1;
-	if ((f = sj_get(doc, "hooks")) && parse_hooks(f, s, e) < 0)
+	if ((f = sj_get(doc, "hooks")) && husk_hooks_parse(f, s->hooks, e) < 0)
 		return -1;
 	if ((f = sj_get(doc, "annotations"))) {
 		if (sj_kv(f, "annotations", &s->annotations, &s->n_annotations, e) < 0)

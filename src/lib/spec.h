@@ -1,6 +1,6 @@
 /* The OCI runtime-spec config.json, parsed and validated into C structures.
- * Parsing keeps nothing from jansson except the raw subtrees that later
- * modules interpret themselves (linux.resources, linux.seccomp). */
+ * Parsing keeps nothing from jansson except the raw subtree that a later
+ * module interprets itself (linux.seccomp). */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "spec_resources.h"
 
 enum husk_ns_type {
 	HUSK_NS_PID,
@@ -224,7 +225,7 @@ struct husk_spec {
 	struct husk_device *devices;
 	size_t n_devices;
 	char *cgroups_path;       /* NULL when absent */
-	json_t *resources;        /* linux.resources, interpreted by cgroup/ */
+	struct husk_resources resources; /* linux.resources (spec_resources.h) */
 	unsigned long rootfs_propagation; /* MS_* flags, 0 when absent */
 	char **masked_paths;      /* NULL-terminated */
 	size_t n_masked_paths;
@@ -257,6 +258,12 @@ int husk_process_parse(json_t *obj, const char *json_path, struct husk_process *
 		       struct husk_error *e);
 
 void husk_spec_free(struct husk_spec *s);
+
+/* config.json's "hooks" object (also the part the state keeps for
+ * poststart and poststop) into hooks[], which the caller zeroed; errors
+ * name "hooks.<kind>[i]...".  Free with husk_hooks_free() either way. */
+int husk_hooks_parse(json_t *v, struct husk_hook_list hooks[HUSK_HOOK__COUNT], struct husk_error *e);
+void husk_hooks_free(struct husk_hook_list hooks[HUSK_HOOK__COUNT]);
 
 /* The runtime-spec 1.3 fields (spec_v13.c): linux.netDevices,
  * linux.memoryPolicy, linux.intelRdt and process.execCPUAffinity. */

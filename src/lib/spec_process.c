@@ -1,5 +1,5 @@
 /* config.json's process object (also exec --process), the capability name
- * table, and the typed JSON accessors shared with spec.c. */
+ * table, and the spec-typed accessors (husk_kv, id mappings) shared with spec.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,163 +8,6 @@
 #include "spec.h"
 #include "spec_internal.h"
 #include "util.h"
-
-/* ---- typed accessors ---- */
-
-/* Bounded append without snprintf: an over-long path is cut, which only
- * shortens an error message. */
-static void path_cat(char *buf, size_t *o, const char *s)
-{
-	while (*s && *o < SJ_PATH_MAX - 1)
-		buf[(*o)++] = *s++;
-	buf[*o] = '\0';
-}
-
-const char *sj_path(char *buf, const char *parent, const char *key)
-{
-	size_t o = 0;
-	buf[0] = '\0';
-	if (parent && *parent) {
-		path_cat(buf, &o, parent);
-		path_cat(buf, &o, ".");
-	}
-	path_cat(buf, &o, key);
-	return buf;
-}
-
-const char *sj_index(char *buf, const char *parent, size_t i)
-{
-	char num[32];
-	size_t o = 0;
-	snprintf(num, sizeof(num), "[%zu]", i);
-	buf[0] = '\0';
-	path_cat(buf, &o, parent ? parent : "");
-	path_cat(buf, &o, num);
-	return buf;
-}
-
-json_t *sj_get(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	return json_is_null(v) ? NULL : v;
-}
-
-int sj_expected(struct husk_error *e, const char *path, const char *what)
-{
-	return husk_err(e, 0, "%s: expected %s", path, what);
-}
-
-int sj_object(json_t *v, const char *path, struct husk_error *e)
-{
-	return json_is_object(v) ? 0 : sj_expected(e, path, "an object");
-}
-
-int sj_string(json_t *v, const char *path, char **out, struct husk_error *e)
-{
-	if (!json_is_string(v))
-		return sj_expected(e, path, "a string");
-	/* Embedded NULs cannot reach a C API intact. */
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return husk_err(e, 0, "%s: string contains a NUL byte", path);
-	free(*out);
-	*out = xstrdup(json_string_value(v));
-	return 0;
-}
-
-int sj_bool(json_t *v, const char *path, bool *out, struct husk_error *e)
-{
-	if (!json_is_boolean(v))
-		return sj_expected(e, path, "a boolean");
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* Integers arrive as reals only when the document held one too big for
- * json_int_t and was re-decoded with JSON_DECODE_INT_AS_REAL. */
-int sj_int(json_t *v, const char *path, int64_t min, int64_t max, int64_t *out,
-	   struct husk_error *e)
-{
-	int64_t x = 0;
-	if (json_is_integer(v)) {
-		x = json_integer_value(v);
-	} else if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-			return husk_err(e, 0, "%s: value out of range", path);
-		x = (int64_t)d;
-		if ((double)x != d)
-			return sj_expected(e, path, "an integer");
-	} else {
-		return sj_expected(e, path, "an integer");
-	}
-	if (x < min || x > max)
-		return husk_err(e, 0, "%s: value %lld out of range [%lld, %lld]", path, (long long)x,
-				(long long)min, (long long)max);
-	*out = x;
-	return 0;
-}
-
-int sj_u32(json_t *v, const char *path, uint32_t *out, struct husk_error *e)
-{
-	int64_t x = 0;
-	if (sj_int(v, path, 0, UINT32_MAX, &x, e) < 0)
-		return -1;
-	*out = (uint32_t)x;
-	return 0;
-}
-
-int sj_u64(json_t *v, const char *path, uint64_t *out, struct husk_error *e)
-{
-	if (json_is_integer(v)) {
-		json_int_t x = json_integer_value(v);
-		if (x < 0)
-			return husk_err(e, 0, "%s: value %lld must not be negative", path, (long long)x);
-		*out = (uint64_t)x;
-		return 0;
-	}
-	if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (!(d >= 0))
-			return husk_err(e, 0, "%s: value must not be negative", path);
-		/* UINT64_MAX (RLIM_INFINITY) rounds to 2^64 as a double. */
-		if (d >= 18446744073709551616.0) {
-			if (d > 18446744073709551616.0)
-				return husk_err(e, 0, "%s: value out of range", path);
-			*out = UINT64_MAX;
-			return 0;
-		}
-		*out = (uint64_t)d;
-		if ((double)*out != d)
-			return sj_expected(e, path, "an integer");
-		return 0;
-	}
-	return sj_expected(e, path, "an integer");
-}
-
-int sj_strv(json_t *v, const char *path, char ***out, size_t *np, struct husk_error *e)
-{
-	size_t i, n;
-	json_t *it;
-	if (!json_is_array(v))
-		return sj_expected(e, path, "an array of strings");
-	n = json_array_size(v);
-	json_array_foreach(v, i, it) {
-		if (!json_is_string(it))
-			return sj_expected(e, path, "an array of strings");
-		if (strlen(json_string_value(it)) != json_string_length(it)) {
-			char p[SJ_PATH_MAX];
-			return husk_err(e, 0, "%s: string contains a NUL byte", sj_index(p, path, i));
-		}
-	}
-	char **r = xcalloc(n + 1, sizeof(char *));
-	json_array_foreach(v, i, it)
-		r[i] = xstrdup(json_string_value(it));
-	husk_strv_free(*out);
-	*out = r;
-	if (np)
-		*np = n;
-	return 0;
-}
 
 void sj_kv_free(struct husk_kv *v, size_t n)
 {
@@ -196,21 +39,6 @@ int sj_kv(json_t *v, const char *path, struct husk_kv **out, size_t *np, struct 
 	*out = r;
 	*np = n;
 	return 0;
-}
-
-int sj_opt_string(json_t *obj, const char *parent, const char *key, char **out,
-		  struct husk_error *e)
-{
-	char p[SJ_PATH_MAX];
-	json_t *v = sj_get(obj, key);
-	return v ? sj_string(v, sj_path(p, parent, key), out, e) : 0;
-}
-
-int sj_opt_bool(json_t *obj, const char *parent, const char *key, bool *out, struct husk_error *e)
-{
-	char p[SJ_PATH_MAX];
-	json_t *v = sj_get(obj, key);
-	return v ? sj_bool(v, sj_path(p, parent, key), out, e) : 0;
 }
 
 static int req_u32(json_t *obj, const char *parent, const char *key, uint32_t *out,

@@ -1,7 +1,9 @@
 /* libFuzzer target: config.json parsing and what husk derives from it
  * without touching the host.
  *   - husk_spec_parse_string() (an absolute bundle: no getcwd, no stat)
- *   - linux.resources -> the cgroup file writes (husk_cg_plan_build) for
+ *   - linux.resources parsed (husk_resources_parse), its canonical record
+ *     (what the state keeps) read back to the same values, and the cgroup
+ *     file writes (husk_cg_plan_build) for
  *     a v1, a v2 and a hybrid layout, the v1 devices.allow/deny writes and
  *     the v2 device program; the program is run by a small interpreter
  *     and checked against the rules' meaning
@@ -11,7 +13,7 @@
  *     (husk_exec_process_parse), and its own seccomp profile
  * The resources and seccomp objects are taken from the raw document, so
  * that they are exercised even when another part of the spec is bad
- * (`update --resources` feeds its JSON straight to the planner).
+ * (`update --resources` parses its JSON the same way).
  * An invariant that does not hold aborts (a crash for libFuzzer). */
 #include <linux/bpf.h>
 #include <stddef.h>
@@ -236,7 +238,7 @@ static void check_devices(const struct cg_plan *p)
 	free(all);
 }
 
-static void check_resources(const json_t *res)
+static void plan_all(const struct husk_resources *res)
 {
 	/* v1; hybrid (memory, pids, io and cgroup.* on v2); all on v2 */
 	const unsigned masks[] = { 0, 1u << CG_MEMORY | 1u << CG_PIDS | 1u << CG_BLKIO | 1u << CG_CORE,
@@ -259,6 +261,26 @@ static void check_resources(const json_t *res)
 			check_devices(&p);
 		husk_cg_plan_free(&p);
 	}
+}
+
+static void check_resources(json_t *json)
+{
+	struct husk_resources res, again;
+	struct husk_error e;
+	husk_err_clear(&e);
+	if (husk_resources_parse(json, &res, &e) < 0) {
+		CHECK(!strncmp(e.msg, "linux.resources", 15));
+		return;
+	}
+	json_t *rec = husk_resources_json(&res);
+	CHECK(husk_resources_parse(rec, &again, &e) == 0);
+	json_t *rec2 = husk_resources_json(&again);
+	CHECK(rec ? json_equal(rec, rec2) : !rec2);
+	json_decref(rec);
+	json_decref(rec2);
+	husk_resources_free(&again);
+	plan_all(&res);
+	husk_resources_free(&res);
 }
 
 static void check_seccomp(json_t *obj, const char *where)

@@ -57,9 +57,14 @@ static char *plan_text(const char *json, unsigned v2mask, struct husk_error *e)
 	json_t *res = json_loads(json, 0, NULL);
 	if (!res)
 		return xstrdup("<bad json>");
+	struct husk_resources parsed;
 	struct cg_plan p;
-	int r = husk_cg_plan_build(res, res, v2mask, &p, e);
+	int r = husk_resources_parse(res, &parsed, e);
 	json_decref(res);
+	if (r < 0)
+		return NULL;
+	r = husk_cg_plan_build(&parsed, &parsed, v2mask, &p, e);
+	husk_resources_free(&parsed);
 	if (r < 0)
 		return NULL;
 	size_t cap = 4096, len = 0;
@@ -230,6 +235,41 @@ static int run_prog(const struct bpf_insn *p, size_t n, uint32_t type, uint32_t 
 #define R BPF_DEVCG_ACC_READ
 #define W BPF_DEVCG_ACC_WRITE
 #define M BPF_DEVCG_ACC_MKNOD
+
+/* The record the state keeps: the parsed values written out canonically
+ * (unknown properties dropped, a huge limit clamped), read back the same. */
+static void test_resources_record(void)
+{
+	json_t *in = json_loads("{\"memory\":{\"limit\":1e19,\"swap\":-1,\"bogus\":1},"
+				"\"blockIO\":{\"weight\":500},\"devices\":[{\"allow\":false}],"
+				"\"rdma\":{\"mlx\":{\"hcaHandles\":3}},\"unified\":{\"memory.high\":\"5\"},"
+				"\"network\":{\"classID\":7},\"x\":1}", 0, NULL);
+	struct husk_resources r, again;
+	struct husk_error e = { 0 };
+	ok(husk_resources_parse(in, &r, &e) == 0, "resources parse%s%s", e.msg[0] ? ": " : "", e.msg);
+	json_t *rec = husk_resources_json(&r);
+	char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	const char *want = "{\"blockIO\":{\"weight\":500},\"devices\":[{\"access\":\"rwm\",\"allow\":false,"
+			   "\"type\":\"a\"}],\"memory\":{\"limit\":9223372036854775807,\"swap\":-1},"
+			   "\"network\":{\"classID\":7},\"rdma\":{\"mlx\":{\"hcaHandles\":3}},"
+			   "\"unified\":{\"memory.high\":\"5\"}}";
+	ok(s && !strcmp(s, want), "canonical resources record");
+	if (!s || strcmp(s, want))
+		diag_str("got", s ? s : "(null)");
+	ok(husk_resources_parse(rec, &again, &e) == 0 && again.memory.limit.v == INT64_MAX &&
+		   again.block_io.weight.v == 500 && !again.block_io.weight_device &&
+		   again.n_devices == 1 && again.n_rdma == 1 && again.rdma[0].hca_handles.v == 3 &&
+		   !again.rdma[0].hca_objects.set,
+	   "record reads back to the same values");
+	free(s);
+	json_decref(rec);
+	json_decref(in);
+	husk_resources_free(&again);
+	husk_resources_free(&r);
+	ok(husk_resources_parse(NULL, &r, &e) == 0 && !r.set && husk_resources_empty(&r) &&
+		   !husk_resources_json(&r),
+	   "no linux.resources: nothing set, no record");
+}
 
 static void test_bpf_gen(void)
 {
@@ -571,6 +611,7 @@ int main(void)
 	test_paths();
 	test_conversions();
 	test_plans();
+	test_resources_record();
 	test_check_reused();
 	test_bpf_gen();
 	test_device_rules();

@@ -121,10 +121,14 @@ static struct husk_cgroup *create(enum cg_layout kind, struct cg_mount *m, size_
 
 static int apply(struct husk_cgroup *cg, const char *res_json, char *why, size_t len)
 {
-	json_t *res = json_loads(res_json, 0, NULL);
+	json_t *doc = json_loads(res_json, 0, NULL);
+	struct husk_resources res;
 	struct husk_error e;
-	int r = husk_cgfs_apply(cg, res, &e);
-	json_decref(res);
+	int r = husk_resources_parse(doc, &res, &e);
+	json_decref(doc);
+	if (r == 0)
+		r = husk_cgfs_apply(cg, &res, &e);
+	husk_resources_free(&res);
 	if (r < 0)
 		husk_err_str(&e, why, len);
 	else

@@ -92,8 +92,9 @@ static void test_default(void)
 		   ns[HUSK_NS_UTS].present && ns[HUSK_NS_MNT].present && !ns[HUSK_NS_USER].present &&
 		   !ns[HUSK_NS_CGROUP].present && !ns[HUSK_NS_PID].path,
 	   "namespaces");
-	ok(json_is_object(s->resources) && json_object_get(s->resources, "devices"),
-	   "linux.resources kept raw");
+	ok(s->resources.set && s->resources.has_devices && s->resources.n_devices == 1 &&
+		   !s->resources.devices[0].allow && s->resources.devices[0].access == 7,
+	   "linux.resources parsed");
 	ok(s->n_masked_paths == 10 && strcmp(s->masked_paths[0], "/proc/acpi") == 0 &&
 		   s->n_readonly_paths == 5 && strcmp(s->readonly_paths[4], "/proc/sysrq-trigger") == 0,
 	   "maskedPaths and readonlyPaths");
@@ -106,7 +107,7 @@ static void test_default(void)
 	r = husk_spec_parse_string(text, "/tmp/bundle", &s, &e);
 	ok(r == 0 && s && s->namespaces[HUSK_NS_USER].present && !s->namespaces[HUSK_NS_NET].present &&
 		   s->n_uid_mappings == 1 && s->uid_mappings[0].host_id == (uint32_t)geteuid() &&
-		   s->n_gid_mappings == 1 && !s->resources,
+		   s->n_gid_mappings == 1 && !s->resources.set,
 	   "rootless default config parses with a user namespace%s%s", r ? ": " : "",
 	   r ? e.msg : "");
 	free(text);
@@ -540,8 +541,29 @@ static void test_load(void)
 	rmdir(dir);
 }
 
+/* The hooks the state keeps for poststart/poststop decode on their own. */
+static void test_hooks_parse(void)
+{
+	struct husk_hook_list hooks[HUSK_HOOK__COUNT] = { 0 };
+	struct husk_error e = { 0 };
+	json_t *v = json_loads("{\"poststop\":[{\"path\":\"/bin/true\",\"args\":[\"true\"],\"timeout\":5}]}",
+			       0, NULL);
+	ok(husk_hooks_parse(v, hooks, &e) == 0 && hooks[HUSK_HOOK_POSTSTOP].n == 1 &&
+		   !strcmp(hooks[HUSK_HOOK_POSTSTOP].v[0].path, "/bin/true") &&
+		   hooks[HUSK_HOOK_POSTSTOP].v[0].timeout == 5 && hooks[HUSK_HOOK_POSTSTART].n == 0,
+	   "stored hooks parse");
+	husk_hooks_free(hooks);
+	json_decref(v);
+	v = json_loads("{\"poststart\":[{\"path\":\"bin/true\"}]}", 0, NULL);
+	ok(husk_hooks_parse(v, hooks, &e) < 0 && strstr(e.msg, "hooks.poststart[0].path: \"bin/true\" is not an absolute path"),
+	   "stored hooks validated: %s", e.msg);
+	husk_hooks_free(hooks);
+	json_decref(v);
+}
+
 int main(void)
 {
+	test_hooks_parse();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_default();
 	test_features();

@@ -76,15 +76,19 @@ static char *props_for(const char *res_json, bool v2, const struct cg_dev_rule *
 		       int *rc)
 {
 	json_error_t je;
-	json_t *res = json_loads(res_json, 0, &je);
+	json_t *doc = json_loads(res_json, 0, &je);
+	struct husk_resources res;
 	struct sd_props ps = { 0 };
 	struct husk_error e = { 0 };
 	static const char proc_devices[] = "Character devices:\n  1 mem\n  4 tty\n136 pts\n\n"
 					   "Block devices:\n  7 loop\n  8 sd\n";
-	*rc = husk_sd_props_resources(&ps, res, v2, rules, n, proc_devices, &e);
+	*rc = husk_resources_parse(doc, &res, &e);
+	if (*rc == 0)
+		*rc = husk_sd_props_resources(&ps, &res, v2, rules, n, proc_devices, &e);
 	char *text = *rc == 0 ? husk_sd_props_format(&ps) : xstrdup(e.msg);
 	husk_sd_props_free(&ps);
-	json_decref(res);
+	husk_resources_free(&res);
+	json_decref(doc);
 	return text;
 }
 

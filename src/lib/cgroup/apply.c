@@ -225,7 +225,7 @@ static unsigned v2_mask(struct husk_cgroup *cg)
 	return m;
 }
 
-int husk_cgfs_check(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+int husk_cgfs_check(struct husk_cgroup *cg, const struct husk_resources *res, struct husk_error *e)
 {
 	struct cg_plan p;
 	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
@@ -234,7 +234,7 @@ int husk_cgfs_check(struct husk_cgroup *cg, const json_t *res, struct husk_error
 	return 0;
 }
 
-int husk_cgfs_apply(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+int husk_cgfs_apply(struct husk_cgroup *cg, const struct husk_resources *res, struct husk_error *e)
 {
 	struct cg_plan p;
 	if (husk_cg_plan_build(res, res, v2_mask(cg), &p, e) < 0)
@@ -252,9 +252,21 @@ int husk_cgfs_apply(struct husk_cgroup *cg, const json_t *res, struct husk_error
 	}
 	husk_cg_plan_free(&p);
 	if (r == 0) {
+		/* the state keeps the parsed values, written out canonically */
+		json_t *rec = res ? husk_resources_json(res) : NULL;
 		json_decref(cg->resources);
-		cg->resources = res ? json_deep_copy(res) : NULL;
+		cg->resources = rec;
 	}
+	return r;
+}
+
+int husk_cgfs_apply_recorded(struct husk_cgroup *cg, struct husk_error *e)
+{
+	struct husk_resources res;
+	if (husk_resources_parse(cg->resources, &res, e) < 0)
+		return -1;
+	int r = husk_cgfs_apply(cg, &res, e);
+	husk_resources_free(&res);
 	return r;
 }
 
@@ -275,38 +287,65 @@ static int check_usage(struct husk_cgroup *cg, int64_t limit, struct husk_error 
 	return 0;
 }
 
-int husk_cgfs_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+/* changes merged into what was applied (a section's members one by one,
+ * lists whole); *todo: the merged values of the sections changes names,
+ * each rewritten whole (v2's swap.max depends on the memory limit). */
+static void merge(const struct husk_cgroup *cg, const struct husk_resources *changes,
+		  json_t **merged, json_t **todo)
+{
+	json_t *ch = husk_resources_json(changes);
+	*merged = cg->resources ? json_deep_copy(cg->resources) : json_object();
+	*todo = json_object();
+	if (!ch)
+		return;
+	husk_cg_json_merge(*merged, ch);
+	const char *k;
+	json_t *v;
+	json_object_foreach(ch, k, v)
+		json_object_set(*todo, k, json_object_get(*merged, k));
+	json_decref(ch);
+}
+
+static int update_with(struct husk_cgroup *cg, const struct husk_resources *all,
+		       const struct husk_resources *some, husk_cgfs_after_update *after,
+		       struct husk_error *e)
+{
+	struct cg_plan p;
+	if (husk_cg_plan_build(some, all, v2_mask(cg), &p, e) < 0)
+		return -1;
+	int r = 0;
+	if (all->memory.check_before_update.v)
+		r = check_usage(cg, p.mem_limit, e);
+	if (r == 0)
+		r = do_writes(cg, &p, e);
+	if (r == 0 && p.has_devices)
+		r = apply_devices(cg, p.dev, p.ndev, e);
+	if (r == 0 && after)
+		r = after(cg, some, &p, e);
+	husk_cg_plan_free(&p);
+	return r;
+}
+
+int husk_cgfs_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		     struct husk_error *e)
 {
 	return husk_cgfs_update_with(cg, changes, NULL, e);
 }
 
-int husk_cgfs_update_with(struct husk_cgroup *cg, const json_t *changes, husk_cgfs_after_update *after,
-			  struct husk_error *e)
+int husk_cgfs_update_with(struct husk_cgroup *cg, const struct husk_resources *changes,
+			  husk_cgfs_after_update *after, struct husk_error *e)
 {
-	if (!json_is_object(changes))
-		return husk_err(e, 0, "resources: expected a JSON object");
-	json_t *merged = cg->resources ? json_deep_copy(cg->resources) : json_object();
-	husk_cg_json_merge(merged, changes);
-	/* Each controller named in changes is written whole from the merged
-	 * values: v2's swap.max depends on the memory limit, for one. */
-	json_t *todo = json_object();
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)changes, k, v)
-		json_object_set(todo, k, json_object_get(merged, k));
-	struct cg_plan p;
-	int r = husk_cg_plan_build(todo, merged, v2_mask(cg), &p, e);
+	json_t *merged, *todo;
+	merge(cg, changes, &merged, &todo);
+	/* the merged record decodes as any: with the one parser */
+	struct husk_resources all, some;
+	int r = husk_resources_parse(merged, &all, e);
 	if (r == 0) {
-		json_t *mem = json_object_get(merged, "memory");
-		if (json_is_true(json_object_get(mem, "checkBeforeUpdate")))
-			r = check_usage(cg, p.mem_limit, e);
+		r = husk_resources_parse(todo, &some, e);
 		if (r == 0)
-			r = do_writes(cg, &p, e);
-		if (r == 0 && p.has_devices)
-			r = apply_devices(cg, p.dev, p.ndev, e);
-		if (r == 0 && after)
-			r = after(cg, todo, &p, e);
-		husk_cg_plan_free(&p);
+			r = update_with(cg, &all, &some, after, e);
+		husk_resources_free(&some);
+		husk_resources_free(&all);
 	}
 	json_decref(todo);
 	if (r < 0) {

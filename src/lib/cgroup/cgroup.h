@@ -22,8 +22,9 @@ struct husk_cgroup_join;
 struct husk_cgroup_ops {
 	const char *name;
 	int (*check_reused)(struct husk_cgroup *cg, struct husk_error *e);
-	int (*apply)(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e);
-	int (*update)(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e);
+	int (*apply)(struct husk_cgroup *cg, const struct husk_resources *res, struct husk_error *e);
+	int (*update)(struct husk_cgroup *cg, const struct husk_resources *changes,
+		      struct husk_error *e);
 	/* The init's join: fds opened in the runtime, before the clone. */
 	void (*join_open)(const struct husk_cgroup *cg, struct husk_cgroup_join *j);
 	/* An exec'd process's join, in sub-cgroup sub (NULL: none). */
@@ -143,15 +144,17 @@ size_t husk_cgroup_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_
  * (no cgroup). */
 int husk_cgroup_is_v2(const struct husk_cgroup *cg);
 
-/* Apply linux.resources (may be NULL) to a new cgroup.  Device rules are
- * always set: deny all, then resources.devices in order, runc's default
- * devices and the spec's linux.devices (v1 devices.allow/deny, v2 an eBPF
- * program).  Bad or unsupported values fail with a message naming the key. */
-int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *resources,
-				struct husk_error *e);
-/* `update`: merge changes (linux.resources format) into what was applied
- * and rewrite the controllers named in changes. */
-int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e);
+/* Apply linux.resources (parsed; may be NULL) to a new cgroup.  Device
+ * rules are always set: deny all, then resources.devices in order, runc's
+ * default devices and the spec's linux.devices (v1 devices.allow/deny, v2
+ * an eBPF program).  Unsupported values fail with a message naming the key.
+ * The cgroup records them (husk_resources_json) for its state. */
+int husk_cgroup_apply(struct husk_cgroup *cg, const struct husk_resources *res,
+		      struct husk_error *e);
+/* `update`: merge changes into what was applied and rewrite the
+ * controllers changes names. */
+int husk_cgroup_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		       struct husk_error *e);
 /* The resources as applied so far (borrowed; NULL when none). */
 const json_t *husk_cgroup_resources(const struct husk_cgroup *cg);
 

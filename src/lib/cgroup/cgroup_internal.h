@@ -10,6 +10,7 @@
 
 #include "cgroup/cgroup.h"
 #include "error.h"
+#include "spec_resources.h"
 
 struct bpf_insn;
 
@@ -105,15 +106,6 @@ struct cg_write {
 	const char *what; /* spec key, for errors ("memory.limit") */
 };
 
-/* access bits as BPF_DEVCG_ACC_*: m=1 r=2 w=4 */
-struct cg_dev_rule {
-	bool allow;
-	char type;      /* 'a', 'c', 'b' */
-	int64_t major;  /* -1: any */
-	int64_t minor;
-	unsigned access;
-};
-
 struct cg_plan {
 	struct cg_write *w;
 	size_t n;
@@ -124,15 +116,13 @@ struct cg_plan {
 	int64_t mem_limit;         /* the memory limit being set, 0 when none */
 };
 
-/* Validate res (linux.resources, may be NULL) and list the writes; bit c
- * of v2mask set says controller c is on cgroup v2.  res_all (may equal
- * res) supplies values the conversions need (memory.limit for swap). */
-int husk_cg_plan_build(const json_t *res, const json_t *res_all, unsigned v2mask,
-		       struct cg_plan *p, struct husk_error *e);
+/* List the writes for res (parsed linux.resources, spec_resources.h);
+ * bit c of v2mask set says controller c is on cgroup v2, and what depends
+ * on it is checked here.  res_all (may equal res) supplies values the
+ * conversions need (memory.limit for swap). */
+int husk_cg_plan_build(const struct husk_resources *res, const struct husk_resources *res_all,
+		       unsigned v2mask, struct cg_plan *p, struct husk_error *e);
 void husk_cg_plan_free(struct cg_plan *p);
-/* Device rules from a resources.devices-style array. */
-int husk_cg_parse_devices(const json_t *arr, const char *what, struct cg_dev_rule **out,
-			  size_t *n, struct husk_error *e);
 /* v1 devices.allow/deny writes that take a devices cgroup whose
  * devices.list reads `current` to the rules r (after an implicit deny-all).
  * When r is a deny-all followed by allow rules (runc's and docker's shape)
@@ -197,16 +187,23 @@ int husk_cgfs_make_dirs(const struct husk_cgroup *cg, struct hier *h, size_t bas
 uint32_t husk_cgfs_device_skip(const struct husk_spec *spec);
 /* Pure v2: enable the root's controllers down to the container's parent. */
 void husk_cgfs_v2_enable_all(struct hier *h);
-int husk_cgfs_apply(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e);
+/* Apply res; the cgroup records it (husk_resources_json) for the state. */
+int husk_cgfs_apply(struct husk_cgroup *cg, const struct husk_resources *res,
+		    struct husk_error *e);
+/* The same with what the cgroup recorded (a cgroup made again, or a
+ * systemd unit that now exists). */
+int husk_cgfs_apply_recorded(struct husk_cgroup *cg, struct husk_error *e);
 /* Validate resources as apply would, writing nothing. */
-int husk_cgfs_check(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e);
+int husk_cgfs_check(struct husk_cgroup *cg, const struct husk_resources *res,
+		    struct husk_error *e);
 /* after (may be NULL): called once the files are written (systemd gives
- * the unit the same values; changes: the keys rewritten, p: their plan). */
-typedef int husk_cgfs_after_update(struct husk_cgroup *cg, const json_t *changes,
+ * the unit the same values; changes: the sections rewritten, p: their plan). */
+typedef int husk_cgfs_after_update(struct husk_cgroup *cg, const struct husk_resources *changes,
 				   const struct cg_plan *p, struct husk_error *e);
-int husk_cgfs_update_with(struct husk_cgroup *cg, const json_t *changes, husk_cgfs_after_update *after,
-			  struct husk_error *e);
-int husk_cgfs_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e);
+int husk_cgfs_update_with(struct husk_cgroup *cg, const struct husk_resources *changes,
+			  husk_cgfs_after_update *after, struct husk_error *e);
+int husk_cgfs_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		     struct husk_error *e);
 void husk_cgfs_join_open(const struct husk_cgroup *cg, struct husk_cgroup_join *j);
 int husk_cgfs_exec_join_open(const struct husk_cgroup *cg, const char *sub, pid_t init,
 			     struct husk_cgroup_join *j, struct husk_error *e);

@@ -421,12 +421,8 @@ int husk_cgfs_enter(struct husk_cgroup *cg, pid_t pid, const char *which, struct
 			return -1;
 	}
 	/* A cgroup made again lost the limits: set them again. */
-	if (revived) {
-		json_t *res = json_incref(cg->resources);
-		int r = husk_cgfs_apply(cg, res, e);
-		json_decref(res);
-		return r;
-	}
+	if (revived)
+		return husk_cgfs_apply_recorded(cg, e);
 	return 0;
 }
 /* ---- joins (manager.c says why the process joins by itself) ---- */

@@ -39,7 +39,7 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id,
 	/* Rootless without resource limits runs without a cgroup of its own
 	 * when it may not create one, as runc does. */
 	bool denied = e->errnum == EACCES || e->errnum == EPERM || e->errnum == EROFS;
-	if (!(o->rootless && denied && !json_object_size(spec->resources)))
+	if (!(o->rootless && denied && husk_resources_empty(&spec->resources)))
 		return husk_err_wrap(e, "cgroup");
 	char why[HUSK_ERR_MSG_MAX + 64];
 	husk_debug("rootless: running without a cgroup: %s", husk_err_str(e, why, sizeof(why)));
@@ -74,12 +74,13 @@ int husk_cgroup_check_reused(struct husk_cgroup *cg, struct husk_error *e)
 	return cg->ops->check_reused(cg, e);
 }
 
-int husk_cgroup_apply_resources(struct husk_cgroup *cg, const json_t *resources, struct husk_error *e)
+int husk_cgroup_apply(struct husk_cgroup *cg, const struct husk_resources *res, struct husk_error *e)
 {
-	return cg->ops->apply(cg, resources, e);
+	return cg->ops->apply(cg, res, e);
 }
 
-int husk_cgroup_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+int husk_cgroup_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		       struct husk_error *e)
 {
 	return cg->ops->update(cg, changes, e);
 }

@@ -18,15 +18,17 @@ static int none_check_reused(struct husk_cgroup *cg, struct husk_error *e)
 	return 0;
 }
 
-static int none_apply(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+static int none_apply(struct husk_cgroup *cg, const struct husk_resources *res,
+		      struct husk_error *e)
 {
 	(void)cg;
-	if (json_object_size(res))
+	if (res && !husk_resources_empty(res))
 		return husk_err(e, 0, "linux.resources: the container has no cgroup to apply them to");
 	return 0;
 }
 
-static int none_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+static int none_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		       struct husk_error *e)
 {
 	(void)cg;
 	(void)changes;

@@ -1,6 +1,7 @@
-/* linux.resources -> the cgroup files to write, for v1 or v2 per
- * controller.  Pure (no file access) so that the validation and runc's
- * v1 -> v2 conversions can be unit tested; apply.c does the writing. */
+/* Parsed linux.resources (spec_resources.h) -> the cgroup files to
+ * write, for v1 or v2 per controller.  Pure (no file access) so that the
+ * host-dependent checks and runc's v1 -> v2 conversions can be unit
+ * tested; apply.c does the writing. */
 #include "cgroup/cgroup_internal.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "json_get.h"
 #include "log.h"
 #include "util.h"
 
@@ -109,89 +111,6 @@ static void add(struct ctx *c, enum cg_ctrl ctrl, const char *what, unsigned fla
 					  .flags = flags, .what = what };
 }
 
-/* An integer field; reals are accepted when integral (a document decoded
- * with huge numbers turns them into reals); >= 2^63 clamps to INT64_MAX. */
-static int get_int(const struct ctx *c, const json_t *o, const char *obj, const char *key,
-		   int64_t min, int64_t max, int64_t *out, bool *present)
-{
-	*present = false;
-	*out = 0;
-	json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v))
-		return 0;
-	int64_t x;
-	if (json_is_integer(v)) {
-		x = json_integer_value(v);
-	} else if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (d >= 9223372036854775807.0)
-			x = INT64_MAX;
-		else if (d < -9223372036854775807.0)
-			x = INT64_MIN;
-		else if ((double)(int64_t)d != d)
-			return husk_err(c->e, 0, "linux.resources.%s.%s: %g is not an integer", obj, key, d);
-		else
-			x = (int64_t)d;
-	} else {
-		return husk_err(c->e, 0, "linux.resources.%s.%s: expected an integer", obj, key);
-	}
-	if (x < min || x > max)
-		return husk_err(c->e, 0, "linux.resources.%s.%s: %" PRId64 " is out of range [%" PRId64
-				", %" PRId64 "]", obj, key, x, min, max);
-	*out = x;
-	*present = true;
-	return 0;
-}
-
-static int get_bool(const struct ctx *c, const json_t *o, const char *obj, const char *key, bool *out,
-		    bool *present)
-{
-	json_t *v = json_object_get(o, key);
-	*present = v && !json_is_null(v);
-	*out = false;
-	if (!*present)
-		return 0;
-	if (!json_is_boolean(v))
-		return husk_err(c->e, 0, "linux.resources.%s.%s: expected true or false", obj, key);
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int get_str(const struct ctx *c, const json_t *o, const char *obj, const char *key,
-		   const char **out)
-{
-	json_t *v = json_object_get(o, key);
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return husk_err(c->e, 0, "linux.resources.%s.%s: expected a string", obj, key);
-	const char *s = json_string_value(v);
-	if (strpbrk(s, "\n"))
-		return husk_err(c->e, 0, "linux.resources.%s.%s: newline in value", obj, key);
-	*out = s;
-	return 0;
-}
-
-/* The spec: a property the runtime does not know is ignored, not an
- * error (a newer spec's field, a typo alike); --debug names it. */
-static int check_keys(const struct ctx *c, const json_t *o, const char *obj, const char *const *known)
-{
-	if (!json_is_object(o))
-		return husk_err(c->e, 0, "linux.resources.%s: expected an object", obj);
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		bool ok = false;
-		for (const char *const *p = known; *p && !ok; p++)
-			ok = strcmp(*p, k) == 0;
-		if (!ok)
-			husk_debug("linux.resources%s%s: ignoring unknown property \"%s\"", *obj ? "." : "",
-				   obj, k);
-	}
-	return 0;
-}
-
 static void fmt_max(char *buf, size_t len, int64_t v)
 {
 	if (v < 0 || v == INT64_MAX)
@@ -200,30 +119,13 @@ static void fmt_max(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
-static int plan_memory(struct ctx *c, const json_t *m, const json_t *m_all)
+static int plan_memory(struct ctx *c, const struct husk_res_memory *m, const struct husk_res_memory *all)
 {
-	static const char *const keys[] = { "limit", "reservation", "swap", "kernel", "kernelTCP",
-					    "swappiness", "disableOOMKiller", "useHierarchy",
-					    "checkBeforeUpdate", NULL };
-	if (check_keys(c, m, "memory", keys) < 0)
-		return -1;
-	int64_t limit, resv, swap, kernel, ktcp, swappiness, limit_all;
-	bool has_limit, has_resv, has_swap, has_kernel, has_ktcp, has_swappiness, has_all;
-	bool oom, has_oom, hier, has_hier, check, has_check;
-	if (get_int(c, m, "memory", "limit", -1, INT64_MAX, &limit, &has_limit) < 0 ||
-	    get_int(c, m, "memory", "reservation", -1, INT64_MAX, &resv, &has_resv) < 0 ||
-	    get_int(c, m, "memory", "swap", -1, INT64_MAX, &swap, &has_swap) < 0 ||
-	    get_int(c, m, "memory", "kernel", -1, INT64_MAX, &kernel, &has_kernel) < 0 ||
-	    get_int(c, m, "memory", "kernelTCP", -1, INT64_MAX, &ktcp, &has_ktcp) < 0 ||
-	    get_int(c, m, "memory", "swappiness", 0, 100, &swappiness, &has_swappiness) < 0 ||
-	    get_bool(c, m, "memory", "disableOOMKiller", &oom, &has_oom) < 0 ||
-	    get_bool(c, m, "memory", "useHierarchy", &hier, &has_hier) < 0 ||
-	    get_bool(c, m, "memory", "checkBeforeUpdate", &check, &has_check) < 0)
-		return -1;
-	if (get_int(c, m_all ? m_all : m, "memory", "limit", -1, INT64_MAX, &limit_all, &has_all) < 0)
-		return -1;
-	c->p->check_before_update = check;
-	c->p->mem_limit = has_limit ? limit : 0;
+	bool has_limit = m->limit.set, has_resv = m->reservation.set, has_swap = m->swap.set;
+	int64_t limit = m->limit.v, resv = m->reservation.v, swap = m->swap.v;
+	int64_t limit_all = all->limit.v;
+	c->p->check_before_update = m->check_before_update.v;
+	c->p->mem_limit = limit;
 	char b[32];
 	if (is_v2(c, CG_MEMORY)) {
 		if (has_limit && limit != 0) {
@@ -262,163 +164,82 @@ static int plan_memory(struct ctx *c, const json_t *m, const json_t *m_all)
 		add(c, CG_MEMORY, "memory.swap", CG_W_OPTIONAL, "memory.memsw.limit_in_bytes", "-1");
 	if (has_resv && resv != 0)
 		add(c, CG_MEMORY, "memory.reservation", 0, "memory.soft_limit_in_bytes", "%" PRId64, resv);
-	if (has_ktcp && ktcp != 0)
-		add(c, CG_MEMORY, "memory.kernelTCP", 0, "memory.kmem.tcp.limit_in_bytes", "%" PRId64, ktcp);
+	if (m->kernel_tcp.v != 0)
+		add(c, CG_MEMORY, "memory.kernelTCP", 0, "memory.kmem.tcp.limit_in_bytes", "%" PRId64,
+		    m->kernel_tcp.v);
 	/* memory.kernel: kernels since 5.16 refuse kmem limits; ignored as
 	 * runc does. */
-	(void)kernel;
-	(void)has_kernel;
-	if (has_swappiness)
-		add(c, CG_MEMORY, "memory.swappiness", 0, "memory.swappiness", "%" PRId64, swappiness);
-	if (has_oom && oom)
+	if (m->swappiness.set)
+		add(c, CG_MEMORY, "memory.swappiness", 0, "memory.swappiness", "%" PRId64, m->swappiness.v);
+	if (m->disable_oom_killer.v)
 		add(c, CG_MEMORY, "memory.disableOOMKiller", 0, "memory.oom_control", "1");
-	if (has_hier)
-		add(c, CG_MEMORY, "memory.useHierarchy", 0, "memory.use_hierarchy", "%d", hier ? 1 : 0);
+	if (m->use_hierarchy.set)
+		add(c, CG_MEMORY, "memory.useHierarchy", 0, "memory.use_hierarchy", "%d",
+		    m->use_hierarchy.v ? 1 : 0);
 	return 0;
 }
 
-static int plan_cpu(struct ctx *c, const json_t *o)
+static int plan_cpu(struct ctx *c, const struct husk_res_cpu *o)
 {
-	static const char *const keys[] = { "shares", "quota", "burst", "period", "realtimeRuntime",
-					    "realtimePeriod", "cpus", "mems", "idle", NULL };
-	if (check_keys(c, o, "cpu", keys) < 0)
-		return -1;
-	int64_t shares, quota, burst, period, rt_rt, rt_period, idle;
-	bool h_shares, h_quota, h_burst, h_period, h_rt, h_rtp, h_idle;
-	const char *cpus, *mems;
-	if (get_int(c, o, "cpu", "shares", 0, 262144, &shares, &h_shares) < 0 ||
-	    get_int(c, o, "cpu", "quota", -1, INT64_MAX, &quota, &h_quota) < 0 ||
-	    get_int(c, o, "cpu", "burst", 0, INT64_MAX, &burst, &h_burst) < 0 ||
-	    get_int(c, o, "cpu", "period", 0, 1000000, &period, &h_period) < 0 ||
-	    get_int(c, o, "cpu", "realtimeRuntime", -1, INT64_MAX, &rt_rt, &h_rt) < 0 ||
-	    get_int(c, o, "cpu", "realtimePeriod", 0, INT64_MAX, &rt_period, &h_rtp) < 0 ||
-	    get_int(c, o, "cpu", "idle", 0, 1, &idle, &h_idle) < 0 ||
-	    get_str(c, o, "cpu", "cpus", &cpus) < 0 || get_str(c, o, "cpu", "mems", &mems) < 0)
-		return -1;
-	if (h_shares && shares == 1)
-		return husk_err(c->e, 0, "linux.resources.cpu.shares: 1 is out of range [2, 262144]");
-	if (h_period && period != 0 && period < 1000)
-		return husk_err(c->e, 0, "linux.resources.cpu.period: %" PRId64 " is out of range [1000, 1000000]",
-				period);
-	if (h_quota && quota > 0 && quota < 1000)
-		return husk_err(c->e, 0, "linux.resources.cpu.quota: %" PRId64 " is below 1000", quota);
+	int64_t shares = o->shares.v, quota = o->quota.v, period = o->period.v;
+	int64_t rt_rt = o->realtime_runtime.v, rt_period = o->realtime_period.v;
 	if (is_v2(c, CG_CPU)) {
-		if (h_shares && shares)
+		if (shares)
 			add(c, CG_CPU, "cpu.shares", 0, "cpu.weight", "%" PRIu64,
 			    husk_cg_shares_to_weight((uint64_t)shares));
-		if ((h_quota && quota) || (h_period && period)) {
+		if (quota || period) {
 			char q[32] = "max";
-			if (h_quota && quota > 0)
+			if (quota > 0)
 				snprintf(q, sizeof(q), "%" PRId64, quota);
-			if (h_period && period)
+			if (period)
 				add(c, CG_CPU, "cpu.quota", 0, "cpu.max", "%s %" PRId64, q, period);
 			else
 				add(c, CG_CPU, "cpu.quota", 0, "cpu.max", "%s", q);
 		}
-		if (h_burst)
-			add(c, CG_CPU, "cpu.burst", 0, "cpu.max.burst", "%" PRId64, burst);
-		if ((h_rt && rt_rt) || (h_rtp && rt_period))
+		if (o->burst.set)
+			add(c, CG_CPU, "cpu.burst", 0, "cpu.max.burst", "%" PRId64, o->burst.v);
+		if (rt_rt || rt_period)
 			return husk_err(c->e, 0, "linux.resources.cpu: realtimeRuntime and realtimePeriod are not supported on cgroup v2");
 	} else {
-		if (h_shares && shares)
+		if (shares)
 			add(c, CG_CPU, "cpu.shares", 0, "cpu.shares", "%" PRId64, shares);
-		if (h_period && period)
-			add(c, CG_CPU, "cpu.period", (h_quota && quota) ? CG_W_PAIR : 0, "cpu.cfs_period_us",
-			    "%" PRId64, period);
-		if (h_quota && quota)
+		if (period)
+			add(c, CG_CPU, "cpu.period", quota ? CG_W_PAIR : 0, "cpu.cfs_period_us", "%" PRId64,
+			    period);
+		if (quota)
 			add(c, CG_CPU, "cpu.quota", 0, "cpu.cfs_quota_us", "%" PRId64, quota);
-		if (h_burst)
-			add(c, CG_CPU, "cpu.burst", 0, "cpu.cfs_burst_us", "%" PRId64, burst);
-		if (h_rtp && rt_period)
-			add(c, CG_CPU, "cpu.realtimePeriod", (h_rt && rt_rt) ? CG_W_PAIR : 0, "cpu.rt_period_us",
+		if (o->burst.set)
+			add(c, CG_CPU, "cpu.burst", 0, "cpu.cfs_burst_us", "%" PRId64, o->burst.v);
+		if (rt_period)
+			add(c, CG_CPU, "cpu.realtimePeriod", rt_rt ? CG_W_PAIR : 0, "cpu.rt_period_us",
 			    "%" PRId64, rt_period);
-		if (h_rt && rt_rt)
+		if (rt_rt)
 			add(c, CG_CPU, "cpu.realtimeRuntime", 0, "cpu.rt_runtime_us", "%" PRId64, rt_rt);
 	}
-	if (h_idle)
-		add(c, CG_CPU, "cpu.idle", 0, "cpu.idle", "%" PRId64, idle);
-	if (cpus && *cpus)
-		add(c, CG_CPUSET, "cpu.cpus", 0, "cpuset.cpus", "%s", cpus);
-	if (mems && *mems)
-		add(c, CG_CPUSET, "cpu.mems", 0, "cpuset.mems", "%s", mems);
+	if (o->idle.set)
+		add(c, CG_CPU, "cpu.idle", 0, "cpu.idle", "%" PRId64, o->idle.v);
+	if (o->cpus && *o->cpus)
+		add(c, CG_CPUSET, "cpu.cpus", 0, "cpuset.cpus", "%s", o->cpus);
+	if (o->mems && *o->mems)
+		add(c, CG_CPUSET, "cpu.mems", 0, "cpuset.mems", "%s", o->mems);
 	return 0;
 }
 
-static int plan_pids(struct ctx *c, const json_t *o)
+static void plan_pids(struct ctx *c, const struct husk_res_pids *o)
 {
-	static const char *const keys[] = { "limit", NULL };
-	if (check_keys(c, o, "pids", keys) < 0)
-		return -1;
-	int64_t limit;
-	bool has;
-	if (get_int(c, o, "pids", "limit", INT64_MIN, INT64_MAX, &limit, &has) < 0)
-		return -1;
-	if (has && limit != 0) {
+	if (o->limit.v != 0) {
 		char b[32];
-		fmt_max(b, sizeof(b), limit);
+		fmt_max(b, sizeof(b), o->limit.v);
 		add(c, CG_PIDS, "pids.limit", 0, "pids.max", "%s", b);
 	}
-	return 0;
 }
 
-/* One {major, minor, ...} entry of a blockIO device list. */
-static int dev_entry(struct ctx *c, const json_t *d, const char *list, const char *const *keys,
-		     int64_t *major, int64_t *minor)
+static void plan_weight_devices(struct ctx *c, const struct husk_res_blkio *o, bool v2)
 {
-	char obj[64];
-	snprintf(obj, sizeof(obj), "blockIO.%s[]", list);
-	bool h1, h2;
-	if (check_keys(c, d, obj, keys) < 0 ||
-	    get_int(c, d, obj, "major", 0, UINT32_MAX, major, &h1) < 0 ||
-	    get_int(c, d, obj, "minor", 0, UINT32_MAX, minor, &h2) < 0)
-		return -1;
-	if (!h1 || !h2)
-		return husk_err(c->e, 0, "linux.resources.%s: major and minor are required", obj);
-	return 0;
-}
-
-static int plan_blkio(struct ctx *c, const json_t *o)
-{
-	static const char *const keys[] = { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice",
-					    "throttleWriteBpsDevice", "throttleReadIOPSDevice",
-					    "throttleWriteIOPSDevice", NULL };
-	if (check_keys(c, o, "blockIO", keys) < 0)
-		return -1;
-	bool v2 = is_v2(c, CG_BLKIO);
-	int64_t w, lw;
-	bool hw, hlw;
-	if (get_int(c, o, "blockIO", "weight", 0, 1000, &w, &hw) < 0 ||
-	    get_int(c, o, "blockIO", "leafWeight", 0, 1000, &lw, &hlw) < 0)
-		return -1;
-	if ((hw && w && w < 10) || (hlw && lw && lw < 10))
-		return husk_err(c->e, 0, "linux.resources.blockIO: weights are in [10, 1000]");
-	if (hw && w) {
-		if (v2) {
-			add(c, CG_BLKIO, "blockIO.weight", CG_W_ALT, "io.bfq.weight", "%" PRId64, w);
-			add(c, CG_BLKIO, "blockIO.weight", 0, "io.weight", "default %" PRIu64,
-			    husk_cg_blkio_to_io_weight((uint64_t)w));
-		} else {
-			add(c, CG_BLKIO, "blockIO.weight", CG_W_ALT, "blkio.weight", "%" PRId64, w);
-			add(c, CG_BLKIO, "blockIO.weight", 0, "blkio.bfq.weight", "%" PRId64, w);
-		}
-	}
-	if (hlw && lw && !v2)
-		add(c, CG_BLKIO, "blockIO.leafWeight", 0, "blkio.leaf_weight", "%" PRId64, lw);
-
-	json_t *arr = json_object_get(o, "weightDevice");
-	if (arr && !json_is_array(arr))
-		return husk_err(c->e, 0, "linux.resources.blockIO.weightDevice: expected an array");
-	size_t i;
-	json_t *d;
-	json_array_foreach(arr, i, d) {
-		static const char *const dk[] = { "major", "minor", "weight", "leafWeight", NULL };
-		int64_t maj, min, dw, dlw;
-		bool hdw, hdlw;
-		if (dev_entry(c, d, "weightDevice", dk, &maj, &min) < 0 ||
-		    get_int(c, d, "blockIO.weightDevice[]", "weight", 0, 1000, &dw, &hdw) < 0 ||
-		    get_int(c, d, "blockIO.weightDevice[]", "leafWeight", 0, 1000, &dlw, &hdlw) < 0)
-			return -1;
-		if (hdw && dw) {
+	for (size_t i = 0; i < o->n_weight_device; i++) {
+		const struct husk_res_weight_dev *d = &o->weight_device[i];
+		int64_t maj = d->major, min = d->minor, dw = d->weight.v, dlw = d->leaf_weight.v;
+		if (dw) {
 			if (v2) {
 				add(c, CG_BLKIO, "blockIO.weightDevice", CG_W_ALT, "io.bfq.weight",
 				    "%" PRId64 ":%" PRId64 " %" PRId64, maj, min, dw);
@@ -431,73 +252,58 @@ static int plan_blkio(struct ctx *c, const json_t *o)
 				    "%" PRId64 ":%" PRId64 " %" PRId64, maj, min, dw);
 			}
 		}
-		if (hdlw && dlw && !v2)
+		if (dlw && !v2)
 			add(c, CG_BLKIO, "blockIO.weightDevice", 0, "blkio.leaf_weight_device",
 			    "%" PRId64 ":%" PRId64 " %" PRId64, maj, min, dlw);
 	}
+}
 
-	static const struct { const char *key, *v1file, *v2key; } thr[] = {
-		{ "throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps" },
-		{ "throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps" },
-		{ "throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops" },
-		{ "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops" },
+static void plan_blkio(struct ctx *c, const struct husk_res_blkio *o)
+{
+	bool v2 = is_v2(c, CG_BLKIO);
+	int64_t w = o->weight.v, lw = o->leaf_weight.v;
+	if (w) {
+		if (v2) {
+			add(c, CG_BLKIO, "blockIO.weight", CG_W_ALT, "io.bfq.weight", "%" PRId64, w);
+			add(c, CG_BLKIO, "blockIO.weight", 0, "io.weight", "default %" PRIu64,
+			    husk_cg_blkio_to_io_weight((uint64_t)w));
+		} else {
+			add(c, CG_BLKIO, "blockIO.weight", CG_W_ALT, "blkio.weight", "%" PRId64, w);
+			add(c, CG_BLKIO, "blockIO.weight", 0, "blkio.bfq.weight", "%" PRId64, w);
+		}
+	}
+	if (lw && !v2)
+		add(c, CG_BLKIO, "blockIO.leafWeight", 0, "blkio.leaf_weight", "%" PRId64, lw);
+	plan_weight_devices(c, o, v2);
+
+	static const struct { const char *v1file, *v2key; } thr[HUSK_THROTTLE__COUNT] = {
+		{ "blkio.throttle.read_bps_device", "rbps" },
+		{ "blkio.throttle.write_bps_device", "wbps" },
+		{ "blkio.throttle.read_iops_device", "riops" },
+		{ "blkio.throttle.write_iops_device", "wiops" },
 	};
-	for (size_t t = 0; t < ARRAY_SIZE(thr); t++) {
-		arr = json_object_get(o, thr[t].key);
-		if (!arr || json_is_null(arr))
-			continue;
-		if (!json_is_array(arr))
-			return husk_err(c->e, 0, "linux.resources.blockIO.%s: expected an array", thr[t].key);
-		json_array_foreach(arr, i, d) {
-			static const char *const tk[] = { "major", "minor", "rate", NULL };
-			int64_t maj, min, rate;
-			bool hr;
-			char obj[64];
-			snprintf(obj, sizeof(obj), "blockIO.%s[]", thr[t].key);
-			if (dev_entry(c, d, thr[t].key, tk, &maj, &min) < 0 ||
-			    get_int(c, d, obj, "rate", 0, INT64_MAX, &rate, &hr) < 0)
-				return -1;
+	for (size_t t = 0; t < HUSK_THROTTLE__COUNT; t++) {
+		const char *key = husk_res_throttle_key[t];
+		for (size_t i = 0; i < o->n_throttle[t]; i++) {
+			const struct husk_res_rate_dev *d = &o->throttle[t][i];
 			if (v2) {
 				char b[32];
-				fmt_max(b, sizeof(b), rate == 0 ? -1 : rate);
-				add(c, CG_BLKIO, thr[t].key, 0, "io.max", "%" PRId64 ":%" PRId64 " %s=%s", maj, min,
-				    thr[t].v2key, b);
+				fmt_max(b, sizeof(b), d->rate == 0 ? -1 : d->rate);
+				add(c, CG_BLKIO, key, 0, "io.max", "%" PRId64 ":%" PRId64 " %s=%s", d->major,
+				    d->minor, thr[t].v2key, b);
 			} else {
-				add(c, CG_BLKIO, thr[t].key, 0, thr[t].v1file, "%" PRId64 ":%" PRId64 " %" PRId64, maj,
-				    min, rate);
+				add(c, CG_BLKIO, key, 0, thr[t].v1file, "%" PRId64 ":%" PRId64 " %" PRId64,
+				    d->major, d->minor, d->rate);
 			}
 		}
 	}
-	return 0;
 }
 
-static bool valid_page_size(const char *s)
+static void plan_hugetlb(struct ctx *c, const struct husk_resources *r)
 {
-	/* "2MB", "1GB", "64KB" as the kernel names them in hugetlb.<size>.* */
-	size_t n = strspn(s, "0123456789");
-	return n > 0 && s[0] != '0' && (!strcmp(s + n, "KB") || !strcmp(s + n, "MB") || !strcmp(s + n, "GB"));
-}
-
-static int plan_hugetlb(struct ctx *c, const json_t *arr)
-{
-	if (!json_is_array(arr))
-		return husk_err(c->e, 0, "linux.resources.hugepageLimits: expected an array");
-	size_t i;
-	json_t *o;
-	json_array_foreach(arr, i, o) {
-		static const char *const keys[] = { "pageSize", "limit", NULL };
-		const char *ps;
-		int64_t limit;
-		bool has;
-		if (check_keys(c, o, "hugepageLimits[]", keys) < 0 ||
-		    get_str(c, o, "hugepageLimits[]", "pageSize", &ps) < 0 ||
-		    get_int(c, o, "hugepageLimits[]", "limit", 0, INT64_MAX, &limit, &has) < 0)
-			return -1;
-		if (!ps || !valid_page_size(ps))
-			return husk_err(c->e, 0, "linux.resources.hugepageLimits: invalid pageSize \"%s\"",
-					ps ? ps : "");
-		if (!has)
-			return husk_err(c->e, 0, "linux.resources.hugepageLimits: %s: limit is required", ps);
+	for (size_t i = 0; i < r->n_hugepage_limits; i++) {
+		const char *ps = r->hugepage_limits[i].page_size;
+		int64_t limit = r->hugepage_limits[i].limit;
 		_cleanup_free_ char *f = NULL;
 		if (is_v2(c, CG_HUGETLB)) {
 			f = xasprintf("hugetlb.%s.max", ps);
@@ -509,81 +315,36 @@ static int plan_hugetlb(struct ctx *c, const json_t *arr)
 			add(c, CG_HUGETLB, "hugepageLimits", 0, f, "%" PRId64, limit);
 		}
 	}
-	return 0;
 }
 
-static int plan_network(struct ctx *c, const json_t *o)
+static void plan_network(struct ctx *c, const struct husk_res_network *o)
 {
-	static const char *const keys[] = { "classID", "priorities", NULL };
-	if (check_keys(c, o, "network", keys) < 0)
-		return -1;
-	int64_t cls;
-	bool has;
-	if (get_int(c, o, "network", "classID", 0, UINT32_MAX, &cls, &has) < 0)
-		return -1;
-	if (has && cls)
-		add(c, CG_NET_CLS, "network.classID", 0, "net_cls.classid", "%" PRId64, cls);
-	json_t *arr = json_object_get(o, "priorities");
-	if (arr && !json_is_array(arr))
-		return husk_err(c->e, 0, "linux.resources.network.priorities: expected an array");
-	size_t i;
-	json_t *p;
-	json_array_foreach(arr, i, p) {
-		static const char *const pk[] = { "name", "priority", NULL };
-		const char *name;
-		int64_t prio;
-		bool hp;
-		if (check_keys(c, p, "network.priorities[]", pk) < 0 ||
-		    get_str(c, p, "network.priorities[]", "name", &name) < 0 ||
-		    get_int(c, p, "network.priorities[]", "priority", 0, UINT32_MAX, &prio, &hp) < 0)
-			return -1;
-		if (!name || !*name || strpbrk(name, " /"))
-			return husk_err(c->e, 0, "linux.resources.network.priorities: invalid interface name");
-		add(c, CG_NET_PRIO, "network.priorities", 0, "net_prio.ifpriomap", "%s %" PRId64, name, prio);
-	}
-	return 0;
+	if (o->class_id.v)
+		add(c, CG_NET_CLS, "network.classID", 0, "net_cls.classid", "%" PRId64, o->class_id.v);
+	for (size_t i = 0; i < o->n_priorities; i++)
+		add(c, CG_NET_PRIO, "network.priorities", 0, "net_prio.ifpriomap", "%s %" PRId64,
+		    o->priorities[i].name, o->priorities[i].priority);
 }
 
-static int plan_rdma(struct ctx *c, const json_t *o)
+static void plan_rdma(struct ctx *c, const struct husk_resources *r)
 {
-	if (!json_is_object(o))
-		return husk_err(c->e, 0, "linux.resources.rdma: expected an object");
-	const char *dev;
-	json_t *v;
-	json_object_foreach((json_t *)o, dev, v) {
-		static const char *const keys[] = { "hcaHandles", "hcaObjects", NULL };
-		int64_t hh, ho;
-		bool hh_, ho_;
-		if (!*dev || strpbrk(dev, " =\n/"))
-			return husk_err(c->e, 0, "linux.resources.rdma: invalid device name \"%s\"", dev);
-		if (check_keys(c, v, "rdma.<device>", keys) < 0 ||
-		    get_int(c, v, "rdma.<device>", "hcaHandles", 0, UINT32_MAX, &hh, &hh_) < 0 ||
-		    get_int(c, v, "rdma.<device>", "hcaObjects", 0, UINT32_MAX, &ho, &ho_) < 0)
-			return -1;
-		if (!hh_ && !ho_)
+	for (size_t i = 0; i < r->n_rdma; i++) {
+		const struct husk_res_rdma *d = &r->rdma[i];
+		if (!d->hca_handles.set && !d->hca_objects.set)
 			continue;
 		char a[48] = "", b[48] = "";
-		if (hh_)
-			snprintf(a, sizeof(a), " hca_handle=%" PRId64, hh);
-		if (ho_)
-			snprintf(b, sizeof(b), " hca_object=%" PRId64, ho);
-		add(c, CG_RDMA, "rdma", 0, "rdma.max", "%s%s%s", dev, a, b);
+		if (d->hca_handles.set)
+			snprintf(a, sizeof(a), " hca_handle=%" PRId64, d->hca_handles.v);
+		if (d->hca_objects.set)
+			snprintf(b, sizeof(b), " hca_object=%" PRId64, d->hca_objects.v);
+		add(c, CG_RDMA, "rdma", 0, "rdma.max", "%s%s%s", d->device, a, b);
 	}
-	return 0;
 }
 
-static int plan_unified(struct ctx *c, const json_t *o)
+static int plan_unified(struct ctx *c, const struct husk_resources *r)
 {
-	if (!json_is_object(o))
-		return husk_err(c->e, 0, "linux.resources.unified: expected an object");
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
-		const char *dot = strchr(k, '.');
-		if (!dot || dot == k || !dot[1] || strchr(k, '/') || strstr(k, ".."))
-			return husk_err(c->e, 0, "linux.resources.unified: invalid key \"%s\"", k);
-		if (!json_is_string(v))
-			return husk_err(c->e, 0, "linux.resources.unified.%s: expected a string", k);
+	for (size_t u = 0; u < r->n_unified; u++) {
+		const char *k = r->unified[u].key, *dot = strchr(k, '.');
 		size_t pl = (size_t)(dot - k);
 		enum cg_ctrl ctrl = CG__COUNT;
 		if (pl == 6 && !strncmp(k, "cgroup", 6))
@@ -597,101 +358,40 @@ static int plan_unified(struct ctx *c, const json_t *o)
 		if (!is_v2(c, ctrl))
 			return husk_err(c->e, 0, "linux.resources.unified.%s: needs cgroup v2 (the %.*s controller is on v1 here)",
 					k, (int)pl, k);
-		add(c, ctrl, "unified", 0, k, "%s", json_string_value(v));
+		add(c, ctrl, "unified", 0, k, "%s", r->unified[u].value);
 	}
 	return 0;
 }
 
-int husk_cg_parse_devices(const json_t *arr, const char *what, struct cg_dev_rule **out, size_t *n,
-			  struct husk_error *e)
-{
-	*out = NULL;
-	*n = 0;
-	if (!json_is_array(arr))
-		return husk_err(e, 0, "%s: expected an array", what);
-	struct ctx c = { .e = e };
-	struct cg_dev_rule *v = xcalloc(json_array_size(arr) + 1, sizeof(*v));
-	size_t i;
-	json_t *d;
-	json_array_foreach(arr, i, d) {
-		static const char *const keys[] = { "allow", "type", "major", "minor", "access", NULL };
-		struct cg_dev_rule *r = &v[i];
-		bool has;
-		const char *type, *access;
-		if (check_keys(&c, d, "devices[]", keys) < 0 || get_bool(&c, d, "devices[]", "allow", &r->allow, &has) < 0 ||
-		    get_str(&c, d, "devices[]", "type", &type) < 0 ||
-		    get_str(&c, d, "devices[]", "access", &access) < 0)
-			goto fail;
-		if (!has) {
-			husk_err(e, 0, "%s[%zu]: allow is required", what, i);
-			goto fail;
-		}
-		r->type = type && *type ? type[0] : 'a';
-		if ((type && *type && type[1]) || !strchr("acb", r->type)) {
-			husk_err(e, 0, "%s[%zu]: invalid type \"%s\"", what, i, type);
-			goto fail;
-		}
-		bool hmaj, hmin;
-		if (get_int(&c, d, "devices[]", "major", -1, UINT32_MAX, &r->major, &hmaj) < 0 ||
-		    get_int(&c, d, "devices[]", "minor", -1, UINT32_MAX, &r->minor, &hmin) < 0)
-			goto fail;
-		if (!hmaj)
-			r->major = -1;
-		if (!hmin)
-			r->minor = -1;
-		r->access = 0;
-		for (const char *a = access && *access ? access : "rwm"; *a; a++) {
-			unsigned bit = *a == 'm' ? 1 : *a == 'r' ? 2 : *a == 'w' ? 4 : 0;
-			if (!bit || (r->access & bit)) {
-				husk_err(e, 0, "%s[%zu]: invalid access \"%s\"", what, i, access);
-				goto fail;
-			}
-			r->access |= bit;
-		}
-		(*n)++;
-	}
-	*out = v;
-	return 0;
-fail:
-	free(v);
-	*n = 0;
-	return -1;
-}
-
-int husk_cg_plan_build(const json_t *res, const json_t *res_all, unsigned v2mask, struct cg_plan *p,
-		       struct husk_error *e)
+int husk_cg_plan_build(const struct husk_resources *res, const struct husk_resources *res_all,
+		       unsigned v2mask, struct cg_plan *p, struct husk_error *e)
 {
 	memset(p, 0, sizeof(*p));
-	if (!res || json_is_null(res))
+	if (!res || !res->set)
 		return 0;
 	struct ctx c = { .p = p, .v2mask = v2mask, .e = e };
-	static const char *const keys[] = { "devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits",
-					    "network", "rdma", "unified", NULL };
-	if (check_keys(&c, res, "", keys) < 0)
-		goto fail;
-	json_t *v;
-	if ((v = json_object_get(res, "devices")) && !json_is_null(v)) {
+	if (res->has_devices) {
 		p->has_devices = true;
-		if (husk_cg_parse_devices(v, "linux.resources.devices", &p->dev, &p->ndev, e) < 0)
-			goto fail;
+		p->ndev = res->n_devices;
+		p->dev = xcalloc(res->n_devices + 1, sizeof(*p->dev));
+		if (res->n_devices)
+			memcpy(p->dev, res->devices, res->n_devices * sizeof(*p->dev));
 	}
-	const json_t *all_mem = res_all ? json_object_get(res_all, "memory") : NULL;
-	if ((v = json_object_get(res, "memory")) && !json_is_null(v) && plan_memory(&c, v, all_mem) < 0)
+	const struct husk_res_memory *all = res_all && res_all->memory.set ? &res_all->memory : &res->memory;
+	if (res->memory.set && plan_memory(&c, &res->memory, all) < 0)
 		goto fail;
-	if ((v = json_object_get(res, "cpu")) && !json_is_null(v) && plan_cpu(&c, v) < 0)
+	if (res->cpu.set && plan_cpu(&c, &res->cpu) < 0)
 		goto fail;
-	if ((v = json_object_get(res, "pids")) && !json_is_null(v) && plan_pids(&c, v) < 0)
-		goto fail;
-	if ((v = json_object_get(res, "blockIO")) && !json_is_null(v) && plan_blkio(&c, v) < 0)
-		goto fail;
-	if ((v = json_object_get(res, "hugepageLimits")) && !json_is_null(v) && plan_hugetlb(&c, v) < 0)
-		goto fail;
-	if ((v = json_object_get(res, "network")) && !json_is_null(v) && plan_network(&c, v) < 0)
-		goto fail;
-	if ((v = json_object_get(res, "rdma")) && !json_is_null(v) && plan_rdma(&c, v) < 0)
-		goto fail;
+	if (res->pids.set)
+		plan_pids(&c, &res->pids);
+	if (res->block_io.set)
+		plan_blkio(&c, &res->block_io);
+	plan_hugetlb(&c, res);
+	if (res->network.set)
+		plan_network(&c, &res->network);
+	plan_rdma(&c, res);
 	/* last: explicit v2 values override the converted ones */
-	if ((v = json_object_get(res, "unified")) && !json_is_null(v) && plan_unified(&c, v) < 0)
+	if (plan_unified(&c, res) < 0)
 		goto fail;
 	return 0;
 fail:

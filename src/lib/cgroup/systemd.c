@@ -196,13 +196,12 @@ bad:
 	return husk_err(e, 0, "linux.resources.%s: \"%s\" is not a list of ranges", what, list);
 }
 
-static bool get_int(const json_t *obj, const char *key, int64_t *v)
+/* A value that is set, as a JSON integer of the old record was. */
+static bool get_int(const struct husk_opt_int *o, int64_t *v)
 {
-	const json_t *j = json_object_get(obj, key);
-	if (!json_is_integer(j))
-		return false;
-	*v = (int64_t)json_integer_value(j);
-	return true;
+	if (o->set)
+		*v = o->v;
+	return o->set;
 }
 
 /* The group name /proc/devices gives major of type ('c'/'b'). */
@@ -266,38 +265,39 @@ static void device_props(struct sd_props *ps, const struct cg_dev_rule *r, size_
 	p->ndev = ndev;
 }
 
-int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
+int husk_sd_props_resources(struct sd_props *ps, const struct husk_resources *res, bool v2,
 			    const struct cg_dev_rule *rules, size_t nrules, const char *proc_devices,
 			    struct husk_error *e)
 {
-	const json_t *mem = json_object_get(res, "memory");
-	const json_t *cpu = json_object_get(res, "cpu");
-	const json_t *pids = json_object_get(res, "pids");
-	const json_t *blkio = json_object_get(res, "blockIO");
+	static const struct husk_resources none;
+	if (!res)
+		res = &none;
+	const struct husk_res_memory *mem = &res->memory;
+	const struct husk_res_cpu *cpu = &res->cpu;
 	int64_t v, w;
 
-	if (get_int(mem, "limit", &v) && v != 0)
+	if (get_int(&mem->limit, &v) && v != 0)
 		husk_sd_prop_u64(ps, v2 ? "MemoryMax" : "MemoryLimit", v < 0 ? SD_INFINITY : (uint64_t)v);
-	if (v2 && get_int(mem, "reservation", &v) && v != 0)
+	if (v2 && get_int(&mem->reservation, &v) && v != 0)
 		husk_sd_prop_u64(ps, "MemoryLow", v < 0 ? SD_INFINITY : (uint64_t)v);
-	if (v2 && get_int(mem, "swap", &v)) {
+	if (v2 && get_int(&mem->swap, &v)) {
 		int64_t limit = 0, swap;
-		get_int(mem, "limit", &limit);
+		get_int(&mem->limit, &limit);
 		if (husk_cg_swap_to_v2(v, limit, &swap, e) < 0)
 			return -1;
 		if (swap != 0)
 			husk_sd_prop_u64(ps, "MemorySwapMax", swap < 0 ? SD_INFINITY : (uint64_t)swap);
 	}
 
-	if (get_int(cpu, "shares", &v) && v > 0) {
+	if (get_int(&cpu->shares, &v) && v > 0) {
 		if (v2)
 			husk_sd_prop_u64(ps, "CPUWeight", husk_cg_shares_to_weight((uint64_t)v));
 		else
 			husk_sd_prop_u64(ps, "CPUShares", (uint64_t)v);
 	}
 	int64_t quota = 0, period = 0;
-	bool has_quota = get_int(cpu, "quota", &quota);
-	get_int(cpu, "period", &period);
+	bool has_quota = get_int(&cpu->quota, &quota);
+	get_int(&cpu->period, &period);
 	if (period > 0)
 		husk_sd_prop_u64(ps, "CPUQuotaPeriodUSec", (uint64_t)period);
 	if ((has_quota && quota != 0) || period > 0) {
@@ -314,10 +314,10 @@ int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
 		husk_sd_prop_u64(ps, "CPUQuotaPerSecUSec", per_sec);
 	}
 	if (v2) {
-		static const struct { const char *key, *prop; } sets[] = {
-			{ "cpus", "AllowedCPUs" }, { "mems", "AllowedMemoryNodes" } };
+		const struct { const char *key, *prop, *list; } sets[] = {
+			{ "cpus", "AllowedCPUs", cpu->cpus }, { "mems", "AllowedMemoryNodes", cpu->mems } };
 		for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
-			const char *list = json_string_value(json_object_get(cpu, sets[i].key));
+			const char *list = sets[i].list;
 			if (!list || !*list)
 				continue;
 			_cleanup_free_ char *what = xasprintf("cpu.%s", sets[i].key);
@@ -327,9 +327,9 @@ int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
 		}
 	}
 
-	if (get_int(pids, "limit", &v) && (v > 0 || v == -1))
+	if (get_int(&res->pids.limit, &v) && (v > 0 || v == -1))
 		husk_sd_prop_u64(ps, "TasksMax", v < 0 ? SD_INFINITY : (uint64_t)v);
-	if (get_int(blkio, "weight", &w) && w > 0) {
+	if (get_int(&res->block_io.weight, &w) && w > 0) {
 		if (v2)
 			husk_sd_prop_u64(ps, "IOWeight", husk_cg_blkio_to_io_weight((uint64_t)w));
 		else

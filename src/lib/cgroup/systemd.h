@@ -64,7 +64,7 @@ void husk_sd_prop_pid(struct sd_props *ps, const char *name, pid_t pid);
  * them: memory, cpu shares/weight and quota, pids, block I/O weight,
  * cpuset (v2) and the device rules (DevicePolicy/DeviceAllow).
  * proc_devices: /proc/devices text, to name "char-pts" style groups. */
-int husk_sd_props_resources(struct sd_props *ps, const json_t *res, bool v2,
+int husk_sd_props_resources(struct sd_props *ps, const struct husk_resources *res, bool v2,
 			    const struct cg_dev_rule *rules, size_t nrules, const char *proc_devices,
 			    struct husk_error *e);
 /* runc's org.systemd.property.NAME annotations: value in GVariant text

@@ -91,8 +91,8 @@ int husk_cg_systemd_create(const struct husk_spec *spec, const char *id, struct 
 
 /* The unit's properties for the resources res; with_devices: the device
  * rules too (p's, after the defaults as for the cgroup files). */
-static int systemd_props(struct husk_cgroup *cg, const json_t *res, bool with_devices, const struct cg_plan *p,
-			 struct sd_props *ps, struct husk_error *e)
+static int systemd_props(struct husk_cgroup *cg, const struct husk_resources *res, bool with_devices,
+			 const struct cg_plan *p, struct sd_props *ps, struct husk_error *e)
 {
 	_cleanup_free_ char *proc_devices = NULL;
 	size_t nrules = 0;
@@ -127,11 +127,15 @@ static int sd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk
 
 	struct cg_plan plan;
 	struct husk_sd_bus *bus = NULL;
-	int r = husk_cg_plan_build(cg->resources, cg->resources, 0, &plan, e);
+	struct husk_resources res;
+	int r = husk_resources_parse(cg->resources, &res, e);
+	if (r == 0)
+		r = husk_cg_plan_build(&res, &res, 0, &plan, e);
 	if (r == 0) {
-		r = systemd_props(cg, cg->resources, true, &plan, &ps, e);
+		r = systemd_props(cg, &res, true, &plan, &ps, e);
 		husk_cg_plan_free(&plan);
 	}
+	husk_resources_free(&res);
 	/* The spec's own properties last: they win over ours. */
 	const char *k;
 	json_t *v;
@@ -197,10 +201,7 @@ static int sd_attach(struct husk_cgroup *cg, pid_t pid, char **need, struct husk
 	sd->u.path = xstrdup(path);
 	if (cg->layout == CG_V2)
 		husk_cgfs_v2_enable_all(&cg->h[0]);
-	json_t *res = json_incref(cg->resources);
-	r = husk_cgfs_apply(cg, res, e);
-	json_decref(res);
-	return r;
+	return husk_cgfs_apply_recorded(cg, e);
 }
 
 /* In the init: its copy of cg takes the cgroups it is now in. */
@@ -226,8 +227,8 @@ static void sd_init_joined(struct husk_cgroup *cg)
 }
 
 /* After `update` wrote the files, give systemd the same values. */
-static int sd_after_update(struct husk_cgroup *cg, const json_t *changes, const struct cg_plan *p,
-			   struct husk_error *e)
+static int sd_after_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+			   const struct cg_plan *p, struct husk_error *e)
 {
 	struct cg_sd *sd = sd_of(cg);
 	struct sd_props ps = { 0 };
@@ -242,18 +243,19 @@ static int sd_after_update(struct husk_cgroup *cg, const json_t *changes, const 
 	return r < 0 ? husk_err_wrap(e, "systemd cgroup driver") : 0;
 }
 /* Resources are checked at create and written once the unit exists. */
-static int sd_apply(struct husk_cgroup *cg, const json_t *res, struct husk_error *e)
+static int sd_apply(struct husk_cgroup *cg, const struct husk_resources *res, struct husk_error *e)
 {
 	if (!sd_of(cg)->pending)
 		return husk_cgfs_apply(cg, res, e);
 	if (husk_cgfs_check(cg, res, e) < 0)
 		return -1;
 	json_decref(cg->resources);
-	cg->resources = res ? json_deep_copy(res) : NULL;
+	cg->resources = res ? husk_resources_json(res) : NULL;
 	return 0;
 }
 
-static int sd_update(struct husk_cgroup *cg, const json_t *changes, struct husk_error *e)
+static int sd_update(struct husk_cgroup *cg, const struct husk_resources *changes,
+		     struct husk_error *e)
 {
 	return husk_cgfs_update_with(cg, changes, sd_after_update, e);
 }
