@@ -537,7 +537,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 		.cgroup = husk_cgroup_serialize(cg),
 		/* borrowed: exec's view of the config, the bundle aside */
 		.process = json_object_get(spec->doc, "process"),
-		.seccomp = spec->seccomp,
+		.seccomp = husk_seccomp_profile_json(spec->seccomp),
 		.has_personality = spec->has_personality,
 		.personality = spec->personality,
 		.mempolicy = json_object_get(json_object_get(spec->doc, "linux"), "memoryPolicy"),
@@ -552,6 +552,7 @@ static int do_create(const struct husk_global_opts *g, const struct husk_create_
 	}
 	int r = husk_state_write(dirfd, &st, e);
 	json_decref(st.hooks);
+	json_decref(st.seccomp);
 	json_decref(st.annotations);
 	free(st.cgroup);
 	if (r < 0)

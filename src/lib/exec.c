@@ -108,8 +108,11 @@ int husk_exec_process_parse(json_t *doc, struct husk_process **out, struct husk_
 	if (husk_process_parse(doc, "process", out, e) < 0)
 		return -1;
 	json_t *sc = json_object_get(doc, "seccomp");
-	if (json_is_object(sc))
-		(*out)->seccomp = json_incref(sc);
+	if (json_is_object(sc) && husk_seccomp_parse(sc, "seccomp", &(*out)->seccomp, e) < 0) {
+		husk_process_free(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -470,10 +473,10 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 		goto out;
 	}
 	/* Checked and compiled before anything runs in the container. */
-	json_t *sc = p->seccomp ? p->seccomp : st->seccomp;
 	if (husk_label_check(p, NULL, "exec", e) < 0 ||
-	    (sc && husk_seccomp_prepare(sc, p->seccomp ? "--process: seccomp" : "config.json: linux.seccomp",
-					&seccomp, e) < 0))
+	    (p->seccomp && husk_seccomp_prepare(p->seccomp, "--process: seccomp", &seccomp, e) < 0) ||
+	    (!p->seccomp && st->seccomp &&
+	     husk_seccomp_prepare_record(st->seccomp, "config.json: linux.seccomp", &seccomp, e) < 0))
 		goto out;
 	if (o->console_socket) {
 		console = husk_fd_above(husk_terminal_connect(o->console_socket, e), min_fd);

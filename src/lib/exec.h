@@ -39,5 +39,5 @@ int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec
 			int *exit_status, struct husk_error *e);
 
 /* --process's document: a process object, with an optional "seccomp" of
- * its own (kept in (*out)->seccomp, compiled later). */
+ * its own (parsed into (*out)->seccomp, compiled later). */
 int husk_exec_process_parse(json_t *doc, struct husk_process **out, struct husk_error *e);

@@ -29,15 +29,13 @@ static const char *const arch_names[] = {
 };
 
 /* Highest number of a profile's syscall names on one architecture. */
-static bool profile_max(json_t *syscalls, uint32_t arch, uint32_t *max)
+static bool profile_max(const struct husk_seccomp_profile *sp, uint32_t arch, uint32_t *max)
 {
-	json_t *rule, *name;
-	size_t i, k;
 	bool found = false;
-	json_array_foreach(syscalls, i, rule) {
-		json_array_foreach(json_object_get(rule, "names"), k, name) {
+	for (size_t i = 0; i < sp->n_syscalls; i++) {
+		for (char *const *name = sp->syscalls[i].names; *name; name++) {
 			/* negative: unknown here, or a socketcall/ipc pseudo number */
-			int nr = seccomp_syscall_resolve_name_arch(arch, json_string_value(name));
+			int nr = seccomp_syscall_resolve_name_arch(arch, *name);
 			if (nr >= 0 && (!found || (uint32_t)nr > *max)) {
 				*max = (uint32_t)nr;
 				found = true;
@@ -114,8 +112,9 @@ static bool allows(uint32_t def)
 	       (def & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_TRACE(0);
 }
 
-int husk_seccomp_enosys_prepend(scmp_filter_ctx ctx, uint32_t def, json_t *syscalls,
-				struct sock_fprog *prog, struct husk_error *e)
+int husk_seccomp_enosys_prepend(scmp_filter_ctx ctx, uint32_t def,
+				const struct husk_seccomp_profile *sp, struct sock_fprog *prog,
+				struct husk_error *e)
 {
 	if (allows(def) || def == SCMP_ACT_ERRNO(ENOSYS))
 		return 0;
@@ -127,7 +126,7 @@ int husk_seccomp_enosys_prepend(scmp_filter_ctx ctx, uint32_t def, json_t *sysca
 	for (size_t m = 0; m < 2; m++) {
 		uint32_t tok = m ? SCMP_ARCH_X32 : SCMP_ARCH_X86_64;
 		x86_64_has[m] = seccomp_arch_exist(ctx, tok) == 0 &&
-				profile_max(syscalls, tok, &x86_64_max[m]);
+				profile_max(sp, tok, &x86_64_max[m]);
 	}
 	if (x86_64_has[0] || x86_64_has[1])
 		emit_block(&s, AUDIT_X86_64, x86_64_max, x86_64_has, false);
@@ -135,7 +134,7 @@ int husk_seccomp_enosys_prepend(scmp_filter_ctx ctx, uint32_t def, json_t *sysca
 		uint32_t tok = seccomp_arch_resolve_name(arch_names[i]);
 		uint32_t max;
 		if (!tok || tok == SCMP_ARCH_X86_64 || tok == SCMP_ARCH_X32 ||
-		    seccomp_arch_exist(ctx, tok) != 0 || !profile_max(syscalls, tok, &max))
+		    seccomp_arch_exist(ctx, tok) != 0 || !profile_max(sp, tok, &max))
 			continue;
 		/* libseccomp's tokens are the kernel's AUDIT_ARCH values */
 		emit_block(&s, tok, &max, (bool[]){ true }, tok == SCMP_ARCH_S390 || tok == SCMP_ARCH_S390X);

@@ -42,6 +42,18 @@ struct husk_seccomp {
 	char *listener_metadata;
 };
 
+int husk_seccomp_prepare_record(json_t *record, const char *where, struct husk_seccomp **out,
+				struct husk_error *e)
+{
+	struct husk_seccomp_profile *sp = NULL;
+	*out = NULL;
+	if (husk_seccomp_parse(record, "linux.seccomp", &sp, e) < 0)
+		return husk_err_wrap(e, "container state");
+	int r = husk_seccomp_prepare(sp, where, out, e);
+	husk_seccomp_profile_free(sp);
+	return r;
+}
+
 bool husk_seccomp_load_late(const struct husk_process *p)
 {
 	if (p->no_new_privileges)
@@ -82,33 +94,18 @@ int husk_seccomp_load(const struct husk_seccomp *sc, int *notify_fd, struct husk
 	return husk_errno(e, "load seccomp filter");
 }
 
-int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e)
-{
-	struct husk_seccomp *sc = NULL;
-	if (husk_seccomp_prepare(obj, where, &sc, e) < 0)
-		return -1;
-	if (husk_seccomp_notifies(sc)) {
-		husk_seccomp_free(sc);
-		return husk_err(e, ENOTSUP, "%s: SCMP_ACT_NOTIFY here", where);
-	}
-	int r = husk_seccomp_load(sc, NULL, e);
-	husk_seccomp_free(sc);
-	return r;
-}
-
 #if HAVE_SECCOMP
 
-/* seccomp(2) flags as config.json names them.  supported: what husk can
- * honour (WAIT_KILLABLE_RECV matters only with SCMP_ACT_NOTIFY). */
+/* seccomp(2) flags by the spec's name (spec_seccomp.h).  supported: what
+ * husk can honour (WAIT_KILLABLE_RECV matters only with SCMP_ACT_NOTIFY). */
 static const struct {
-	const char *name;
 	unsigned int flag;
 	bool supported;
-} filter_flags[] = {
-	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC, true },
-	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG, true },
-	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW, true },
-	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, true },
+} filter_flags[HUSK_SC_FLAG__COUNT] = {
+	[HUSK_SC_FLAG_TSYNC] = { SECCOMP_FILTER_FLAG_TSYNC, true },
+	[HUSK_SC_FLAG_LOG] = { SECCOMP_FILTER_FLAG_LOG, true },
+	[HUSK_SC_FLAG_SPEC_ALLOW] = { SECCOMP_FILTER_FLAG_SPEC_ALLOW, true },
+	[HUSK_SC_FLAG_WAIT_KILLABLE_RECV] = { SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, true },
 };
 
 /* A NULL program makes the kernel check the flags and then fail with
@@ -120,31 +117,32 @@ static bool kernel_has_flag(unsigned int flag)
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
 }
 
-static const struct {
-	const char *name;
-	uint32_t action;
-	bool has_errno; /* takes errnoRet */
-} actions[] = {
-	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false },
-	{ "SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true },
-	{ "SCMP_ACT_KILL", SCMP_ACT_KILL, false },
-	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
-	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false },
-	{ "SCMP_ACT_LOG", SCMP_ACT_LOG, false },
-	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false },
-	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true },
-	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP, false },
+static const uint32_t action_value[HUSK_SC_ACTION__COUNT] = {
+	[HUSK_SC_ALLOW] = SCMP_ACT_ALLOW,
+	[HUSK_SC_ERRNO] = SCMP_ACT_ERRNO(0),
+	[HUSK_SC_KILL] = SCMP_ACT_KILL,
+	[HUSK_SC_KILL_PROCESS] = SCMP_ACT_KILL_PROCESS,
+	[HUSK_SC_KILL_THREAD] = SCMP_ACT_KILL_THREAD,
+	[HUSK_SC_LOG] = SCMP_ACT_LOG,
+	[HUSK_SC_NOTIFY] = SCMP_ACT_NOTIFY,
+	[HUSK_SC_TRACE] = SCMP_ACT_TRACE(0),
+	[HUSK_SC_TRAP] = SCMP_ACT_TRAP,
 };
 
-static const struct {
-	const char *name;
-	enum scmp_compare op;
-} operators[] = {
-	{ "SCMP_CMP_EQ", SCMP_CMP_EQ },   { "SCMP_CMP_GE", SCMP_CMP_GE },
-	{ "SCMP_CMP_GT", SCMP_CMP_GT },   { "SCMP_CMP_LE", SCMP_CMP_LE },
-	{ "SCMP_CMP_LT", SCMP_CMP_LT },   { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
-	{ "SCMP_CMP_NE", SCMP_CMP_NE },
+static const enum scmp_compare op_value[HUSK_SC_OP__COUNT] = {
+	[HUSK_SC_CMP_EQ] = SCMP_CMP_EQ, [HUSK_SC_CMP_GE] = SCMP_CMP_GE,
+	[HUSK_SC_CMP_GT] = SCMP_CMP_GT, [HUSK_SC_CMP_LE] = SCMP_CMP_LE,
+	[HUSK_SC_CMP_LT] = SCMP_CMP_LT, [HUSK_SC_CMP_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
+	[HUSK_SC_CMP_NE] = SCMP_CMP_NE,
 };
+
+/* The libseccomp action; an errno return code defaults to EPERM. */
+static uint32_t action_of(enum husk_sc_action a, bool has_ret, uint32_t ret)
+{
+	if (!husk_sc_action_takes_errno(a))
+		return action_value[a];
+	return action_value[a] | (has_ret ? ret : EPERM);
+}
 
 /* Every SCMP_ARCH_* name of the spec; libseccomp's name is the suffix in
  * lower case.  Those this libseccomp does not know are not offered. */
@@ -168,143 +166,47 @@ static uint32_t arch_token(const char *name)
 	return seccomp_arch_resolve_name(lower);
 }
 
-#define SC_PATH_MAX 512
-
-static const char *sub(char *buf, const char *parent, const char *key)
-{
-	/* Checking the length keeps -Wformat-truncation quiet; a path this
-	 * long is cut, which only shortens an error message. */
-	if (snprintf(buf, SC_PATH_MAX, "%s.%s", parent, key) >= SC_PATH_MAX)
-		buf[SC_PATH_MAX - 1] = '\0';
-	return buf;
-}
-
+/* "parent.key[i]" */
 static const char *idx(char *buf, const char *parent, const char *key, size_t i)
 {
-	if (snprintf(buf, SC_PATH_MAX, "%s.%s[%zu]", parent, key, i) >= SC_PATH_MAX)
-		buf[SC_PATH_MAX - 1] = '\0';
-	return buf;
+	char m[SJ_PATH_MAX];
+	return sj_index(buf, sj_path(m, parent, key), i);
 }
 
-static int get_array(json_t *obj, const char *parent, const char *key, json_t **out,
+/* What the host decides on: the kernel's support of each flag. */
+static int kernel_flags(const struct husk_seccomp_profile *sp, const char *where,
+			unsigned int *flags, struct husk_error *e)
+{
+	char p[SJ_PATH_MAX];
+	for (size_t i = 0; i < sp->n_flags; i++) {
+		enum husk_sc_flag f = sp->flags[i];
+		if (!filter_flags[f].supported)
+			return husk_err(e, ENOTSUP, "%s: %s", idx(p, where, "flags", i), husk_sc_flag_name[f]);
+		if (!kernel_has_flag(filter_flags[f].flag))
+			return husk_err(e, EINVAL, "%s: %s: not supported by the kernel",
+					idx(p, where, "flags", i), husk_sc_flag_name[f]);
+		*flags |= filter_flags[f].flag;
+	}
+	return 0;
+}
+
+/* ... and whether libseccomp knows each architecture. */
+static int add_archs(const struct husk_seccomp_profile *sp, const char *where, scmp_filter_ctx ctx,
 		     struct husk_error *e)
 {
-	char p[SC_PATH_MAX];
-	*out = sj_get(obj, key);
-	if (*out && !json_is_array(*out))
-		return husk_err(e, 0, "%s: expected an array", sub(p, parent, key));
-	return 0;
-}
-
-/* action (required) and its errno (optional) into a libseccomp action. */
-static int parse_action(json_t *obj, const char *parent, const char *akey, const char *ekey,
-			uint32_t *out, struct husk_error *e)
-{
-	char p[SC_PATH_MAX];
-	json_t *a = sj_get(obj, akey), *er = sj_get(obj, ekey);
-	if (!a)
-		return husk_err(e, 0, "%s: required", sub(p, parent, akey));
-	if (!json_is_string(a))
-		return husk_err(e, 0, "%s: expected a string", sub(p, parent, akey));
-	const char *name = json_string_value(a);
-	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
-		if (strcmp(name, actions[i].name) != 0)
-			continue;
-		uint64_t ret = EPERM;
-		if (er && !actions[i].has_errno)
-			return husk_err(e, 0, "%s: %s takes no errno return code",
-					sub(p, parent, ekey), name);
-		if (er && sj_uint(er, sub(p, parent, ekey), 0xffff, &ret, e) < 0)
-			return -1;
-		*out = actions[i].action | (actions[i].has_errno ? (uint32_t)ret : 0);
-		return 0;
-	}
-	return husk_err(e, 0, "%s: unknown action \"%s\"", sub(p, parent, akey), name);
-}
-
-static int parse_flags(json_t *obj, const char *where, unsigned int *flags, struct husk_error *e)
-{
-	char p[SC_PATH_MAX];
-	json_t *arr, *it;
-	size_t i;
-	if (get_array(obj, where, "flags", &arr, e) < 0)
-		return -1;
-	json_array_foreach(arr, i, it) {
-		if (!json_is_string(it))
-			return husk_err(e, 0, "%s: expected a string", idx(p, where, "flags", i));
-		const char *name = json_string_value(it);
-		size_t k = 0;
-		while (k < ARRAY_SIZE(filter_flags) && strcmp(name, filter_flags[k].name) != 0)
-			k++;
-		if (k == ARRAY_SIZE(filter_flags))
-			return husk_err(e, 0, "%s: unknown flag \"%s\"", idx(p, where, "flags", i), name);
-		if (!filter_flags[k].supported)
-			return husk_err(e, ENOTSUP, "%s: %s", idx(p, where, "flags", i), name);
-		if (!kernel_has_flag(filter_flags[k].flag))
-			return husk_err(e, EINVAL, "%s: %s: not supported by the kernel",
-					idx(p, where, "flags", i), name);
-		*flags |= filter_flags[k].flag;
-	}
-	return 0;
-}
-
-static int parse_archs(json_t *obj, const char *where, scmp_filter_ctx ctx, struct husk_error *e)
-{
-	char p[SC_PATH_MAX];
-	json_t *arr, *it;
-	size_t i;
-	if (get_array(obj, where, "architectures", &arr, e) < 0)
-		return -1;
-	json_array_foreach(arr, i, it) {
-		if (!json_is_string(it))
-			return husk_err(e, 0, "%s: expected a string", idx(p, where, "architectures", i));
-		uint32_t tok = arch_token(json_string_value(it));
+	char p[SJ_PATH_MAX];
+	for (size_t i = 0; i < sp->n_architectures; i++) {
+		const char *name = sp->architectures[i];
+		uint32_t tok = arch_token(name);
 		if (!tok)
 			return husk_err(e, 0, "%s: unknown architecture \"%s\"",
-					idx(p, where, "architectures", i), json_string_value(it));
+					idx(p, where, "architectures", i), name);
 		int r = seccomp_arch_add(ctx, tok);
 		if (r < 0 && r != -EEXIST)
 			return husk_err(e, -r, "%s: add architecture %s", idx(p, where, "architectures", i),
-					json_string_value(it));
+					name);
 	}
 	return 0;
-}
-
-static int parse_arg(json_t *a, const char *path, struct scmp_arg_cmp *out, struct husk_error *e)
-{
-	char p[SC_PATH_MAX];
-	uint64_t index, value, two = 0;
-	if (!json_is_object(a))
-		return husk_err(e, 0, "%s: expected an object", path);
-	json_t *vi = sj_get(a, "index"), *vv = sj_get(a, "value"), *v2 = sj_get(a, "valueTwo"),
-	       *vo = sj_get(a, "op");
-	if (!vi)
-		return husk_err(e, 0, "%s: required", sub(p, path, "index"));
-	if (sj_uint(vi, sub(p, path, "index"), 5, &index, e) < 0)
-		return -1;
-	if (!vv)
-		return husk_err(e, 0, "%s: required", sub(p, path, "value"));
-	if (sj_uint(vv, sub(p, path, "value"), UINT64_MAX, &value, e) < 0)
-		return -1;
-	if (v2 && sj_uint(v2, sub(p, path, "valueTwo"), UINT64_MAX, &two, e) < 0)
-		return -1;
-	if (!vo)
-		return husk_err(e, 0, "%s: required", sub(p, path, "op"));
-	if (!json_is_string(vo))
-		return husk_err(e, 0, "%s: expected a string", sub(p, path, "op"));
-	const char *op = json_string_value(vo);
-	for (size_t i = 0; i < ARRAY_SIZE(operators); i++) {
-		if (strcmp(op, operators[i].name) == 0) {
-			/* MASKED_EQ: (arg & value) == valueTwo; the others compare
-			 * with value alone. */
-			*out = (struct scmp_arg_cmp){ .arg = (unsigned int)index,
-						      .op = operators[i].op,
-						      .datum_a = value,
-						      .datum_b = two };
-			return 0;
-		}
-	}
-	return husk_err(e, 0, "%s: unknown operator \"%s\"", sub(p, path, "op"), op);
 }
 
 static int add_rule(scmp_filter_ctx ctx, const char *path, const char *name, int nr,
@@ -317,44 +219,28 @@ static int add_rule(scmp_filter_ctx ctx, const char *path, const char *name, int
 	return 0;
 }
 
-static int parse_syscall(json_t *sc, const char *path, uint32_t def, scmp_filter_ctx ctx,
-			 struct husk_error *e)
+static int add_syscall(const struct husk_sc_rule *rule, const char *path, uint32_t def,
+		       scmp_filter_ctx ctx, struct husk_error *e)
 {
-	char p[SC_PATH_MAX];
-	json_t *names, *args, *it;
-	size_t i;
-	uint32_t action;
-	struct scmp_arg_cmp cmp[6];
-	unsigned int ncmp = 0, per_index[6] = { 0 };
+	struct scmp_arg_cmp cmp[HUSK_SC_MAX_ARGS];
+	unsigned int ncmp = 0, per_index[HUSK_SC_MAX_ARGS] = { 0 };
 	bool shared_index = false;
-
-	if (!json_is_object(sc))
-		return husk_err(e, 0, "%s: expected an object", path);
-	if (get_array(sc, path, "names", &names, e) < 0 || get_array(sc, path, "args", &args, e) < 0)
-		return -1;
-	if (!names || json_array_size(names) == 0)
-		return husk_err(e, 0, "%s: at least one name required", sub(p, path, "names"));
-	json_array_foreach(names, i, it)
-		if (!json_is_string(it))
-			return husk_err(e, 0, "%s: expected a string", idx(p, path, "names", i));
-	if (parse_action(sc, path, "action", "errnoRet", &action, e) < 0)
-		return -1;
-	if (json_array_size(args) > ARRAY_SIZE(cmp))
-		return husk_err(e, 0, "%s: at most %zu conditions", sub(p, path, "args"),
-				ARRAY_SIZE(cmp));
-	json_array_foreach(args, i, it) {
-		if (parse_arg(it, idx(p, path, "args", i), &cmp[ncmp], e) < 0)
-			return -1;
-		shared_index |= per_index[cmp[ncmp].arg]++ > 0;
-		ncmp++;
+	uint32_t action = action_of(rule->action, rule->has_errno_ret, rule->errno_ret);
+	for (size_t k = 0; k < rule->n_args; k++) {
+		const struct husk_sc_arg *a = &rule->args[k];
+		/* MASKED_EQ: (arg & value) == valueTwo; the others compare
+		 * with value alone. */
+		cmp[ncmp++] = (struct scmp_arg_cmp){ .arg = a->index, .op = op_value[a->op],
+						     .datum_a = a->value, .datum_b = a->value_two };
+		shared_index |= per_index[a->index]++ > 0;
 	}
 	/* libseccomp refuses a rule that repeats the default action, and it
 	 * would change nothing anyway. */
 	if (action == def)
 		return 0;
 
-	json_array_foreach(names, i, it) {
-		const char *name = json_string_value(it);
+	for (size_t i = 0; i < rule->n_names; i++) {
+		const char *name = rule->names[i];
 		int nr = seccomp_syscall_resolve_name(name);
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* unknown to libseccomp: skipped, as runc does */
@@ -398,46 +284,18 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog, struct husk_
 	return 0;
 }
 
-static int compile(json_t *obj, const char *where, struct husk_seccomp **out,
-		   struct husk_error *e)
+static int compile(const struct husk_seccomp_profile *sp, const char *where,
+		   struct husk_seccomp **out, struct husk_error *e)
 {
-	char p[SC_PATH_MAX];
-	json_t *v, *arr, *it;
-	size_t i;
-	uint32_t def;
+	char p[SJ_PATH_MAX];
+	uint32_t def = action_of(sp->default_action, sp->has_default_errno_ret, sp->default_errno_ret);
 	unsigned int flags = 0;
 	int ret = -1;
 
 	*out = NULL;
-	if (!json_is_object(obj))
-		return husk_err(e, 0, "%s: expected an object", where);
-	if (parse_action(obj, where, "defaultAction", "defaultErrnoRet", &def, e) < 0 ||
-	    parse_flags(obj, where, &flags, e) < 0 ||
-	    get_array(obj, where, "syscalls", &arr, e) < 0)
+	if (kernel_flags(sp, where, &flags, e) < 0)
 		return -1;
-	if (def == SCMP_ACT_NOTIFY)
-		/* It would stop the runtime's own last system calls too. */
-		return husk_err(e, 0, "%s: SCMP_ACT_NOTIFY is for syscalls[], not the default",
-				sub(p, where, "defaultAction"));
-	if ((v = sj_get(obj, "listenerMetadata")) && !json_is_string(v))
-		return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerMetadata"));
-	const char *listener = NULL;
-	if ((v = sj_get(obj, "listenerPath"))) {
-		if (!json_is_string(v))
-			return husk_err(e, 0, "%s: expected a string", sub(p, where, "listenerPath"));
-		listener = *json_string_value(v) ? json_string_value(v) : NULL;
-	}
-	if (sj_get(obj, "listenerMetadata") && !listener)
-		return husk_err(e, 0, "%s: set without listenerPath", sub(p, where, "listenerMetadata"));
-	bool notify = false;
-	json_array_foreach(arr, i, it) {
-		const char *act = json_string_value(sj_get(it, "action"));
-		notify |= act && strcmp(act, "SCMP_ACT_NOTIFY") == 0;
-	}
-	if (notify && !listener)
-		return husk_err(e, 0, "%s: SCMP_ACT_NOTIFY needs a listenerPath for the agent",
-				sub(p, where, "listenerPath"));
-	if (notify)
+	if (sp->notifies)
 		flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	else
 		flags &= ~(unsigned int)SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
@@ -445,21 +303,21 @@ static int compile(json_t *obj, const char *where, struct husk_seccomp **out,
 	scmp_filter_ctx ctx = seccomp_init(def);
 	if (!ctx)
 		return husk_err(e, EINVAL, "%s: libseccomp rejects the default action",
-				sub(p, where, "defaultAction"));
+				sj_path(p, where, "defaultAction"));
 	/* We load the program ourselves: NNP stays the config's business.
 	 * No binary-tree optimization: it doubles the compile time, and the
 	 * kernel (5.11+) caches always-allowed syscalls past the filter. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (parse_archs(obj, where, ctx, e) < 0)
+	if (add_archs(sp, where, ctx, e) < 0)
 		goto out;
-	json_array_foreach(arr, i, it)
-		if (parse_syscall(it, idx(p, where, "syscalls", i), def, ctx, e) < 0)
+	for (size_t i = 0; i < sp->n_syscalls; i++)
+		if (add_syscall(&sp->syscalls[i], idx(p, where, "syscalls", i), def, ctx, e) < 0)
 			goto out;
 
 	struct husk_seccomp *sc = xcalloc(1, sizeof(*sc));
 	sc->flags = flags;
 	if (export_bpf(ctx, &sc->prog, e) < 0 ||
-	    husk_seccomp_enosys_prepend(ctx, def, arr, &sc->prog, e) < 0) {
+	    husk_seccomp_enosys_prepend(ctx, def, sp, &sc->prog, e) < 0) {
 		free(sc->prog.filter);
 		free(sc);
 		husk_err_wrap(e, "%s", where);
@@ -524,9 +382,13 @@ static int cache_open(void)
 	return fd;
 }
 
-static char *cache_key(json_t *obj)
+/* The profile as parsed, written canonically: the same profile gives the
+ * same key whatever the order or spelling of its document. */
+static char *cache_key(const struct husk_seccomp_profile *sp)
 {
+	json_t *obj = husk_seccomp_profile_json(sp);
 	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
 	if (!text)
 		return NULL;
 	const struct scmp_version *v = seccomp_version();
@@ -610,11 +472,11 @@ static void cache_put(int dirfd, const char *name, const char *key, const struct
 	husk_write_file_atomic_at(dirfd, name, buf, sizeof(h) + klen + insns, 0600, &ignored);
 }
 
-int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
-			 struct husk_error *e)
+int husk_seccomp_prepare(const struct husk_seccomp_profile *sp, const char *where,
+			 struct husk_seccomp **out, struct husk_error *e)
 {
-	_cleanup_fd_ int dirfd = json_is_object(obj) ? cache_open() : -1;
-	_cleanup_free_ char *key = dirfd >= 0 ? cache_key(obj) : NULL;
+	_cleanup_fd_ int dirfd = cache_open();
+	_cleanup_free_ char *key = dirfd >= 0 ? cache_key(sp) : NULL;
 	char name[32];
 	*out = NULL;
 	if (key) {
@@ -622,15 +484,14 @@ int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **o
 		*out = cache_get(dirfd, name, key);
 	}
 	if (!*out) {
-		if (compile(obj, where, out, e) < 0)
+		if (compile(sp, where, out, e) < 0)
 			return -1;
 		if (key)
 			cache_put(dirfd, name, key, *out);
 	}
 	if (husk_seccomp_notifies(*out)) {
-		const char *meta = json_string_value(sj_get(obj, "listenerMetadata"));
-		(*out)->listener_path = xstrdup(json_string_value(sj_get(obj, "listenerPath")));
-		(*out)->listener_metadata = meta ? xstrdup(meta) : NULL;
+		(*out)->listener_path = xstrdup(sp->listener_path);
+		(*out)->listener_metadata = sp->listener_metadata ? xstrdup(sp->listener_metadata) : NULL;
 	}
 	return 0;
 }
@@ -661,17 +522,17 @@ json_t *husk_seccomp_features(void)
 {
 	json_t *acts = json_array(), *ops = json_array(), *archs = json_array();
 	json_t *known = json_array(), *supported = json_array();
-	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
-		json_array_append_new(acts, json_string(actions[i].name));
-	for (size_t i = 0; i < ARRAY_SIZE(operators); i++)
-		json_array_append_new(ops, json_string(operators[i].name));
+	for (size_t i = 0; i < HUSK_SC_ACTION__COUNT; i++)
+		json_array_append_new(acts, json_string(husk_sc_action_name[i]));
+	for (size_t i = 0; i < HUSK_SC_OP__COUNT; i++)
+		json_array_append_new(ops, json_string(husk_sc_op_name[i]));
 	for (size_t i = 0; i < ARRAY_SIZE(arch_names); i++)
 		if (arch_token(arch_names[i]))
 			json_array_append_new(archs, json_string(arch_names[i]));
-	for (size_t i = 0; i < ARRAY_SIZE(filter_flags); i++) {
-		json_array_append_new(known, json_string(filter_flags[i].name));
+	for (size_t i = 0; i < HUSK_SC_FLAG__COUNT; i++) {
+		json_array_append_new(known, json_string(husk_sc_flag_name[i]));
 		if (filter_flags[i].supported && kernel_has_flag(filter_flags[i].flag))
-			json_array_append_new(supported, json_string(filter_flags[i].name));
+			json_array_append_new(supported, json_string(husk_sc_flag_name[i]));
 	}
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "enabled", 1, "actions", acts,
 			 "operators", ops, "archs", archs, "knownFlags", known, "supportedFlags",
@@ -685,10 +546,10 @@ void husk_seccomp_set_cache_dir(const char *dir)
 	(void)dir;
 }
 
-int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
-			 struct husk_error *e)
+int husk_seccomp_prepare(const struct husk_seccomp_profile *sp, const char *where,
+			 struct husk_seccomp **out, struct husk_error *e)
 {
-	(void)obj;
+	(void)sp;
 	*out = NULL;
 	/* Running the container unconfined instead would be a silent hole. */
 	return husk_err(e, ENOTSUP, "%s: husk was built without libseccomp", where);

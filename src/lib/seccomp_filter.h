@@ -7,19 +7,27 @@
 
 #include "error.h"
 #include "spec.h"
+#include "spec_seccomp.h"
 
 struct husk_seccomp; /* a compiled filter, ready to load */
 
-/* Validate and compile a seccomp object (config.json's linux.seccomp, or
- * an exec'd process's own).  where names the object in errors, e.g.
- * "config.json: linux.seccomp", giving messages like
- * "config.json: linux.seccomp.syscalls[3].action: unknown action ...".
- * Syscall names libseccomp does not know are skipped, as runc does.
- * Fails (errnum ENOTSUP) in a build without libseccomp. */
-int husk_seccomp_prepare(json_t *obj, const char *where, struct husk_seccomp **out,
-			 struct husk_error *e);
+/* Compile a parsed seccomp profile (spec_seccomp.h: config.json's
+ * linux.seccomp, or an exec'd process's own).  where names the object in
+ * the errors of what the host decides (an architecture libseccomp does not
+ * know, a flag the kernel does not support), e.g. "config.json:
+ * linux.seccomp" gives "config.json: linux.seccomp.architectures[0]:
+ * unknown architecture ...".  Syscall names libseccomp does not know are
+ * skipped, as runc does.  Fails (errnum ENOTSUP) in a build without
+ * libseccomp. */
+int husk_seccomp_prepare(const struct husk_seccomp_profile *sp, const char *where,
+			 struct husk_seccomp **out, struct husk_error *e);
 
-/* Compiled programs are cached by profile text in /run/husk-cache (or
+/* The same for the profile the state keeps (husk_seccomp_profile_json),
+ * decoded with husk_seccomp_parse. */
+int husk_seccomp_prepare_record(json_t *record, const char *where, struct husk_seccomp **out,
+				struct husk_error *e);
+
+/* Compiled programs are cached by the profile's canonical text in /run/husk-cache (or
  * $XDG_RUNTIME_DIR/husk-cache).  For tests: use dir instead, or no cache
  * at all when dir is NULL. */
 void husk_seccomp_set_cache_dir(const char *dir);
@@ -39,9 +47,6 @@ int husk_seccomp_send_listener(const struct husk_seccomp *sc, int notify_fd, pid
 			       const char *state_json, struct husk_error *e);
 
 void husk_seccomp_free(struct husk_seccomp *sc);
-
-/* prepare + load + free, for callers without a parent/child split. */
-int husk_seccomp_apply(json_t *obj, const char *where, struct husk_error *e);
 
 /* True when p keeps the right to load a filter after husk_process_apply
  * (no_new_privileges, or CAP_SYS_ADMIN in its effective set), so that the

@@ -118,7 +118,7 @@ void husk_spec_free(struct husk_spec *s)
 	husk_strv_free(s->readonly_paths);
 	free(s->mount_label);
 	sj_kv_free(s->sysctl, s->n_sysctl);
-	json_decref(s->seccomp);
+	husk_seccomp_profile_free(s->seccomp);
 	husk_spec_free_v13(s);
 	json_decref(s->doc);
 	free(s);
@@ -523,11 +523,8 @@ static int parse_linux(json_t *lx, struct husk_spec *s, struct husk_error *e)
 		return -1;
 	if ((f = sj_get(lx, "personality")) && parse_personality(f, s, e) < 0)
 		return -1;
-	if ((f = sj_get(lx, "seccomp"))) {
-		if (sj_object(f, "linux.seccomp", e) < 0)
-			return -1;
-		s->seccomp = json_incref(f);
-	}
+	if ((f = sj_get(lx, "seccomp")) && husk_seccomp_parse(f, "linux.seccomp", &s->seccomp, e) < 0)
+		return -1;
 	if (husk_spec_parse_v13_linux(lx, s, e) < 0)
 		return -1;
 	return 0;

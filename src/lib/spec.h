@@ -1,6 +1,5 @@
-/* The OCI runtime-spec config.json, parsed and validated into C structures.
- * Parsing keeps nothing from jansson except the raw subtree that a later
- * module interprets itself (linux.seccomp). */
+/* The OCI runtime-spec config.json, parsed and validated into C structures
+ * (linux.resources: spec_resources.h, linux.seccomp: spec_seccomp.h). */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
@@ -10,6 +9,7 @@
 
 #include "error.h"
 #include "spec_resources.h"
+#include "spec_seccomp.h"
 
 enum husk_ns_type {
 	HUSK_NS_PID,
@@ -165,7 +165,7 @@ struct husk_process {
 	int oom_score_adj;  /* -1000..1000 */
 	struct husk_scheduler scheduler;
 	struct husk_io_priority io_priority;
-	json_t *seccomp;    /* exec --process may carry its own; NULL when absent */
+	struct husk_seccomp_profile *seccomp; /* exec --process may carry its own; NULL when absent */
 	struct husk_cpu_affinity exec_cpu_affinity;
 };
 
@@ -236,7 +236,7 @@ struct husk_spec {
 	size_t n_sysctl;
 	bool has_personality;
 	unsigned long personality; /* PER_LINUX or PER_LINUX32 */
-	json_t *seccomp;          /* linux.seccomp, NULL when absent */
+	struct husk_seccomp_profile *seccomp; /* linux.seccomp (spec_seccomp.h), NULL when absent */
 	struct husk_intel_rdt intel_rdt;
 	struct husk_net_device *net_devices;
 	size_t n_net_devices;

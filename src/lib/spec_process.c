@@ -402,7 +402,7 @@ void husk_process_free(struct husk_process *p)
 	free(p->rlimits);
 	free(p->apparmor_profile);
 	free(p->selinux_label);
-	json_decref(p->seccomp);
+	husk_seccomp_profile_free(p->seccomp);
 	husk_idset_free(&p->exec_cpu_affinity.initial);
 	husk_idset_free(&p->exec_cpu_affinity.final);
 	free(p);

@@ -27,7 +27,7 @@ struct husk_state {
 	/* What exec takes from the config, kept at create: the bundle may
 	 * change or go away afterwards. */
 	json_t *process;               /* the config's "process" object or NULL */
-	json_t *seccomp;               /* linux.seccomp or NULL */
+	json_t *seccomp;               /* linux.seccomp as parsed (husk_seccomp_profile_json) or NULL */
 	bool has_personality;
 	unsigned long personality;     /* linux.personality's domain (PER_*) */
 	json_t *mempolicy;             /* linux.memoryPolicy as written, for exec */

@@ -7,10 +7,12 @@
  *     a v1, a v2 and a hybrid layout, the v1 devices.allow/deny writes and
  *     the v2 device program; the program is run by a small interpreter
  *     and checked against the rules' meaning
- *   - linux.seccomp -> a libseccomp filter compiled in memory, never loaded
- *     (no compile cache: husk_seccomp_set_cache_dir(NULL))
+ *   - linux.seccomp parsed (husk_seccomp_parse), its canonical record
+ *     (what the state keeps for exec) read back to the same profile, and
+ *     the profile compiled by libseccomp in memory, never loaded (no
+ *     compile cache: husk_seccomp_set_cache_dir(NULL))
  *   - the whole input as an exec --process document
- *     (husk_exec_process_parse), and its own seccomp profile
+ *     (husk_exec_process_parse), and its own seccomp profile likewise
  * The resources and seccomp objects are taken from the raw document, so
  * that they are exercised even when another part of the spec is bad
  * (`update --resources` parses its JSON the same way).
@@ -25,6 +27,7 @@
 #include "exec.h"
 #include "seccomp_filter.h"
 #include "spec.h"
+#include "spec_seccomp.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -283,18 +286,43 @@ static void check_resources(json_t *json)
 	husk_resources_free(&res);
 }
 
-static void check_seccomp(json_t *obj, const char *where)
+/* A parsed profile: its record parses back to the same, and it compiles
+ * or fails with where (the host's part: architectures, kernel flags). */
+static void check_profile(const struct husk_seccomp_profile *sp, const char *path,
+			  const char *where)
 {
-	struct husk_seccomp *sc = NULL;
+	struct husk_seccomp_profile *again = NULL;
 	struct husk_error e;
 	husk_err_clear(&e);
-	if (husk_seccomp_prepare(obj, where, &sc, &e) == 0) {
+	json_t *rec = husk_seccomp_profile_json(sp);
+	CHECK(husk_seccomp_parse(rec, path, &again, &e) == 0);
+	json_t *rec2 = husk_seccomp_profile_json(again);
+	CHECK(json_equal(rec, rec2));
+	CHECK(again->n_syscalls == sp->n_syscalls && again->notifies == sp->notifies);
+	json_decref(rec);
+	json_decref(rec2);
+	husk_seccomp_profile_free(again);
+
+	struct husk_seccomp *sc = NULL;
+	if (husk_seccomp_prepare(sp, where, &sc, &e) == 0) {
 		CHECK(sc && husk_seccomp_len(sc) > 0);
-		(void)husk_seccomp_notifies(sc);
+		CHECK(husk_seccomp_notifies(sc) == sp->notifies);
 	} else {
 		CHECK(!sc && !strncmp(e.msg, where, strlen(where)));
 	}
 	husk_seccomp_free(sc);
+}
+
+static void check_seccomp(json_t *obj)
+{
+	struct husk_seccomp_profile *sp = NULL;
+	struct husk_error e;
+	husk_err_clear(&e);
+	if (husk_seccomp_parse(obj, "linux.seccomp", &sp, &e) == 0)
+		check_profile(sp, "linux.seccomp", "config.json: linux.seccomp");
+	else
+		CHECK(!sp && !strncmp(e.msg, "linux.seccomp", 13));
+	husk_seccomp_profile_free(sp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -327,17 +355,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((v = json_object_get(lx, "resources")))
 		check_resources(v);
 	if ((v = json_object_get(lx, "seccomp")))
-		check_seccomp(v, "config.json: linux.seccomp");
+		check_seccomp(v);
 
 	struct husk_process *p = NULL;
 	husk_err_clear(&e);
 	if (husk_exec_process_parse(doc, &p, &e) == 0) {
 		CHECK(p->args && p->args[0] && p->n_args > 0);
 		if (p->seccomp)
-			check_seccomp(p->seccomp, "--process: seccomp");
+			check_profile(p->seccomp, "seccomp", "--process: seccomp");
 		husk_process_free(p);
 	} else {
-		CHECK(!p && !strncmp(e.msg, "process", 7));
+		CHECK(!p && (!strncmp(e.msg, "process", 7) || !strncmp(e.msg, "seccomp", 7)));
 	}
 	json_decref(doc);
 	return 0;

@@ -617,3 +617,32 @@ def test_notify_syscalls_of_the_runtime_itself_exec(env, rt, nnp):
         assert len(agent.states) == 2, agent.states
     finally:
         agent.close()
+
+
+# runc's --process takes no seccomp profile of its own.
+@pytest.mark.husk_only
+def test_exec_process_own_seccomp(env, rt):
+    b = env.bundle().set_args("sleep", "100")
+    b.config["linux"]["seccomp"] = block(MKDIR, errnoRet=28)
+    cid, _ = env.create(b)
+    rt.ok("start", cid)
+    script = ["sh", "-c", "mkdir /tmp/d; echo rc=$?"]
+    # The container's profile, as the state keeps it.
+    r = rt.ok("exec", cid, *script)
+    assert "No space left on device" in r.err and "rc=1" in r.out, r
+    # --process brings its own, which replaces the container's.
+    path = os.path.join(env.base, "process.json")
+    with open(path, "w") as f:
+        json.dump({"args": script, "cwd": "/", "env": ["PATH=/bin"],
+                   "seccomp": block(MKDIR, errnoRet=61)}, f)
+    r = rt.ok("exec", "--process", path, cid)
+    assert "No data available" in r.err and "rc=1" in r.out, r
+    # A bad one is refused before anything runs, naming the field.
+    with open(path, "w") as f:
+        json.dump({"args": ["touch", "/tmp/ran"], "cwd": "/",
+                   "seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_MAYBE"}]}}, f)
+    r = rt.fail("exec", "--process", path, cid)
+    assert r.err.strip() == (f"husk: exec {cid}: --process {path}: seccomp.syscalls[0].action: "
+                             'unknown action "SCMP_ACT_MAYBE"'), r
+    assert rt.ok("exec", cid, "sh", "-c", "test -e /tmp/ran || echo absent").out.strip() == "absent"

@@ -33,9 +33,15 @@ static struct husk_seccomp *prepare(const char *text, struct husk_error *e)
 		snprintf(e->msg, sizeof(e->msg), "bad test JSON: %s", jerr.text);
 		return NULL;
 	}
+	/* As create does: parsed with config.json, compiled later. */
+	struct husk_seccomp_profile *sp = NULL;
 	struct husk_seccomp *sc = NULL;
 	husk_err_clear(e);
-	husk_seccomp_prepare(obj, WHERE, &sc, e);
+	if (husk_seccomp_parse(obj, "linux.seccomp", &sp, e) < 0)
+		husk_err_wrap(e, "config.json");
+	else
+		husk_seccomp_prepare(sp, WHERE, &sc, e);
+	husk_seccomp_profile_free(sp);
 	json_decref(obj);
 	return sc;
 }
@@ -443,6 +449,71 @@ static void test_cache(void)
 	husk_seccomp_set_cache_dir(NULL);
 }
 
+/* The state keeps the parsed profile as its canonical object, read back
+ * (as state.json is, without reals for big integers) by exec with the
+ * same parser: the same profile, the same program. */
+static void record_roundtrip(const char *text, const char *what)
+{
+	json_t *obj = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
+	struct husk_seccomp_profile *sp = NULL, *back = NULL;
+	struct husk_seccomp *sc = NULL, *sc2 = NULL;
+	struct husk_error e;
+	husk_err_clear(&e);
+	int r = husk_seccomp_parse(obj, "linux.seccomp", &sp, &e);
+	json_t *rec = r == 0 ? husk_seccomp_profile_json(sp) : NULL;
+	char *dumped = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+	json_t *read = dumped ? json_loads(dumped, 0, NULL) : NULL;
+	if (read && husk_seccomp_parse(read, "linux.seccomp", &back, &e) == 0) {
+		json_t *rec2 = husk_seccomp_profile_json(back);
+		r = json_equal(rec, rec2) ? 0 : -1;
+		json_decref(rec2);
+	} else {
+		r = -1;
+	}
+	if (r == 0)
+		r = husk_seccomp_prepare(sp, WHERE, &sc, &e);
+	if (r == 0)
+		r = husk_seccomp_prepare_record(read, WHERE, &sc2, &e);
+	ok(r == 0 && husk_seccomp_len(sc) == husk_seccomp_len(sc2) &&
+		   husk_seccomp_notifies(sc) == husk_seccomp_notifies(sc2),
+	   "the state's record of %s gives the same profile and program%s%s", what, r ? ": " : "",
+	   r ? e.msg : "");
+	if (dumped && strstr(text, "18446744073709551615"))
+		ok(back && back->syscalls[0].args[0].value == UINT64_MAX &&
+			   back->syscalls[0].args[0].value_two == 7,
+		   "a 64-bit value survives the record");
+	husk_seccomp_free(sc);
+	husk_seccomp_free(sc2);
+	husk_seccomp_profile_free(sp);
+	husk_seccomp_profile_free(back);
+	json_decref(obj);
+	json_decref(rec);
+	json_decref(read);
+	free(dumped);
+}
+
+static void test_record(void)
+{
+	_cleanup_free_ char *docker = docker_like();
+	record_roundtrip(docker, "a docker-like profile");
+	record_roundtrip("{\"defaultAction\": \"SCMP_ACT_TRACE\", \"defaultErrnoRet\": 3,"
+			 " \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"], \"listenerPath\": \"/run/a.sock\","
+			 " \"listenerMetadata\": \"m\", \"syscalls\": [{\"names\": [\"write\"],"
+			 " \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 2, \"value\":"
+			 " 18446744073709551615, \"valueTwo\": 7, \"op\": \"SCMP_CMP_MASKED_EQ\"}]},"
+			 " {\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}",
+			 "flags, a listener and 64-bit values");
+
+	json_t *bad = json_loads("{\"syscalls\": []}", 0, NULL);
+	struct husk_seccomp *sc = NULL;
+	struct husk_error e;
+	husk_err_clear(&e);
+	int r = husk_seccomp_prepare_record(bad, WHERE, &sc, &e);
+	ok(r < 0 && !sc && !strcmp(e.msg, "container state: linux.seccomp.defaultAction: required"),
+	   "a damaged record is refused as the state's (%s)", e.msg);
+	json_decref(bad);
+}
+
 #endif
 
 static __attribute__((unused)) void test_errors(void)
@@ -547,6 +618,7 @@ int main(void)
 	test_enosys();
 #endif
 	test_cache();
+	test_record();
 
 	json_t *f = husk_seccomp_features();
 	ok(json_is_true(json_object_get(f, "enabled")) && json_array_size(json_object_get(f, "actions")) == 9 &&
