@@ -31,6 +31,7 @@
 #include "state.h"
 #include "seccomp_filter.h"
 #include "label.h"
+#include "launch.h"
 #include "sync.h"
 #include "terminal.h"
 #include "util.h"
@@ -73,9 +74,7 @@ int husk_validate_id(const char *id, struct husk_error *e)
 	return 0;
 }
 
-/* A pidfd for the state's init, or -1 (errno ESRCH) when that process is
- * gone or its pid now belongs to someone else. */
-static int open_init_pidfd(const struct husk_state *s)
+int husk_init_pidfd(const struct husk_state *s)
 {
 	int fd = husk_pidfd_open(s->pid);
 	if (fd < 0)
@@ -236,18 +235,6 @@ static char *absolute_bundle(const char *bundle)
 	if (!strcmp(bundle, "."))
 		return xstrdup(cwd);
 	return xasprintf("%s/%s", cwd, bundle);
-}
-
-/* systemd socket activation addressed to us (LISTEN_PID is our pid):
- * those fds go to the container too, ahead of --preserve-fds. */
-int husk_socket_activation_fds(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long p, n;
-	if (!pid || !fds || husk_parse_long(pid, 1, INT_MAX, &p) < 0 || p != getpid() ||
-	    husk_parse_long(fds, 0, 1024, &n) < 0)
-		return 0;
-	return (int)n;
 }
 
 /* SIGINT, SIGTERM and SIGHUP while creating (a hook that hangs and a ^C)
@@ -738,7 +725,7 @@ int husk_container_kill(const struct husk_global_opts *g, const char *id, int si
 		ret = kill_cgroup(st, sig, false, e);
 		goto out;
 	}
-	pidfd = open_init_pidfd(st);
+	pidfd = husk_init_pidfd(st);
 	if (pidfd < 0 || husk_pidfd_send_signal(pidfd, sig) < 0) {
 		if (errno == ESRCH)
 			husk_err(e, 0, "container not running");
@@ -766,7 +753,7 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 			     struct husk_error *e)
 {
 	if (running) {
-		_cleanup_fd_ int pidfd = open_init_pidfd(st);
+		_cleanup_fd_ int pidfd = husk_init_pidfd(st);
 		struct husk_error nerr;
 		/* While the namespace lives: a stopped container's went with
 		 * its init (physical devices back to the root namespace,
