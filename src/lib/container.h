@@ -28,6 +28,8 @@ struct husk_create_opts {
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */
 const char *husk_default_root(void);
+/* The state root: --root, else the default. */
+const char *husk_root_of(const struct husk_global_opts *g);
 
 int husk_container_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
 			  struct husk_error *e);
@@ -68,6 +70,10 @@ int husk_container_open(const struct husk_global_opts *g, const char *id, int *r
 /* A pidfd for the state's init, or -1 (errno ESRCH) when that process is
  * gone or its pid now belongs to someone else. */
 int husk_init_pidfd(const struct husk_state *s);
+/* The address of the unix socket name inside dirfd, not limited by
+ * sun_path's size (through /proc/self/fd). */
+struct sockaddr_un;
+int husk_sock_addr_at(int dirfd, const char *name, struct sockaddr_un *a, struct husk_error *e);
 
 /* fd moved to min_fd or above (close-on-exec; the original closed), so
  * that it cannot collide with the fds --preserve-fds hands on; -1 on

@@ -12,7 +12,7 @@
  *              a notify filter's fd to its agent (SYNC_SECCOMP)
  *   free       kills and reaps what still runs, closes, frees
  *
- * What differs stays with the callers: create (container.c: state
+ * What differs stays with the callers: create (container_create.c: state
  * directory, start socket, hooks, network devices, resctrl, namespaces
  * made by the init) and exec (exec.c: the namespaces of a running
  * container joined by pidfd, the process from the state). */
