@@ -389,7 +389,7 @@ def test_rootless_scope_in_the_users_systemd(env, sd):
     they are, and device rules are left to the user namespace."""
     uid = ROOTLESS_UID
     r = sd.run("systemctl", "start", f"user@{uid}.service")
-    assert r.rc == 0, sd.sh(f"journalctl --no-pager -n 30 | cat")
+    assert r.rc == 0, sd.sh("journalctl --no-pager -n 30 | cat")
     as_user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                "env", f"XDG_RUNTIME_DIR=/run/user/{uid}"]
 
