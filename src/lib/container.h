@@ -28,6 +28,8 @@ struct husk_create_opts {
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */
 const char *husk_default_root(void);
+/* The state root: --root, else the default. */
+const char *husk_root_of(const struct husk_global_opts *g);
 
 int husk_container_create(const struct husk_global_opts *g, const struct husk_create_opts *o,
 			  struct husk_error *e);
@@ -65,6 +67,13 @@ void husk_list_free(struct husk_list_entry *v, size_t n);
 struct husk_state;
 int husk_container_open(const struct husk_global_opts *g, const char *id, int *rootfd, int *dirfd,
 			struct husk_state **st, struct husk_error *e);
+/* A pidfd for the state's init, or -1 (errno ESRCH) when that process is
+ * gone or its pid now belongs to someone else. */
+int husk_init_pidfd(const struct husk_state *s);
+/* The address of the unix socket name inside dirfd, not limited by
+ * sun_path's size (through /proc/self/fd). */
+struct sockaddr_un;
+int husk_sock_addr_at(int dirfd, const char *name, struct sockaddr_un *a, struct husk_error *e);
 
 /* fd moved to min_fd or above (close-on-exec; the original closed), so
  * that it cannot collide with the fds --preserve-fds hands on; -1 on
@@ -79,10 +88,6 @@ int husk_reserve_preserved_fds(int min_fd, struct husk_error *e);
 
 /* Write pid to path (relative to the current directory) atomically. */
 int husk_write_pid_file(const char *path, pid_t pid, struct husk_error *e);
-
-/* systemd socket activation addressed to the runtime (LISTEN_PID is our
- * pid): how many fds from 3 on go to the container ahead of --preserve-fds. */
-int husk_socket_activation_fds(void);
 
 /* Validate a container id: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes
  * ("." and ".." refused). */

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,14 +20,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
 #include "cgroup/cgroup.h"
 #include "intelrdt.h"
 #include "label.h"
+#include "launch.h"
 #include "mempolicy.h"
 #include "process.h"
 #include "seccomp_filter.h"
@@ -41,10 +39,6 @@
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
-
-/* Signals a foreground exec passes on to its process (as run does). */
-static const int forwarded_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-					 SIGWINCH, SIGCONT, SIGALRM, SIGPWR };
 
 /* ---- the process spec ---- */
 
@@ -218,18 +212,14 @@ static int build_process(const struct husk_exec_opts *o, struct husk_process **b
 
 /* ---- the container ---- */
 
-/* pidfd of the container's init, checked against the state's start time
- * (after opening: the pidfd pins the process we verified). */
+/* pidfd of the container's init, checked against the state's start time. */
 static int init_pidfd(const struct husk_state *st, struct husk_error *e)
 {
-	int fd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+	int fd = husk_init_pidfd(st);
 	if (fd < 0 && errno != ESRCH)
 		return husk_errno(e, "pidfd_open %d", (int)st->pid);
-	if (fd < 0 || husk_proc_starttime(st->pid, NULL) != st->pid_start) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return husk_err(e, 0, "container is not running");
-	}
 	return fd;
 }
 
@@ -266,62 +256,76 @@ static int ns_to_join(pid_t pid, struct husk_error *e)
  * could not do it reports, and the runtime moves the process the old way.
  * The cgroup interface (cgroup/cgroup.h) does both halves. */
 
-/* ---- the child ---- */
+/* ---- one exec ---- */
 
-struct exec_child {
+/* What an exec owns, the runtime's and the child's view alike. */
+struct exec {
 	const struct husk_exec_opts *o;
-	const struct husk_process *p;
-	const struct husk_state *st;
-	int sync_fd;
-	int pidfd;
-	int rootfd;        /* /proc/<init>/root */
-	int ns_flags;
-	int preserve_fds;  /* including socket activation */
-	int min_fd;
-	const struct husk_seccomp *seccomp; /* the process's own filter, or the container's */
-	const struct husk_mempolicy *mempolicy; /* linux.memoryPolicy */
-	bool rdt;          /* a resctrl group to join (by the runtime) before the exec */
-	struct husk_cgroup_join join; /* n == 0: no cgroup */
-	bool born_in_v2;   /* clone3 put the joiner in the unified cgroup */
-	/* wait for SYNC_GO: the runtime has a cgroup left to join, or a
-	 * terminal's master must not overtake the joiner's SYNC_CHILD_PID */
+	struct husk_launch l;
+	int rootfd, dirfd;          /* the state root and directory, locked */
+	struct husk_state *st;
+	const char *status;
+	struct husk_process *base, *p; /* the container's process; the one to run */
+	struct husk_mempolicy mempolicy; /* linux.memoryPolicy */
+	struct husk_seccomp_profile *seccomp; /* linux.seccomp, unless p has its own */
+	struct husk_cgroup *cg;
+	int pidfd;                  /* the container's init */
+	int croot;                  /* /proc/<init>/root */
+	int ns_flags;               /* the init's namespaces that differ from ours */
+	/* the child: wait for SYNC_GO (the runtime has a cgroup or a resctrl
+	 * group left to join, or a terminal's master must not overtake the
+	 * joiner's SYNC_CHILD_PID) */
 	bool hold;
 };
 
-static __attribute__((noreturn)) void exec_main(struct exec_child *c)
+static void exec_free(struct exec *x)
+{
+	husk_launch_free(&x->l);
+	husk_closep(&x->croot);
+	husk_closep(&x->pidfd);
+	husk_closep(&x->dirfd);
+	husk_closep(&x->rootfd);
+	husk_cgroup_free(x->cg);
+	husk_idset_free(&x->mempolicy.nodes);
+	husk_seccomp_profile_free(x->seccomp);
+	husk_process_free(x->p);
+	husk_process_free(x->base);
+	husk_state_free(x->st);
+}
+
+/* ---- the child ---- */
+
+static __attribute__((noreturn)) void exec_main(struct exec *x)
 {
 	struct husk_error err = { 0 }, *e = &err;
-	const struct husk_process *p = c->p;
-	int sync_fd = c->sync_fd;
+	const struct husk_process *p = x->p;
+	int sync_fd = x->l.sync[1];
 
 	prctl(PR_SET_DUMPABLE, 0); /* inherited from the joiner; stated again */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (c->hold && husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, e) < 0)
+	if (x->hold && husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, e) < 0)
 		_exit(1);
 	/* The container's root as its init sees it (setns on the mount
 	 * namespace gave us the namespace's root; a chroot-only container
 	 * needs this too). */
-	if (fchdir(c->rootfd) < 0 || chroot(".") < 0) {
+	if (fchdir(x->croot) < 0 || chroot(".") < 0) {
 		husk_errno(e, "enter the container's root");
 		husk_sync_fail(sync_fd, e);
 	}
-	close(c->rootfd);
+	close(x->croot);
 	if (p->terminal) {
 		int master, slave;
-		if (husk_terminal_open(AT_FDCWD, "/dev/ptmx", p, &master, &slave, e) < 0)
-			husk_sync_fail(sync_fd, e);
-		int r = husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e);
-		close(master);
-		if (r < 0 || husk_terminal_setup_stdio(slave, e) < 0)
+		if (husk_terminal_open(AT_FDCWD, "/dev/ptmx", p, &master, &slave, e) < 0 ||
+		    husk_launch_send_terminal(sync_fd, master, slave, e) < 0)
 			husk_sync_fail(sync_fd, e);
 	}
 	/* In every cgroup now (cpuset may have reset the affinity). */
 	if (husk_affinity_apply(&p->exec_cpu_affinity.final, "process.execCPUAffinity.final", e) < 0 ||
-	    husk_mempolicy_apply(c->mempolicy, e) < 0)
+	    husk_mempolicy_apply(&x->mempolicy, e) < 0)
 		husk_sync_fail(sync_fd, e);
 	struct husk_exec_plan plan;
-	if (husk_process_become(p, c->st->has_personality, c->st->personality, c->seccomp,
-				c->preserve_fds, sync_fd, &plan, e) < 0)
+	if (husk_process_become(p, x->st->has_personality, x->st->personality, x->l.seccomp,
+				x->l.preserve_fds, sync_fd, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
 
 	/* A foreground exec outlives nothing; a detached one must outlive us. */
@@ -330,315 +334,182 @@ static __attribute__((noreturn)) void exec_main(struct exec_child *c)
 	husk_sync_fail(sync_fd, e);
 }
 
-
 /* The first child: joins the cgroups and the namespaces, clones the
  * process into them (as our parent's child) and reports its pid and the
  * cgroups left to the runtime. */
-static __attribute__((noreturn)) void joiner_main(struct exec_child *c)
+static __attribute__((noreturn)) void joiner_main(struct exec *x)
 {
 	struct husk_error err = { 0 };
+	int sync_fd = x->l.sync[1];
 	/* Never dumpable before the exec: a container process must not
 	 * ptrace us or open our /proc/<pid>/exe (the host's husk binary). */
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	struct husk_cgroup_join *j = &c->join;
-	int *keep = xmalloc((4 + j->n) * sizeof(*keep));
-	size_t nkeep = 0;
-	keep[nkeep++] = c->sync_fd;
-	keep[nkeep++] = c->pidfd;
-	keep[nkeep++] = c->rootfd;
-	keep[nkeep++] = j->v2_dir;
-	for (size_t i = 0; i < j->n; i++)
-		keep[nkeep++] = j->fd[i];
-	husk_close_fds_from(c->min_fd, keep, nkeep);
-	free(keep);
 	/* Still with the runtime's namespaces and credentials. */
-	char *need = xmalloc(j->n + 1);
-	c->hold = husk_cgroup_join_self(j, c->born_in_v2, need) || c->p->terminal || c->rdt;
-	if (c->ns_flags && setns(c->pidfd, c->ns_flags) < 0) {
+	int keep[] = { x->pidfd, x->croot };
+	char *need;
+	x->hold = husk_launch_child_join(&x->l, keep, ARRAY_SIZE(keep), &need) || x->p->terminal ||
+		  x->st->intel_rdt;
+	if (x->ns_flags && setns(x->pidfd, x->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
-		husk_sync_fail(c->sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	}
-	close(c->pidfd);
-	if (c->ns_flags & CLONE_NEWUSER) {
+	close(x->pidfd);
+	if (x->ns_flags & CLONE_NEWUSER) {
 		/* uid/gid 0 of the container's user namespace; unmapped,
 		 * the user switch later does the rest. */
 		if ((setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) && errno != EINVAL) {
 			husk_errno(&err, "become root in the container's user namespace");
-			husk_sync_fail(c->sync_fd, &err);
+			husk_sync_fail(sync_fd, &err);
 		}
 	}
 	pid_t pid = husk_clone_fork(CLONE_PARENT);
 	if (pid < 0) {
 		husk_errno(&err, "clone the exec process");
-		husk_sync_fail(c->sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	}
 	if (pid == 0)
-		exec_main(c);
-	if (husk_sync_send(c->sync_fd, SYNC_CHILD_PID, pid, need, strlen(need), &err) < 0)
+		exec_main(x);
+	if (husk_sync_send(sync_fd, SYNC_CHILD_PID, pid, need, strlen(need), &err) < 0)
 		_exit(1);
 	_exit(0);
 }
 
 /* ---- the runtime side ---- */
 
-/* EOF on the sync socket: the process exec'd; a message: why it did not. */
-static int wait_exec(int sync_fd, struct husk_error *e)
+/* The container, locked, in a state that takes an exec. */
+static int exec_open(struct exec *x, const struct husk_global_opts *g, struct husk_error *e)
 {
-	char buf[sizeof(struct husk_sync_msg) + HUSK_ERR_MSG_MAX];
-	ssize_t n;
-	do
-		n = recv(sync_fd, buf, sizeof(buf) - 1, 0);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	if (n < 0)
-		return husk_errno(e, "sync: receive");
-	struct husk_sync_msg h;
-	if ((size_t)n < sizeof(h))
-		return husk_err(e, EPROTO, "sync: short message");
-	memcpy(&h, buf, sizeof(h));
-	buf[n] = '\0';
-	if (h.type == SYNC_ERROR)
-		return husk_err(e, h.val, "%s", buf + sizeof(h));
-	return husk_err(e, EPROTO, "sync: unexpected message %u", h.type);
+	const struct husk_exec_opts *o = x->o;
+	if (husk_container_open(g, o->id, &x->rootfd, &x->dirfd, &x->st, e) < 0)
+		return -1;
+	x->rootfd = husk_fd_above(x->rootfd, x->l.min_fd);
+	x->dirfd = husk_fd_above(x->dirfd, x->l.min_fd);
+	x->status = husk_state_status(x->dirfd, x->st);
+	if (!strcmp(x->status, "paused") && !o->ignore_paused)
+		return husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
+	/* A created container's init waits for start with its namespaces
+	 * and cgroups in place: joining them works as for a running one. */
+	if (strcmp(x->status, "running") && strcmp(x->status, "paused") && strcmp(x->status, "created"))
+		return husk_err(e, 0, "cannot exec in a %s container", x->status);
+	return 0;
 }
 
-static void reap(pid_t *pid)
+/* The process to run, from the state and the command line. */
+static int exec_process(struct exec *x, struct husk_error *e)
 {
-	if (*pid <= 0)
-		return;
-	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	*pid = -1;
+	const struct husk_exec_opts *o = x->o;
+	struct husk_state *st = x->st;
+	/* The config as it was at create, from the state: the bundle may
+	 * have changed or gone since. */
+	if (st->process && husk_process_parse(st->process, "process", &x->base, e) < 0)
+		return husk_err_wrap(e, "container state");
+	if (build_process(o, &x->base, &x->p, e) < 0)
+		return -1;
+	if (st->mempolicy && husk_mempolicy_parse(st->mempolicy, "linux.memoryPolicy", &x->mempolicy, e) < 0)
+		return husk_err_wrap(e, "container state");
+	if (!x->p->seccomp && st->seccomp &&
+	    husk_seccomp_parse(st->seccomp, "linux.seccomp", &x->seccomp, e) < 0)
+		return husk_err_wrap(e, "container state");
+	return 0;
+}
+
+/* What the child joins: the cgroups, the init's namespaces (by pidfd)
+ * and its root. */
+static int exec_target(struct exec *x, struct husk_error *e)
+{
+	struct husk_state *st = x->st;
+	if (husk_cgroup_deserialize(st->cgroup, &x->cg, e) < 0)
+		return husk_err_wrap(e, "cgroup");
+	if (husk_cgroup_exec_join_open(x->cg, x->o->cgroup, st->pid, &x->l.join, e) < 0)
+		return -1;
+	x->pidfd = husk_fd_above(init_pidfd(st, e), x->l.min_fd);
+	if (x->pidfd < 0)
+		return -1;
+	x->ns_flags = ns_to_join(st->pid, e);
+	if (x->ns_flags < 0)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
+	x->croot = husk_fd_above(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), x->l.min_fd);
+	if (x->croot < 0)
+		return husk_errno(e, "open the container's root");
+	/* The pidfd pins the init from here: the lock can go, so that a
+	 * container paused meanwhile can be resumed (the process would wait
+	 * frozen) and a long exec never blocks other commands. */
+	husk_closep(&x->dirfd);
+	husk_closep(&x->rootfd);
+	return 0;
+}
+
+/* The joiner, and the process's pid from it; then the cgroups and the
+ * resctrl group the joiner left to us, and SYNC_GO. */
+static int exec_spawn(struct exec *x, struct husk_error *e)
+{
+	struct husk_launch *l = &x->l;
+	if (husk_launch_socketpair(l, e) < 0)
+		return -1;
+	/* Blocked before the clone: nothing is lost before the wait; the
+	 * process resets its mask before exec. */
+	husk_launch_block_signals(&l->set, &l->old);
+	l->masked = true;
+	/* Ours, inherited by the joiner, before it joins the cgroups. */
+	if (husk_affinity_apply(&x->p->exec_cpu_affinity.initial, "process.execCPUAffinity.initial", e) < 0)
+		return -1;
+	pid_t joiner = husk_launch_clone(l, 0, "clone", e);
+	if (joiner < 0)
+		return -1;
+	if (joiner == 0)
+		joiner_main(x);
+	_cleanup_free_ char *need = NULL;
+	if (husk_launch_child_pid(l, &need, e) < 0)
+		return -1;
+	/* The same condition as the process's "hold". */
+	bool go = x->p->terminal || x->st->intel_rdt;
+	if (x->st->intel_rdt && husk_rdt_join(x->st->intel_rdt, l->pid, &husk_rdt_sys_ops, e) < 0)
+		return -1;
+	int r = husk_cgroup_exec_finish(&l->join, l->pid, need, e);
+	if (r < 0)
+		return -1;
+	go |= r > 0;
+	return go ? husk_sync_send(l->sync[0], SYNC_GO, 0, NULL, 0, e) : 0;
 }
 
 int husk_container_exec(const struct husk_global_opts *g, const struct husk_exec_opts *o,
 			int *exit_status, struct husk_error *e)
 {
 	*exit_status = 0;
-	if (o->preserve_fds < 0)
-		return husk_err(e, 0, "--preserve-fds must not be negative");
-	int preserve = o->preserve_fds + husk_socket_activation_fds();
-	int min_fd = 3 + preserve;
-	int rootfd = -1, dirfd = -1, pidfd = -1, croot = -1, console = -1, master = -1;
-	int sp[2] = { -1, -1 };
-	struct husk_state *st = NULL;
-	struct husk_process *base = NULL, *p = NULL;
-	struct husk_cgroup *cg = NULL;
-	struct husk_seccomp *seccomp = NULL;
-	struct husk_mempolicy mempolicy = { 0 };
-	struct husk_cgroup_join join = { .v2_dir = -1 };
-	char *need = NULL;
-	pid_t joiner = -1, pid = -1;
-	bool masked = false;
-	sigset_t set, old;
-	int ret = -1;
-
-	if (husk_reserve_preserved_fds(min_fd, e) < 0 ||
-	    husk_container_open(g, o->id, &rootfd, &dirfd, &st, e) < 0)
-		goto out;
-	rootfd = husk_fd_above(rootfd, min_fd);
-	dirfd = husk_fd_above(dirfd, min_fd);
-	const char *status = husk_state_status(dirfd, st);
-	if (!strcmp(status, "paused") && !o->ignore_paused) {
-		husk_err(e, 0, "cannot exec in a paused container (use --ignore-paused to override)");
-		goto out;
-	}
-	/* A created container's init waits for start with its namespaces
-	 * and cgroups in place: joining them works as for a running one. */
-	if (strcmp(status, "running") && strcmp(status, "paused") && strcmp(status, "created")) {
-		husk_err(e, 0, "cannot exec in a %s container", status);
-		goto out;
-	}
-	/* The config as it was at create, from the state: the bundle may
-	 * have changed or gone since. */
-	if (st->process && husk_process_parse(st->process, "process", &base, e) < 0) {
-		husk_err_wrap(e, "container state");
-		goto out;
-	}
-	if (build_process(o, &base, &p, e) < 0)
-		goto out;
-	if (st->mempolicy && husk_mempolicy_parse(st->mempolicy, "linux.memoryPolicy", &mempolicy, e) < 0) {
-		husk_err_wrap(e, "container state");
-		goto out;
-	}
-	husk_caps_check(p, "exec: capabilities");
-	if (p->terminal && !o->console_socket && o->detach) {
-		husk_err(e, 0, "cannot allocate a tty if husk will detach without setting a console socket");
-		goto out;
-	}
-	if (!p->terminal && o->console_socket) {
-		husk_err(e, 0, "cannot use a console socket if husk will not allocate a tty");
-		goto out;
-	}
-	/* Checked and compiled before anything runs in the container. */
-	if (husk_label_check(p, NULL, "exec", e) < 0 ||
-	    (p->seccomp && husk_seccomp_prepare(p->seccomp, "--process: seccomp", &seccomp, e) < 0) ||
-	    (!p->seccomp && st->seccomp &&
-	     husk_seccomp_prepare_record(st->seccomp, "config.json: linux.seccomp", &seccomp, e) < 0))
-		goto out;
-	if (o->console_socket) {
-		console = husk_fd_above(husk_terminal_connect(o->console_socket, e), min_fd);
-		if (console < 0)
-			goto out;
-	}
-	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0) {
-		husk_err_wrap(e, "cgroup");
-		goto out;
-	}
-	if (husk_cgroup_exec_join_open(cg, o->cgroup, st->pid, &join, e) < 0)
-		goto out;
-	pidfd = husk_fd_above(init_pidfd(st, e), min_fd);
-	if (pidfd < 0)
-		goto out;
-	int ns_flags = ns_to_join(st->pid, e);
-	if (ns_flags < 0)
-		goto out;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/root", (int)st->pid);
-	croot = husk_fd_above(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), min_fd);
-	if (croot < 0) {
-		husk_errno(e, "open the container's root");
-		goto out;
-	}
-	/* The pidfd pins the init from here: the lock can go, so that a
-	 * container paused meanwhile can be resumed (the process would wait
-	 * frozen) and a long exec never blocks other commands. */
-	husk_closep(&dirfd);
-	husk_closep(&rootfd);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		husk_errno(e, "sync socketpair");
-		goto out;
-	}
-	sp[0] = husk_fd_above(sp[0], min_fd);
-	sp[1] = husk_fd_above(sp[1], min_fd);
-	if (sp[0] < 0 || sp[1] < 0) {
-		husk_errno(e, "sync socketpair");
-		goto out;
-	}
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
-		sigaddset(&set, forwarded_signals[i]);
-	sigaddset(&set, SIGCHLD);
-	/* Blocked before the clone: nothing is lost before the wait; the
-	 * process resets its mask before exec. */
-	sigprocmask(SIG_BLOCK, &set, &old);
-	masked = true;
-	/* Ours, inherited by the joiner, before it joins the cgroups. */
-	if (husk_affinity_apply(&p->exec_cpu_affinity.initial, "process.execCPUAffinity.initial", e) < 0)
-		goto out;
-
-	struct exec_child child = {
-		.o = o,
-		.p = p,
-		.st = st,
-		.sync_fd = sp[1],
-		.pidfd = pidfd,
-		.rootfd = croot,
-		.ns_flags = ns_flags,
-		.preserve_fds = preserve,
-		.min_fd = min_fd,
-		.seccomp = seccomp,
-		.mempolicy = &mempolicy,
-		.rdt = st->intel_rdt != NULL,
-		.join = join,
+	_cleanup_(exec_free) struct exec x = {
+		.o = o, .l = HUSK_LAUNCH_INIT, .rootfd = -1, .dirfd = -1, .pidfd = -1, .croot = -1,
 	};
-	joiner = husk_clone_into_cgroup(0, join.v2_dir, &child.born_in_v2);
-	if (joiner != 0)
-		husk_cgroup_join_close(&join); /* the joiner closes its own copies */
-	if (joiner < 0) {
-		husk_errno(e, "clone");
-		goto out;
+	if (husk_launch_begin(&x.l, o->preserve_fds, e) < 0 || exec_open(&x, g, e) < 0 ||
+	    exec_process(&x, e) < 0)
+		return -1;
+	husk_caps_check(x.p, "exec: capabilities");
+	/* Checked and compiled before anything runs in the container. */
+	struct husk_launch_process lp = {
+		.process = x.p,
+		.console_socket = o->console_socket,
+		.foreground = !o->detach,
+		.label_where = "exec",
+		.seccomp = x.p->seccomp ? x.p->seccomp : x.seccomp,
+		.seccomp_where = x.p->seccomp ? "--process: seccomp" : "config.json: linux.seccomp",
+	};
+	if (husk_launch_prepare(&x.l, &lp, e) < 0 || exec_target(&x, e) < 0 || exec_spawn(&x, e) < 0)
+		return -1;
+	_cleanup_free_ char *state_json = husk_state_oci_json(x.st, x.status, false);
+	if (husk_launch_handover(&x.l, state_json, "seccomp listenerPath", e) < 0 ||
+	    husk_launch_wait_exec(&x.l, e) < 0)
+		return -1;
+	if (o->pid_file && husk_write_pid_file(o->pid_file, x.l.pid, e) < 0)
+		return -1;
+	pid_t pid = x.l.pid;
+	x.l.pid = -1; /* a detached process lives on; a foreground one is waited for */
+	if (o->detach)
+		return 0;
+	if (husk_launch_wait(pid, x.l.master, &x.l.set, exit_status, e) < 0) {
+		x.l.pid = pid;
+		return -1;
 	}
-	if (joiner == 0)
-		joiner_main(&child);
-	husk_closep(&sp[1]);
-	int32_t cpid;
-	int r = husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, &need, e);
-	reap(&joiner);
-	if (r < 0) {
-		/* The process may fail (and say so) before the joiner, now
-		 * gone, sent its pid: take that too, to reap our child. */
-		struct pollfd pfd = { .fd = sp[0], .events = POLLIN };
-		struct husk_error ignored;
-		if (poll(&pfd, 1, 0) == 1 &&
-		    husk_sync_expect(sp[0], SYNC_CHILD_PID, &cpid, NULL, &ignored) == 0)
-			pid = cpid;
-		goto out;
-	}
-	pid = cpid;
-	/* The same condition as the process's "hold". */
-	bool go = p->terminal || st->intel_rdt;
-	if (st->intel_rdt && husk_rdt_join(st->intel_rdt, pid, &husk_rdt_sys_ops, e) < 0)
-		goto out;
-	r = husk_cgroup_exec_finish(&join, pid, need, e);
-	if (r < 0)
-		goto out;
-	go |= r > 0;
-	if (go && husk_sync_send(sp[0], SYNC_GO, 0, NULL, 0, e) < 0)
-		goto out;
-	if (p->terminal) {
-		if (husk_sync_expect_fd(sp[0], SYNC_CONSOLE, &master, e) < 0)
-			goto out;
-		if (console >= 0) {
-			if (husk_terminal_send_console(console, master, e) < 0)
-				goto out;
-			husk_closep(&master);
-		}
-	}
-	if (husk_seccomp_notifies(seccomp)) {
-		_cleanup_fd_ int notify_fd = -1;
-		_cleanup_free_ char *state_json = husk_state_oci_json(st, status, false);
-		if (husk_sync_expect_fd(sp[0], SYNC_SECCOMP, &notify_fd, e) < 0)
-			goto out;
-		if (husk_seccomp_send_listener(seccomp, notify_fd, pid, state_json, e) < 0) {
-			husk_err_wrap(e, "seccomp listenerPath");
-			goto out;
-		}
-	}
-	if (wait_exec(sp[0], e) < 0)
-		goto out;
-	if (o->pid_file && husk_write_pid_file(o->pid_file, pid, e) < 0)
-		goto out;
-	if (o->detach) {
-		pid = -1;
-		ret = 0;
-		goto out;
-	}
-	int wst = 0;
-	if (husk_terminal_wait(pid, master, &set, &wst, e) < 0)
-		goto out;
-	pid = -1;
-	*exit_status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
-	ret = 0;
-out:
-	if (joiner > 0) {
-		kill(joiner, SIGKILL);
-		reap(&joiner);
-	}
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		reap(&pid);
-	}
-	if (masked)
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	husk_closep(&sp[0]);
-	husk_closep(&sp[1]);
-	husk_closep(&master);
-	husk_closep(&console);
-	husk_closep(&croot);
-	husk_closep(&pidfd);
-	husk_closep(&dirfd);
-	husk_closep(&rootfd);
-	husk_cgroup_join_free(&join);
-	free(need);
-	husk_cgroup_free(cg);
-	husk_seccomp_free(seccomp);
-	husk_idset_free(&mempolicy.nodes);
-	husk_process_free(p);
-	husk_process_free(base);
-	husk_state_free(st);
-	return ret;
+	return 0;
 }

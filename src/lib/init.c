@@ -21,6 +21,7 @@
 #include "process.h"
 #include "rootfs.h"
 #include "label.h"
+#include "launch.h"
 #include "mempolicy.h"
 #include "seccomp_filter.h"
 #include "sync.h"
@@ -97,9 +98,48 @@ static int setup_terminal(struct husk_rootfs_ctx *rctx, const struct husk_proces
 		return -1;
 	if (rctx->own_mount_ns && husk_devices_console(rctx->sys, rctx->rootfs_fd, slave, e) < 0)
 		return -1;
-	if (husk_sync_send_fd(sync_fd, SYNC_CONSOLE, master, e) < 0)
-		return -1;
-	return husk_terminal_setup_stdio(move_fd(&slave), e);
+	return husk_launch_send_terminal(sync_fd, move_fd(&master), move_fd(&slave), e);
+}
+
+/* The hostname, the domain name and a fresh session keyring. */
+static int init_identity(const struct husk_init_config *c, struct husk_error *e)
+{
+	const struct husk_spec *s = c->spec;
+	if (s->namespaces[HUSK_NS_UTS].present) {
+		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+			return husk_errno(e, "sethostname %s", s->hostname);
+		if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0)
+			return husk_errno(e, "setdomainname %s", s->domainname);
+	}
+	if (!c->opts->no_new_keyring) {
+		/* A fresh session keyring so the container cannot see the
+		 * host's keys; ENOSYS/EPERM-in-userns kernels just skip it. */
+		if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 &&
+		    errno != ENOSYS && errno != EPERM && errno != EACCES)
+			return husk_errno(e, "join session keyring");
+	}
+	return 0;
+}
+
+/* prestart and createRuntime hooks run by the runtime (SYNC_HOOKS), then
+ * createContainer hooks here; *state_json: the state the runtime sent. */
+static int init_create_hooks(const struct husk_spec *s, int sync_fd, char **state_json,
+			     struct husk_error *e)
+{
+	if (husk_init_wants_runtime_hooks(s)) {
+		if (husk_sync_send(sync_fd, SYNC_HOOKS, 0, NULL, 0, e) < 0 ||
+		    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, state_json, e) < 0)
+			return -1;
+	}
+	if (s->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
+		if (!*state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
+				     husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, state_json, e) < 0))
+			return -1;
+		if (husk_hooks_run_env(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
+				       *state_json, s->process->env, e) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Everything between the namespaces and the wait for start. */
@@ -109,7 +149,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	const struct husk_process *p = s->process;
 	struct husk_error err = { 0 };
 	struct husk_error *e = &err;
-	int sync_fd = c->sync_fd;
+	int sync_fd = c->launch->sync[1];
 
 	/* Die with the runtime while it is still setting us up. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -117,26 +157,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 	 * memory while host fds are open; execve resets this. */
 	prctl(PR_SET_DUMPABLE, 0);
 
-	if (s->namespaces[HUSK_NS_UTS].present) {
-		if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
-			husk_errno(e, "sethostname %s", s->hostname);
-			husk_sync_fail(sync_fd, e);
-		}
-		if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
-			husk_errno(e, "setdomainname %s", s->domainname);
-			husk_sync_fail(sync_fd, e);
-		}
-	}
-
-	if (!c->opts->no_new_keyring) {
-		/* A fresh session keyring so the container cannot see the
-		 * host's keys; ENOSYS/EPERM-in-userns kernels just skip it. */
-		if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 &&
-		    errno != ENOSYS && errno != EPERM && errno != EACCES) {
-			husk_errno(e, "join session keyring");
-			husk_sync_fail(sync_fd, e);
-		}
-	}
+	if (init_identity(c, e) < 0)
+		husk_sync_fail(sync_fd, e);
 
 	struct husk_rootfs_ctx rctx = {
 		.sys = &husk_sys_real,
@@ -155,19 +177,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		husk_sync_fail(sync_fd, e);
 
 	_cleanup_free_ char *state_json = NULL;
-	if (husk_init_wants_runtime_hooks(s)) {
-		if (husk_sync_send(sync_fd, SYNC_HOOKS, 0, NULL, 0, e) < 0 ||
-		    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0)
-			husk_sync_fail(sync_fd, e);
-	}
-	if (s->hooks[HUSK_HOOK_CREATE_CONTAINER].n) {
-		if (!state_json && (husk_sync_send(sync_fd, SYNC_HOOKS, 1, NULL, 0, e) < 0 ||
-				    husk_sync_expect(sync_fd, SYNC_HOOKS_DONE, NULL, &state_json, e) < 0))
-			husk_sync_fail(sync_fd, e);
-		if (husk_hooks_run_env(&s->hooks[HUSK_HOOK_CREATE_CONTAINER], HUSK_HOOK_CREATE_CONTAINER,
-				       state_json, p->env, e) < 0)
-			husk_sync_fail(sync_fd, e);
-	}
+	if (init_create_hooks(s, sync_fd, &state_json, e) < 0)
+		husk_sync_fail(sync_fd, e);
 
 	if (p->terminal && setup_terminal(&rctx, p, sync_fd, e) < 0)
 		husk_sync_fail(sync_fd, e);
@@ -181,8 +192,8 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		husk_sync_fail(sync_fd, e);
 
 	struct husk_exec_plan plan;
-	if (husk_process_become(p, s->has_personality, s->personality, c->seccomp, c->preserve_fds,
-				sync_fd, &plan, e) < 0)
+	if (husk_process_become(p, s->has_personality, s->personality, c->launch->seccomp,
+				c->launch->preserve_fds, sync_fd, &plan, e) < 0)
 		husk_sync_fail(sync_fd, e);
 
 	/* From here on nobody waits for us: survive the runtime's exit. */
@@ -218,7 +229,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 static __attribute__((noreturn)) void intermediate_main(struct husk_init_config *c)
 {
 	struct husk_error err = { 0 };
-	int sync_fd = c->sync_fd;
+	int sync_fd = c->launch->sync[1];
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
@@ -250,9 +261,10 @@ static __attribute__((noreturn)) void intermediate_main(struct husk_init_config 
 	_exit(0);
 }
 
-int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, struct husk_error *e)
+int husk_init_spawn(struct husk_init_config *c, bool *two_stage, struct husk_error *e)
 {
 	const struct husk_ns_plan *ns = c->ns;
+	struct husk_launch *l = c->launch;
 	bool any_join = false;
 	for (int t = 0; t < HUSK_NS__COUNT; t++)
 		any_join |= ns->join_fd[t] >= 0;
@@ -266,73 +278,58 @@ int husk_init_spawn(struct husk_init_config *c, pid_t *first, bool *two_stage, s
 		 * the container's cgroup, so that it is the namespace's root. */
 		flags = (unsigned long)(ns->new_flags & ~CLONE_NEWCGROUP);
 
-	struct husk_cgroup_join join;
-	husk_cgroup_join_open(c->cgroup, &join);
+	husk_cgroup_join_open(c->cgroup, &l->join);
 	/* Born in the unified cgroup when there is one, so nothing the init
 	 * allocates escapes the limits and a tight memory limit still starts. */
-	bool born_in_v2;
-	pid_t pid = husk_clone_into_cgroup(flags, join.v2_dir, &born_in_v2);
+	pid_t pid = husk_launch_clone(l, flags, "clone container init", e);
 	if (pid != 0)
-		husk_cgroup_join_close(&join); /* the child closes its own copies */
-	if (pid < 0)
-		return husk_errno(e, "clone container init");
-	if (pid > 0) {
-		*first = pid;
-		return 0;
-	}
+		return pid < 0 ? -1 : 0;
 
 	/* child: drop every runtime fd it does not need, above all the
-	 * locked state directory, which `start` must be able to lock. */
-	int *keep = xmalloc((3 + HUSK_NS__COUNT + join.n) * sizeof(*keep));
+	 * locked state directory, which `start` must be able to lock.  First
+	 * of all into the container's cgroups (the intermediate's init
+	 * inherits them); the parent hears what is left to it. */
+	int keep[1 + HUSK_NS__COUNT];
 	size_t nkeep = 0;
-	keep[nkeep++] = c->sync_fd;
 	keep[nkeep++] = c->listen_fd;
-	keep[nkeep++] = join.v2_dir;
-	for (size_t i = 0; i < join.n; i++)
-		keep[nkeep++] = join.fd[i];
 	for (int t = 0; t < HUSK_NS__COUNT; t++)
 		if (ns->join_fd[t] >= 0)
 			keep[nkeep++] = ns->join_fd[t];
-	husk_close_fds_from(c->close_from, keep, nkeep);
-	free(keep);
-
 	struct husk_error err = { 0 };
-	/* First of all into the container's cgroups (the intermediate's
-	 * init inherits them); the parent hears what is left to it. */
-	bool hold = *two_stage || ns->new_user;
-	_cleanup_free_ char *need = xmalloc(join.n + 1);
-	hold |= husk_cgroup_join_self(&join, born_in_v2, need);
-	if (husk_sync_send(c->sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
+	int sync_fd = l->sync[1];
+	_cleanup_free_ char *need = NULL;
+	bool hold = husk_launch_child_join(l, keep, nkeep, &need) || *two_stage || ns->new_user;
+	if (husk_sync_send(sync_fd, SYNC_CGROUP, 0, need, strlen(need), &err) < 0)
 		_exit(1);
 
 	if (*two_stage)
 		intermediate_main(c);
 
-	if (hold && husk_sync_expect(c->sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
+	if (hold && husk_sync_expect(sync_fd, SYNC_GO, NULL, NULL, &err) < 0)
 		_exit(1);
 	husk_cgroup_init_joined(c->cgroup);
 	if (ns->new_user && become_root_in_userns(&err) < 0)
-		husk_sync_fail(c->sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	if ((ns->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
 		husk_errno(&err, "unshare cgroup namespace");
-		husk_sync_fail(c->sync_fd, &err);
+		husk_sync_fail(sync_fd, &err);
 	}
 	init_main(c);
 }
 
-int husk_init_release(const struct husk_init_config *c, pid_t first, bool two_stage, int sync_fd,
-		      struct husk_error *e)
+int husk_init_release(const struct husk_init_config *c, bool two_stage, struct husk_error *e)
 {
+	const struct husk_launch *l = c->launch;
 	/* The same condition as the child's "hold". */
 	bool go = two_stage || c->ns->new_user;
-	if (c->ns->new_user && husk_ns_write_id_maps(first, c->spec, e) < 0)
+	if (c->ns->new_user && husk_ns_write_id_maps(l->first, c->spec, e) < 0)
 		return -1;
 	_cleanup_free_ char *need = NULL;
-	if (husk_sync_expect(sync_fd, SYNC_CGROUP, NULL, &need, e) < 0)
+	if (husk_sync_expect(l->sync[0], SYNC_CGROUP, NULL, &need, e) < 0)
 		return -1;
-	int r = husk_cgroup_init_attach(c->cgroup, first, need, e);
+	int r = husk_cgroup_init_attach(c->cgroup, l->first, need, e);
 	if (r < 0)
 		return -1;
 	go |= r > 0;
-	return go ? husk_sync_send(sync_fd, SYNC_GO, 0, NULL, 0, e) : 0;
+	return go ? husk_sync_send(l->sync[0], SYNC_GO, 0, NULL, 0, e) : 0;
 }

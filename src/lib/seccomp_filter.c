@@ -42,18 +42,6 @@ struct husk_seccomp {
 	char *listener_metadata;
 };
 
-int husk_seccomp_prepare_record(json_t *record, const char *where, struct husk_seccomp **out,
-				struct husk_error *e)
-{
-	struct husk_seccomp_profile *sp = NULL;
-	*out = NULL;
-	if (husk_seccomp_parse(record, "linux.seccomp", &sp, e) < 0)
-		return husk_err_wrap(e, "container state");
-	int r = husk_seccomp_prepare(sp, where, out, e);
-	husk_seccomp_profile_free(sp);
-	return r;
-}
-
 bool husk_seccomp_load_late(const struct husk_process *p)
 {
 	if (p->no_new_privileges)

@@ -22,11 +22,6 @@ struct husk_seccomp; /* a compiled filter, ready to load */
 int husk_seccomp_prepare(const struct husk_seccomp_profile *sp, const char *where,
 			 struct husk_seccomp **out, struct husk_error *e);
 
-/* The same for the profile the state keeps (husk_seccomp_profile_json),
- * decoded with husk_seccomp_parse. */
-int husk_seccomp_prepare_record(json_t *record, const char *where, struct husk_seccomp **out,
-				struct husk_error *e);
-
 /* Compiled programs are cached by the profile's canonical text in /run/husk-cache (or
  * $XDG_RUNTIME_DIR/husk-cache).  For tests: use dir instead, or no cache
  * at all when dir is NULL. */

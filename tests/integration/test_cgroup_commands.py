@@ -40,7 +40,7 @@ def test_pause_resume(env, rt):
     time.sleep(0.3)
     assert shared_count(b) == c1, "paused container kept counting"
     r = rt.fail("pause", cid)
-    assert "paused" in r.err
+    assert not IS_HUSK or "paused" in r.err, r  # runc: "container not running"
     rt.ok("resume", cid)
     assert rt.state(cid)["status"] == "running"
     assert wait_for(lambda: shared_count(b) > c1 + 2), "resumed container does not count"
@@ -102,6 +102,7 @@ def test_kill_all_created(env, rt):
     assert wait_for(lambda: not pid_alive(pid))
 
 
+@pytest.mark.husk_only  # runc 1.1.5 thaws after signalling: the container ends
 def test_kill_all_paused_term_stays_paused(env, rt):
     b = env.bundle().sh("trap 'exit 3' TERM; " + COUNTER)
     cid, _ = env.create(b)
@@ -170,6 +171,7 @@ def test_events_stats(env, rt):
     assert d["cpu"]["usage"]["total"] > 0
 
 
+@pytest.mark.husk_only  # runc 1.1.5's events goes on after the container exits
 def test_events_stream_until_exit(env, rt):
     b = env.bundle().set_args("sleep", "1")
     cid, _ = env.create(b)
@@ -181,6 +183,7 @@ def test_events_stream_until_exit(env, rt):
     assert all(l["type"] == "stats" for l in lines)
 
 
+@pytest.mark.husk_only  # runc 1.1.5's events goes on after the container exits
 def test_events_oom(env, rt):
     b = env.bundle().sh("sleep 0.5; x=$(head -c 67108864 /dev/zero | tr '\\0' a)")
     b.config["linux"]["resources"]["memory"] = {"limit": 16 << 20, "swap": 16 << 20}

@@ -473,7 +473,7 @@ static void record_roundtrip(const char *text, const char *what)
 	if (r == 0)
 		r = husk_seccomp_prepare(sp, WHERE, &sc, &e);
 	if (r == 0)
-		r = husk_seccomp_prepare_record(read, WHERE, &sc2, &e);
+		r = husk_seccomp_prepare(back, WHERE, &sc2, &e);
 	ok(r == 0 && husk_seccomp_len(sc) == husk_seccomp_len(sc2) &&
 		   husk_seccomp_notifies(sc) == husk_seccomp_notifies(sc2),
 	   "the state's record of %s gives the same profile and program%s%s", what, r ? ": " : "",
@@ -503,15 +503,6 @@ static void test_record(void)
 			 " 18446744073709551615, \"valueTwo\": 7, \"op\": \"SCMP_CMP_MASKED_EQ\"}]},"
 			 " {\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}",
 			 "flags, a listener and 64-bit values");
-
-	json_t *bad = json_loads("{\"syscalls\": []}", 0, NULL);
-	struct husk_seccomp *sc = NULL;
-	struct husk_error e;
-	husk_err_clear(&e);
-	int r = husk_seccomp_prepare_record(bad, WHERE, &sc, &e);
-	ok(r < 0 && !sc && !strcmp(e.msg, "container state: linux.seccomp.defaultAction: required"),
-	   "a damaged record is refused as the state's (%s)", e.msg);
-	json_decref(bad);
 }
 
 #endif
