@@ -5,6 +5,8 @@
  * and the limit writes: made again, limits set again), v1 device rules as
  * a diff of devices.list (allows first, then denies), and the v1 -> v2
  * conversions as written to the files. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -93,7 +95,46 @@ static ssize_t fake_write(int fd, const void *buf, size_t len)
 	return write(fd, buf, len);
 }
 
-static const struct husk_cg_sys fake = { .statfs = NULL, .mkdirat = fake_mkdirat, .write = fake_write };
+/* rmdir of a cgroup: refused while it has processes or cgroups below it,
+ * its files go with it (a plain directory needs them removed first). */
+static int fake_unlinkat(int dfd, const char *path, int flags)
+{
+	if (!(flags & AT_REMOVEDIR))
+		return unlinkat(dfd, path, flags);
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char procs[64] = "";
+	int pfd = openat(fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (pfd >= 0) {
+		if (read(pfd, procs, sizeof(procs) - 1) < 0)
+			procs[0] = '\0';
+		close(pfd);
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *de;
+	bool busy = procs[0] != '\0';
+	while (!busy && (de = readdir(d)))
+		busy = de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	rewinddir(d);
+	while (!busy && (de = readdir(d)))
+		if (de->d_type != DT_DIR)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	if (busy) {
+		errno = EBUSY;
+		return -1;
+	}
+	return unlinkat(dfd, path, AT_REMOVEDIR);
+}
+
+static const struct husk_cg_sys fake = {
+	.statfs = NULL, .mkdirat = fake_mkdirat, .write = fake_write, .unlinkat = fake_unlinkat
+};
 
 static void mkdirs(const char *rel)
 {
