@@ -1,10 +1,14 @@
 /* The cgroupfs manager run against a tree made here, in a temporary
  * directory, without root: a fake mkdirat fills each new directory with the
- * files the kernel would make, a fake write logs what goes to which file.
- * Covers the shared-cgroupsPath race (the directory removed between mkdir
- * and the limit writes: made again, limits set again), v1 device rules as
- * a diff of devices.list (allows first, then denies), and the v1 -> v2
- * conversions as written to the files. */
+ * files the kernel would make, a fake write logs what goes to which file
+ * (and sets cgroup.events as v2's cgroup.freeze does), a fake rmdir removes
+ * a cgroup with its files as the kernel does.  Covers the shared-cgroupsPath
+ * race (the directory removed between mkdir and the limit writes: made
+ * again, limits set again), v1 device rules as a diff of devices.list
+ * (allows first, then denies), the v1 -> v2 conversions as written to the
+ * files, destroy, pids, freeze and thaw, and the v1 cpuset copy. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -58,12 +62,21 @@ static void populate(const char *dir)
 		put(dir, "devices.allow", "");
 		put(dir, "devices.deny", "");
 		put(dir, "cgroup.procs", "");
-	} else if (!strncmp(rel, "v2/", 3)) {
+	} else if (!strncmp(rel, "v2/", 3) || !strncmp(rel, "v2f/", 4)) {
 		static const char *const f[] = { "cgroup.procs", "cgroup.subtree_control", "cpu.weight",
 						 "cpu.max", "io.weight", "memory.max", "memory.swap.max",
 						 "pids.max" };
 		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 			put(dir, f[i], "");
+		put(dir, "cgroup.freeze", "0\n");
+		put(dir, "cgroup.events", "populated 0\nfrozen 0\n");
+	} else if (!strncmp(rel, "cpuset/", 7)) {
+		put(dir, "cpuset.cpus", ""); /* empty until filled in */
+		put(dir, "cpuset.mems", "");
+		put(dir, "cgroup.procs", "");
+	} else if (!strncmp(rel, "freezer/", 8)) {
+		put(dir, "freezer.state", "THAWED\n");
+		put(dir, "cgroup.procs", "");
 	}
 }
 
@@ -90,10 +103,55 @@ static ssize_t fake_write(int fd, const void *buf, size_t len)
 	size_t l = strlen(wlog);
 	snprintf(wlog + l, sizeof(wlog) - l, "%s=%.*s\n", slash ? slash + 1 : at, (int)len,
 		 (const char *)buf);
+	if (slash && !strcmp(slash + 1, "cgroup.freeze") && len > 0) {
+		/* v2 reports the freeze done in cgroup.events */
+		at[slash - at] = '\0';
+		put(at, "cgroup.events", ((const char *)buf)[0] == '1' ? "populated 0\nfrozen 1\n"
+									: "populated 0\nfrozen 0\n");
+	}
 	return write(fd, buf, len);
 }
 
-static const struct husk_cg_sys fake = { .statfs = NULL, .mkdirat = fake_mkdirat, .write = fake_write };
+/* rmdir of a cgroup: refused while it has processes or cgroups below it,
+ * its files go with it (a plain directory needs them removed first). */
+static int fake_unlinkat(int dfd, const char *path, int flags)
+{
+	if (!(flags & AT_REMOVEDIR))
+		return unlinkat(dfd, path, flags);
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char procs[64] = "";
+	int pfd = openat(fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (pfd >= 0) {
+		if (read(pfd, procs, sizeof(procs) - 1) < 0)
+			procs[0] = '\0';
+		close(pfd);
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *de;
+	bool busy = procs[0] != '\0';
+	while (!busy && (de = readdir(d)))
+		busy = de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	rewinddir(d);
+	while (!busy && (de = readdir(d)))
+		if (de->d_type != DT_DIR)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	if (busy) {
+		errno = EBUSY;
+		return -1;
+	}
+	return unlinkat(dfd, path, AT_REMOVEDIR);
+}
+
+static const struct husk_cg_sys fake = {
+	.statfs = NULL, .mkdirat = fake_mkdirat, .write = fake_write, .unlinkat = fake_unlinkat
+};
 
 static void mkdirs(const char *rel)
 {
@@ -286,6 +344,198 @@ static void test_v2_conversions(void)
 	husk_cgroup_free(cg);
 }
 
+static bool exists(const char *rel)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* destroy takes away what create made (and the sub-cgroups the container
+ * made), deepest first; a parent that existed before stays, and so does one
+ * a sibling still uses. */
+static void test_destroy(void)
+{
+	struct cg_mount m[2];
+	v1_layout(m);
+	mkdirs("memory/pre");
+	struct husk_cgroup *cg = create(CG_V1, m, 2, "/pre/mid/c1");
+	if (!cg)
+		return;
+	ok(cg->h[0].created == 2 && cg->h[1].created == 3, "create: 2 and 3 directories ours (%d, %d)",
+	   cg->h[0].created, cg->h[1].created);
+	mkdirs("memory/pre/mid/c1/sub"); /* the container made a cgroup of its own */
+	mkdirs("devices/pre/mid/c2");     /* a sibling of another container */
+	struct husk_error e = { 0 };
+	int r = husk_cgfs_destroy(cg, &e);
+	ok(r == 0, "destroy (%s)", r ? e.msg : "ok");
+	ok(!exists("memory/pre/mid") && exists("memory/pre"),
+	   "memory: c1, its sub-cgroup and mid are gone, the parent that was there stays");
+	ok(!exists("devices/pre/mid/c1") && exists("devices/pre/mid/c2") && exists("devices/pre"),
+	   "devices: c1 is gone, the parent a sibling uses stays (with its own parent)");
+	ok(cg->h[0].created == 0 && cg->h[1].created == 0, "nothing counted as ours any more");
+	r = husk_cgfs_destroy(cg, &e);
+	ok(r == 0 && exists("devices/pre/mid/c2"), "a second destroy removes nothing");
+	husk_cgroup_free(cg);
+}
+
+/* A cgroup removed already (systemd, a sharing container's delete): the
+ * parents we made still go, no error. */
+static void test_destroy_gone(void)
+{
+	struct cg_mount m[2];
+	v1_layout(m);
+	struct husk_cgroup *cg = create(CG_V1, m, 2, "/went/c1");
+	if (!cg)
+		return;
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/memory/went/c1", base);
+	ok(system(cmd) == 0, "the cgroup goes before the delete");
+	struct husk_error e = { 0 };
+	int r = husk_cgfs_destroy(cg, &e);
+	ok(r == 0 && !exists("memory/went") && !exists("devices/went"),
+	   "destroy: ENOENT is done, the parent we made removed too (%s)", r ? e.msg : "ok");
+	husk_cgroup_free(cg);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+/* ps: cgroup.procs of the container's cgroup and of the cgroups below it. */
+static void test_pids(void)
+{
+	struct cg_mount m[2];
+	v1_layout(m);
+	struct husk_cgroup *cg = create(CG_V1, m, 2, "/ps/c1");
+	if (!cg)
+		return;
+	char dir[PATH_MAX + 32];
+	snprintf(dir, sizeof(dir), "%s/memory/ps/c1", base);
+	put(dir, "cgroup.procs", "11\n10\n");
+	mkdirs("memory/ps/c1/sub/deeper");
+	snprintf(dir, sizeof(dir), "%s/memory/ps/c1/sub", base);
+	put(dir, "cgroup.procs", "12\n");
+	snprintf(dir, sizeof(dir), "%s/memory/ps/c1/sub/deeper", base);
+	put(dir, "cgroup.procs", "13\n");
+	snprintf(dir, sizeof(dir), "%s/memory/ps", base);
+	put(dir, "cgroup.procs", "99\n"); /* the parent's: not the container's */
+	pid_t *pids = NULL;
+	size_t n = 0;
+	struct husk_error e = { 0 };
+	int r = husk_cgfs_pids(cg, &pids, &n, &e);
+	if (r == 0 && n)
+		qsort(pids, n, sizeof(*pids), cmp_pid);
+	ok(r == 0 && n == 4 && pids[0] == 10 && pids[1] == 11 && pids[2] == 12 && pids[3] == 13,
+	   "pids: the cgroup's and its sub-cgroups' (%d, %zu)", r, n);
+	free(pids);
+	husk_cgroup_free(cg);
+}
+
+static void freeze_cycle(struct husk_cgroup *cg, const char *file, const char *frozen, const char *thawed)
+{
+	struct husk_error e = { 0 };
+	char *t;
+	wlog[0] = '\0';
+	int r = husk_cgfs_freeze(cg, true, &e);
+	t = get(file);
+	ok(r == 0 && !strcmp(t, frozen) && husk_cgfs_frozen(cg), "freeze: %s says %s (%s)", file, t,
+	   r ? e.msg : "ok");
+	free(t);
+	r = husk_cgfs_check_reused(cg, &e);
+	ok(r < 0 && strstr(e.msg, "is frozen"), "a frozen cgroup is refused for a new container");
+	r = husk_cgfs_freeze(cg, false, &e);
+	t = get(file);
+	ok(r == 0 && !strcmp(t, thawed) && !husk_cgfs_frozen(cg), "thaw: %s says %s (%s)", file, t,
+	   r ? e.msg : "ok");
+	free(t);
+	diag_str("writes", wlog);
+}
+
+static void test_freeze_v1(void)
+{
+	static char mp[PATH_MAX];
+	snprintf(mp, sizeof(mp), "%s/freezer", base);
+	mkdirs("freezer");
+	struct cg_mount m[1] = { { .ctrl = "freezer", .mountpoint = mp, .root = "/" } };
+	struct husk_cgroup *cg = create(CG_V1, m, 1, "/fz/c1");
+	if (!cg)
+		return;
+	freeze_cycle(cg, "freezer/fz/c1/freezer.state", "FROZEN", "THAWED");
+	husk_cgroup_free(cg);
+}
+
+static void test_freeze_v2(void)
+{
+	static char mp[PATH_MAX];
+	snprintf(mp, sizeof(mp), "%s/v2f", base);
+	mkdirs("v2f");
+	put(mp, "cgroup.controllers", "");
+	struct cg_mount m[1] = { { .ctrl = "", .mountpoint = mp, .root = "/" } };
+	struct husk_cgroup *cg = create(CG_V2, m, 1, "/fz/c1");
+	if (!cg)
+		return;
+	freeze_cycle(cg, "v2f/fz/c1/cgroup.freeze", "1", "0");
+	char *t = get("v2f/fz/c1/cgroup.events");
+	ok(strstr(t, "frozen 0") != NULL, "thawed: cgroup.events says frozen 0");
+	free(t);
+	husk_cgroup_free(cg);
+}
+
+/* v1 cpuset: a directory made gets the parent's cpus and mems (it could
+ * take no task otherwise); one that was there keeps its own.  A parent
+ * made by a concurrent create and not filled in yet is filled when the
+ * cgroup is made again. */
+static void test_cpuset_v1(void)
+{
+	static char mp[PATH_MAX];
+	snprintf(mp, sizeof(mp), "%s/cpuset", base);
+	mkdirs("cpuset/own");
+	mkdirs("cpuset/late");
+	put(mp, "cpuset.cpus", "0-3\n");
+	put(mp, "cpuset.mems", "0\n");
+	snprintf(mp + strlen(mp), sizeof(mp) - strlen(mp), "/own");
+	put(mp, "cpuset.cpus", "1\n");
+	put(mp, "cpuset.mems", "0\n");
+	mp[strlen(mp) - 4] = '\0';
+	char late[PATH_MAX + 8];
+	snprintf(late, sizeof(late), "%s/late", mp);
+	put(late, "cpuset.cpus", "");
+	put(late, "cpuset.mems", "");
+	struct cg_mount m[1] = { { .ctrl = "cpuset", .mountpoint = mp, .root = "/" } };
+
+	struct husk_cgroup *cg = create(CG_V1, m, 1, "/cs/c1");
+	char *a = get("cpuset/cs/cpuset.cpus"), *b = get("cpuset/cs/c1/cpuset.cpus");
+	char *c = get("cpuset/cs/c1/cpuset.mems");
+	ok(cg && !strcmp(a, "0-3\n") && !strcmp(b, "0-3\n") && !strcmp(c, "0\n"),
+	   "new directories get the parent's cpus and mems");
+	free(a), free(b), free(c);
+	husk_cgroup_free(cg);
+
+	cg = create(CG_V1, m, 1, "/own/c1");
+	a = get("cpuset/own/cpuset.cpus"), b = get("cpuset/own/c1/cpuset.cpus");
+	ok(cg && !strcmp(a, "1\n") && !strcmp(b, "1\n"), "a parent that was there keeps its own");
+	free(a), free(b);
+	husk_cgroup_free(cg);
+
+	cg = create(CG_V1, m, 1, "/late/c1");
+	if (!cg)
+		return;
+	char cmd[PATH_MAX + 32];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/late/c1", mp);
+	ok(system(cmd) == 0, "a concurrent delete removes the cgroup");
+	struct husk_error e = { 0 };
+	int r = husk_cg_revive(cg, &e);
+	a = get("cpuset/late/cpuset.cpus"), b = get("cpuset/late/c1/cpuset.cpus");
+	c = get("cpuset/late/c1/cpuset.mems");
+	ok(r == 1 && !strcmp(a, "0-3\n") && !strcmp(b, "0-3\n") && !strcmp(c, "0\n"),
+	   "made again: the empty parent and the cgroup filled top-down (%d)", r);
+	free(a), free(b), free(c);
+	husk_cgroup_free(cg);
+}
+
 /* The layout root is a parameter: a cgroup2 root is a pure v2 host. */
 static int v2_statfs(const char *path, struct statfs *sf)
 {
@@ -317,6 +567,12 @@ int main(void)
 	test_kill_vanished_cgroup();
 	test_devices_v1_diff();
 	test_v2_conversions();
+	test_destroy();
+	test_destroy_gone();
+	test_pids();
+	test_freeze_v1();
+	test_freeze_v2();
+	test_cpuset_v1();
 	test_layout_root();
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);

@@ -26,11 +26,14 @@ struct hier {
 /* The kernel calls of the cgroupfs manager that a unit test replaces to
  * run it against a tree it made in a temporary directory: statfs (layout
  * detection), mkdirat (the test fills a new directory with the files the
- * kernel would make) and write (to see what was written, in order). */
+ * kernel would make), write (to see what was written, in order; freezing)
+ * and unlinkat (AT_REMOVEDIR: the kernel removes a cgroup with its files,
+ * a plain directory must be emptied first). */
 struct husk_cg_sys {
 	int (*statfs)(const char *path, struct statfs *buf);
 	int (*mkdirat)(int dfd, const char *path, mode_t mode);
 	ssize_t (*write)(int fd, const void *buf, size_t len);
+	int (*unlinkat)(int dfd, const char *path, int flags);
 };
 extern const struct husk_cg_sys husk_cg_sys_real;
 
@@ -183,6 +186,16 @@ int husk_cgfs_create(const struct husk_cg_layout *l, const struct husk_spec *spe
  * made in h->created; on failure what was made is removed again. */
 int husk_cgfs_make_dirs(const struct husk_cgroup *cg, struct hier *h, size_t base_len,
 			struct husk_error *e);
+/* h's mount point opened O_PATH, *rel the directory below it ("." for
+ * the mount itself): the manager reaches a cgroup's files from these
+ * fds, never by absolute paths.  -1 with errno. */
+int husk_cg_mount_open(const struct hier *h, const char **rel);
+/* h->dir opened with flags | O_DIRECTORY | O_CLOEXEC; -1 with errno. */
+int husk_cg_hier_open(const struct hier *h, int flags);
+/* Write value to file of the directory dfd (dir: its path, for errors)
+ * through cg->sys, as the limit writes are. */
+int husk_cg_write_at(const struct husk_cgroup *cg, int dfd, const char *dir, const char *file,
+		     const char *value, struct husk_error *e);
 /* runc leaves out a default device rule whose node linux.devices names. */
 uint32_t husk_cgfs_device_skip(const struct husk_spec *spec);
 /* Pure v2: enable the root's controllers down to the container's parent. */

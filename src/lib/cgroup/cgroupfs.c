@@ -25,28 +25,63 @@
  * inside some service's cgroup never creates cgroups in there. */
 #define DEFAULT_PARENT "/husk"
 
+/* ---- directory fds ---- */
+
+int husk_cg_mount_open(const struct hier *h, const char **rel)
+{
+	size_t ml = strlen(h->mountpoint);
+	const char *at = h->mountpoint;
+	if (strncmp(h->dir, h->mountpoint, ml) == 0 && (h->dir[ml] == '/' || !h->dir[ml]))
+		*rel = h->dir[ml] && h->dir[ml + 1] ? h->dir + ml + 1 : ".";
+	else /* not below its mount (an old record): from the root */
+		at = "/", *rel = h->dir[1] ? h->dir + 1 : ".";
+	return open(at, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int husk_cg_hier_open(const struct hier *h, int flags)
+{
+	const char *rel;
+	_cleanup_fd_ int mfd = husk_cg_mount_open(h, &rel);
+	if (mfd < 0)
+		return -1;
+	return openat(mfd, rel, flags | O_DIRECTORY | O_CLOEXEC);
+}
+
+int husk_cg_write_at(const struct husk_cgroup *cg, int dfd, const char *dir, const char *file,
+		     const char *value, struct husk_error *e)
+{
+	_cleanup_fd_ int fd = openat(dfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return husk_errno(e, "open %s/%s", dir, file);
+	size_t len = strlen(value);
+	ssize_t n = cg->sys->write(fd, value, len);
+	if (n < 0)
+		return husk_errno(e, "write %s/%s", dir, file);
+	if ((size_t)n != len)
+		return husk_err(e, EIO, "write %s/%s: short write", dir, file);
+	return 0;
+}
+
 /* ---- create ---- */
 
 /* A new v1 cpuset cgroup starts with empty cpus and mems, and no task can
- * join it until they are filled: copy them from the parent. */
-static int cpuset_inherit(const char *dir, struct husk_error *e)
+ * join it until they are filled: copy them from the parent into the
+ * directory dfd (dir: its path, for errors). */
+static int cpuset_inherit(const struct husk_cgroup *cg, int dfd, const char *dir, struct husk_error *e)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
-	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return husk_errno(e, "open %s", dir);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *cur = NULL, *parent = NULL;
 		if (husk_read_file_at(dfd, files[i], &cur, NULL, e) < 0)
 			return -1;
 		if (cur[0] && cur[0] != '\n')
 			continue;
-		char pp[PATH_MAX];
+		char pp[32];
 		snprintf(pp, sizeof(pp), "../%s", files[i]);
 		if (husk_read_file_at(dfd, pp, &parent, NULL, e) < 0)
 			return -1;
-		if (husk_write_file_at(dfd, files[i], parent, strlen(parent), e) < 0)
-			return husk_err_wrap(e, "%s", dir);
+		if (husk_cg_write_at(cg, dfd, dir, files[i], parent, e) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -54,63 +89,78 @@ static int cpuset_inherit(const char *dir, struct husk_error *e)
 /* A cpuset directory we have just made: its cpus and mems are empty, so
  * they are copied without looking, the parent's values read only once for
  * the whole path (vals: cpus and mems, NULL until read). */
-static int cpuset_fill_new(const char *dir, char **vals[2], struct husk_error *e)
+static int cpuset_fill_new(const struct husk_cgroup *cg, int dfd, const char *dir, char **vals[2],
+			   struct husk_error *e)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
-	_cleanup_fd_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return husk_errno(e, "open %s", dir);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		char pp[32];
 		snprintf(pp, sizeof(pp), "../%s", files[i]);
 		if (!*vals[i] && husk_read_file_at(dfd, pp, vals[i], NULL, e) < 0)
 			return -1;
-		if (husk_write_file_at(dfd, files[i], *vals[i], strlen(*vals[i]), e) < 0)
-			return husk_err_wrap(e, "%s", dir);
+		if (husk_cg_write_at(cg, dfd, dir, files[i], *vals[i], e) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 /* cpuset_inherit for every directory from below the mount point down to
- * dir, top-down: a parent made by a concurrent create may still be empty. */
-static int cpuset_inherit_path(const char *mountpoint, const char *dir, struct husk_error *e)
+ * h->dir, top-down: a parent made by a concurrent create may still be
+ * empty.  Each is opened from the one above it. */
+static int cpuset_inherit_path(const struct husk_cgroup *cg, const struct hier *h, struct husk_error *e)
 {
-	_cleanup_free_ char *p = xstrdup(dir);
-	size_t base = strlen(mountpoint), len = strlen(p);
-	for (size_t i = base + 1; i <= len; i++) {
+	const char *rel;
+	int fd = husk_cg_mount_open(h, &rel);
+	if (fd < 0)
+		return husk_errno(e, "open %s", h->mountpoint);
+	_cleanup_free_ char *p = xstrdup(h->dir);
+	size_t off = (size_t)(rel - h->dir), len = strlen(p);
+	for (size_t i = off, start = off; strcmp(rel, ".") != 0 && i <= len; i++) {
 		if (p[i] != '/' && p[i] != '\0')
 			continue;
 		char c = p[i];
 		p[i] = '\0';
-		if (cpuset_inherit(p, e) < 0)
+		int next = openat(fd, p + start, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		if (fd < 0)
+			return husk_errno(e, "open %s", p);
+		if (cpuset_inherit(cg, fd, p, e) < 0) {
+			close(fd);
 			return -1;
+		}
 		p[i] = c;
+		start = i + 1;
 	}
+	close(fd);
 	return 0;
 }
 
-/* Remove a cgroup directory and any cgroups below it (a container may
- * have made some).  Emptied cgroups can stay busy for a moment while
- * their last tasks finish exiting, so retry EBUSY a few times. */
-static int rmdir_cgroup(const char *dir, bool retry, struct husk_error *e)
+/* Remove the cgroup rel (below the directory at) and any cgroups below it
+ * (a container may have made some).  Emptied cgroups can stay busy for a
+ * moment while their last tasks finish exiting, so retry EBUSY a few
+ * times.  dir: rel's full path, for errors. */
+static int rmdir_cgroup(const struct husk_cgroup *cg, int at, const char *rel, const char *dir, bool retry,
+			struct husk_error *e)
 {
 	/* Cgroups below are rare: look for them only when it is busy. */
-	if (rmdir(dir) == 0 || errno == ENOENT)
+	if (cg->sys->unlinkat(at, rel, AT_REMOVEDIR) == 0 || errno == ENOENT)
 		return 0;
-	_cleanup_dir_ DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
-			if (rmdir_cgroup(sub, retry, e) < 0)
-				return -1;
-		}
+	int dfd = openat(at, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_dir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (dfd >= 0 && !d)
+		close(dfd);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		if (rmdir_cgroup(cg, dirfd(d), de->d_name, sub, retry, e) < 0)
+			return -1;
 	}
 	unsigned delay_us = 1000;
 	for (int attempt = 0;; attempt++) {
-		if (rmdir(dir) == 0 || errno == ENOENT)
+		if (cg->sys->unlinkat(at, rel, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			return 0;
 		if (!retry || errno != EBUSY || attempt >= 8)
 			return husk_errno(e, "rmdir %s", dir);
@@ -119,41 +169,47 @@ static int rmdir_cgroup(const char *dir, bool retry, struct husk_error *e)
 	}
 }
 
-/* Take away the directories we created in h, deepest first. */
-static int remove_created(struct hier *h, struct husk_error *e)
+/* Take away the directories we created in h, deepest first, by their
+ * paths below the mount's fd. */
+static int remove_created(const struct husk_cgroup *cg, struct hier *h, struct husk_error *e)
 {
 	if (h->created <= 0)
 		return 0;
-	if (rmdir_cgroup(h->dir, true, e) < 0)
+	const char *rel;
+	_cleanup_fd_ int mfd = husk_cg_mount_open(h, &rel);
+	if (mfd < 0 && errno != ENOENT)
+		return husk_errno(e, "open %s", h->mountpoint);
+	if (mfd < 0 || !strcmp(rel, ".")) { /* the mount is gone; its root is not ours */
+		h->created = 0;
+		return 0;
+	}
+	if (rmdir_cgroup(cg, mfd, rel, h->dir, true, e) < 0)
 		return -1;
 	h->created--;
-	char *p = xstrdup(h->dir);
+	_cleanup_free_ char *p = xstrdup(rel);
 	/* Parents may be shared with other containers: one try each, and a
 	 * busy one stays (with every parent above it). */
 	while (h->created > 0) {
 		char *slash = strrchr(p, '/');
-		if (!slash || slash == p)
+		if (!slash)
 			break;
 		*slash = '\0';
-		if (rmdir(p) < 0 && errno != ENOENT)
+		if (cg->sys->unlinkat(mfd, p, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			break;
 		h->created--;
 	}
 	h->created = 0;
-	free(p);
 	return 0;
 }
 
-/* rmdir path and then its parents, count directories in all. */
-static void rmdir_upward(char *path, int count)
+/* rmdir p (a path whose first base_len characters are base's) and then
+ * its parents, count directories in all, by their paths below base. */
+static void rmdir_upward(const struct husk_cgroup *cg, int base, char *p, size_t base_len, int count)
 {
-	while (count-- > 0) {
-		if (rmdir(path) < 0 && errno != ENOENT)
+	while (count-- > 0 && strlen(p) > base_len + 1) {
+		if (cg->sys->unlinkat(base, p + base_len + 1, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			return;
-		char *slash = strrchr(path, '/');
-		if (!slash || slash == path)
-			return;
-		*slash = '\0';
+		*strrchr(p, '/') = '\0';
 	}
 }
 
@@ -190,8 +246,11 @@ int husk_cgfs_make_dirs(const struct husk_cgroup *cg, struct hier *h, size_t bas
 		}
 		if (r == 0) {
 			made++;
-			if (cpuset && cpuset_fill_new(p, cpuset_vals, e) < 0) {
-				rmdir_upward(p, made);
+			_cleanup_fd_ int dfd = -1;
+			if (cpuset && (dfd = openat(base, p + base_len + 1, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+				husk_errno(e, "open %s", p);
+			if (cpuset && (dfd < 0 || cpuset_fill_new(cg, dfd, p, cpuset_vals, e) < 0)) {
+				rmdir_upward(cg, base, p, base_len, made);
 				return -1;
 			}
 		} else if (errno != EEXIST) {
@@ -199,15 +258,15 @@ int husk_cgfs_make_dirs(const struct husk_cgroup *cg, struct hier *h, size_t bas
 			char *slash = strrchr(p, '/');
 			if (slash)
 				*slash = '\0';
-			rmdir_upward(p, made);
+			rmdir_upward(cg, base, p, base_len, made);
 			return -1;
 		} else {
 			struct stat st;
-			if (i == len && (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))) {
+			if (i == len && (fstatat(base, p + base_len + 1, &st, 0) < 0 || !S_ISDIR(st.st_mode))) {
 				/* "tasks", "cgroup.procs": a file of the parent */
 				husk_err(e, ENOTDIR, "mkdir %s", p);
 				*strrchr(p, '/') = '\0';
-				rmdir_upward(p, made);
+				rmdir_upward(cg, base, p, base_len, made);
 				return -1;
 			}
 			made = 0; /* existed already (or appeared under our feet) */
@@ -311,7 +370,7 @@ int husk_cgfs_create(const struct husk_cg_layout *host, const struct husk_spec *
 	if (r < 0) {
 		struct husk_error ignored;
 		for (size_t i = 0; i < cg->n; i++)
-			remove_created(&cg->h[i], &ignored);
+			remove_created(cg, &cg->h[i], &ignored);
 		husk_cgroup_free(cg);
 		return -1;
 	}
@@ -362,7 +421,7 @@ static int revive(struct husk_cgroup *cg, struct hier *h, struct husk_error *e)
 	if (husk_cgfs_make_dirs(cg, h, strlen(h->mountpoint), e) < 0)
 		return -1;
 	h->created = created;
-	if (husk_cg_ctrl_has(h->ctrl, "cpuset") && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
+	if (husk_cg_ctrl_has(h->ctrl, "cpuset") && cpuset_inherit_path(cg, h, e) < 0)
 		return -1;
 	if (h->created < 1)
 		h->created = 1;
@@ -404,7 +463,7 @@ static int enter_one(struct husk_cgroup *cg, struct hier *h, const char *pid, si
 				return husk_err_wrap(e, "join cgroup");
 			*revived |= r > 0;
 		}
-		if (cpuset && cpuset_inherit_path(h->mountpoint, h->dir, e) < 0)
+		if (cpuset && cpuset_inherit_path(cg, h, e) < 0)
 			return husk_err_wrap(e, "join cgroup");
 	}
 }
@@ -501,12 +560,12 @@ static void cgfs_init_joined(struct husk_cgroup *cg)
 
 /* ---- pids / destroy ---- */
 
-static void collect_pids(const char *dir, pid_t **v, size_t *n, size_t *cap)
+/* The pids in cgroup.procs of the directory dfd and of the cgroups below it. */
+static void collect_pids(int dfd, pid_t **v, size_t *n, size_t *cap)
 {
-	_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", dir);
 	_cleanup_free_ char *text = NULL;
 	struct husk_error ignored;
-	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) == 0) {
+	if (husk_read_file_at(dfd, "cgroup.procs", &text, NULL, &ignored) == 0) {
 		char *save = NULL;
 		for (char *tok = strtok_r(text, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
 			long pid;
@@ -519,13 +578,17 @@ static void collect_pids(const char *dir, pid_t **v, size_t *n, size_t *cap)
 			(*v)[(*n)++] = (pid_t)pid;
 		}
 	}
-	_cleanup_dir_ DIR *d = opendir(dir);
+	int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_dir_ DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (lfd >= 0 && !d)
+		close(lfd);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
-		collect_pids(sub, v, n, cap);
+		_cleanup_fd_ int sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			collect_pids(sub, v, n, cap);
 	}
 }
 
@@ -549,10 +612,10 @@ int husk_cgfs_pids(struct husk_cgroup *cg, pid_t **out, size_t *n, struct husk_e
 	*n = 0;
 	/* Gone means empty: systemd removes a scope once its last process
 	 * exits, and a container sharing the path may have deleted it. */
-	struct stat st;
-	if (stat(pick->dir, &st) < 0)
+	_cleanup_fd_ int dfd = husk_cg_hier_open(pick, O_PATH);
+	if (dfd < 0)
 		return errno == ENOENT ? 0 : husk_errno(e, "cgroup %s", pick->dir);
-	collect_pids(pick->dir, out, n, &cap);
+	collect_pids(dfd, out, n, &cap);
 	return 0;
 }
 
@@ -561,7 +624,7 @@ int husk_cgfs_destroy(struct husk_cgroup *cg, struct husk_error *e)
 	int r = 0;
 	for (size_t i = 0; i < cg->n; i++) {
 		struct husk_error e2;
-		if (remove_created(&cg->h[i], &e2) < 0 && r == 0) {
+		if (remove_created(cg, &cg->h[i], &e2) < 0 && r == 0) {
 			*e = e2;
 			r = -1;
 		}

@@ -22,11 +22,11 @@ static void sleep_ms(unsigned ms)
 	usleep(ms * 1000);
 }
 
-/* "FROZEN", "FREEZING", "THAWED" or v2's "0"/"1" (first line). */
-static int read_word(const char *dir, const char *file, char *buf, size_t len)
+/* "FROZEN", "FREEZING", "THAWED" or v2's "0"/"1" (first line) of file
+ * in the directory dfd. */
+static int read_word(int dfd, const char *file, char *buf, size_t len)
 {
-	_cleanup_free_ char *f = xasprintf("%s/%s", dir, file);
-	_cleanup_fd_ int fd = open(f, O_RDONLY | O_CLOEXEC);
+	_cleanup_fd_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n = husk_read_all(fd, buf, len - 1);
@@ -37,11 +37,11 @@ static int read_word(const char *dir, const char *file, char *buf, size_t len)
 	return 0;
 }
 
-static bool v2_events_frozen(const char *dir)
+static bool v2_events_frozen(int dfd)
 {
-	_cleanup_free_ char *f = xasprintf("%s/cgroup.events", dir), *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct husk_error ignored;
-	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) < 0)
+	if (husk_read_file_at(dfd, "cgroup.events", &text, NULL, &ignored) < 0)
 		return false;
 	return strstr(text, "frozen 1") != NULL;
 }
@@ -52,9 +52,12 @@ int husk_cgfs_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
 	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
 	if (!h)
 		return husk_err(e, 0, "the host has no freezer cgroup");
-	_cleanup_free_ char *f = xasprintf("%s/%s", h->dir, v2 ? "cgroup.freeze" : "freezer.state");
+	const char *f = v2 ? "cgroup.freeze" : "freezer.state";
 	const char *want = v2 ? (freeze ? "1" : "0") : (freeze ? "FROZEN" : "THAWED");
-	if (husk_write_file_at(AT_FDCWD, f, want, strlen(want), e) < 0)
+	_cleanup_fd_ int dfd = husk_cg_hier_open(h, O_PATH);
+	if (dfd < 0)
+		husk_errno(e, "open %s/%s", h->dir, f);
+	if (dfd < 0 || husk_cg_write_at(cg, dfd, h->dir, f, want, e) < 0)
 		return husk_err_wrap(e, freeze ? "freeze" : "thaw");
 	if (!freeze)
 		return 0;
@@ -63,8 +66,8 @@ int husk_cgfs_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
 	unsigned waited = 0, step = 1;
 	for (;;) {
 		char st[32];
-		if (v2 ? v2_events_frozen(h->dir) : (read_word(h->dir, "freezer.state", st, sizeof(st)) == 0 &&
-						     !strcmp(st, "FROZEN")))
+		if (v2 ? v2_events_frozen(dfd) : (read_word(dfd, "freezer.state", st, sizeof(st)) == 0 &&
+						   !strcmp(st, "FROZEN")))
 			return 0;
 		if (waited >= FREEZE_TIMEOUT_MS)
 			break;
@@ -73,11 +76,10 @@ int husk_cgfs_freeze(struct husk_cgroup *cg, bool freeze, struct husk_error *e)
 		if (step < 50)
 			step *= 2;
 		if (!v2)
-			husk_write_file_at(AT_FDCWD, f, want, strlen(want), e);
+			husk_cg_write_at(cg, dfd, h->dir, f, want, e);
 	}
-	const char *thaw = v2 ? "0" : "THAWED";
 	struct husk_error ignored;
-	husk_write_file_at(AT_FDCWD, f, thaw, strlen(thaw), &ignored);
+	husk_cg_write_at(cg, dfd, h->dir, f, v2 ? "0" : "THAWED", &ignored);
 	return husk_err(e, ETIMEDOUT, "freeze: the cgroup did not freeze");
 }
 
@@ -86,7 +88,8 @@ bool husk_cgfs_frozen(struct husk_cgroup *cg)
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_FREEZER, &v2);
 	char st[32];
-	if (!h || read_word(h->dir, v2 ? "cgroup.freeze" : "freezer.state", st, sizeof(st)) < 0)
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
+	if (dfd < 0 || read_word(dfd, v2 ? "cgroup.freeze" : "freezer.state", st, sizeof(st)) < 0)
 		return false;
 	return v2 ? !strcmp(st, "1") : (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
 }
@@ -97,13 +100,17 @@ bool husk_cgfs_frozen(struct husk_cgroup *cg)
 static bool hier_frozen(const struct hier *h)
 {
 	char st[32];
-	if (husk_cg_ctrl_has(h->ctrl, "freezer"))
-		return read_word(h->dir, "freezer.state", st, sizeof(st)) == 0 &&
-		       (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
-	if (*h->ctrl)
+	bool v1 = husk_cg_ctrl_has(h->ctrl, "freezer");
+	if (!v1 && *h->ctrl)
 		return false;
-	return (read_word(h->dir, "cgroup.freeze", st, sizeof(st)) == 0 && !strcmp(st, "1")) ||
-	       v2_events_frozen(h->dir);
+	_cleanup_fd_ int dfd = husk_cg_hier_open(h, O_PATH);
+	if (dfd < 0)
+		return false;
+	if (v1)
+		return read_word(dfd, "freezer.state", st, sizeof(st)) == 0 &&
+		       (!strcmp(st, "FROZEN") || !strcmp(st, "FREEZING"));
+	return (read_word(dfd, "cgroup.freeze", st, sizeof(st)) == 0 && !strcmp(st, "1")) ||
+	       v2_events_frozen(dfd);
 }
 
 int husk_cgfs_check_reused(struct husk_cgroup *cg, struct husk_error *e)
@@ -146,8 +153,9 @@ int husk_cgfs_kill(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_
 	if (sig == SIGKILL && core) {
 		/* cgroup.kill (5.14+): the kernel kills every process,
 		 * including ones forking meanwhile. */
-		_cleanup_free_ char *f = xasprintf("%s/cgroup.kill", core->dir);
-		done = access(f, F_OK) == 0 && husk_write_file_at(AT_FDCWD, f, "1", 1, &fe) == 0;
+		_cleanup_fd_ int dfd = husk_cg_hier_open(core, O_PATH);
+		done = dfd >= 0 && faccessat(dfd, "cgroup.kill", F_OK, 0) == 0 &&
+		       husk_cg_write_at(cg, dfd, core->dir, "cgroup.kill", "1", &fe) == 0;
 	}
 	bool froze = false;
 	if (!done) {
@@ -182,11 +190,12 @@ int husk_cgfs_kill(struct husk_cgroup *cg, int sig, bool wait_gone, struct husk_
 
 /* ---- OOM events ---- */
 
-static uint64_t v2_oom_kills(const char *dir)
+static uint64_t v2_oom_kills(const struct hier *h)
 {
-	_cleanup_free_ char *f = xasprintf("%s/memory.events", dir), *text = NULL;
+	_cleanup_free_ char *text = NULL;
+	_cleanup_fd_ int dfd = husk_cg_hier_open(h, O_PATH);
 	struct husk_error ignored;
-	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) < 0)
+	if (dfd < 0 || husk_read_file_at(dfd, "memory.events", &text, NULL, &ignored) < 0)
 		return 0;
 	const char *p = strstr(text, "oom_kill ");
 	return p ? strtoull(p + 9, NULL, 10) : 0;
@@ -204,26 +213,26 @@ int husk_cgfs_oom_open(struct husk_cgroup *cg, struct husk_error *e)
 		int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
 			return husk_errno(e, "inotify");
+		/* (inotify watches a path: there is no inotify_add_watch_at) */
 		_cleanup_free_ char *f = xasprintf("%s/memory.events", h->dir);
 		if (inotify_add_watch(fd, f, IN_MODIFY) < 0) {
 			close(fd);
 			return husk_errno(e, "watch %s", f);
 		}
-		oom_seen = v2_oom_kills(h->dir);
+		oom_seen = v2_oom_kills(h);
 		return fd;
 	}
 	/* v1: an eventfd registered for memory.oom_control */
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (efd < 0)
 		return husk_errno(e, "eventfd");
-	_cleanup_free_ char *ctl = xasprintf("%s/memory.oom_control", h->dir);
-	_cleanup_fd_ int ofd = open(ctl, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *ev = xasprintf("%s/cgroup.event_control", h->dir);
+	_cleanup_fd_ int dfd = husk_cg_hier_open(h, O_PATH);
+	_cleanup_fd_ int ofd = dfd < 0 ? -1 : openat(dfd, "memory.oom_control", O_RDONLY | O_CLOEXEC);
 	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "%d %d", efd, ofd);
-	if (ofd < 0 || husk_write_file_at(AT_FDCWD, ev, buf, (size_t)n, e) < 0) {
+	snprintf(buf, sizeof(buf), "%d %d", efd, ofd);
+	if (ofd < 0 || husk_cg_write_at(cg, dfd, h->dir, "cgroup.event_control", buf, e) < 0) {
 		if (ofd < 0)
-			husk_errno(e, "open %s", ctl);
+			husk_errno(e, "open %s/memory.oom_control", h->dir);
 		close(efd);
 		return -1;
 	}
@@ -240,7 +249,7 @@ uint64_t husk_cgfs_oom_count(struct husk_cgroup *cg, int fd)
 		char buf[4096];
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
-		uint64_t now = v2_oom_kills(h->dir);
+		uint64_t now = v2_oom_kills(h);
 		uint64_t d = now > oom_seen ? now - oom_seen : 0;
 		oom_seen = now;
 		return d;
@@ -249,8 +258,8 @@ uint64_t husk_cgfs_oom_count(struct husk_cgroup *cg, int fd)
 	if (read(fd, &cnt, sizeof(cnt)) != sizeof(cnt))
 		return 0;
 	/* the eventfd also fires when the cgroup is removed */
-	struct stat st;
-	if (stat(h->dir, &st) < 0)
+	_cleanup_fd_ int dfd = husk_cg_hier_open(h, O_PATH);
+	if (dfd < 0)
 		return 0;
 	return cnt;
 }

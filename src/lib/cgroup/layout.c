@@ -28,6 +28,7 @@ const struct husk_cg_sys husk_cg_sys_real = {
 	.statfs = statfs,
 	.mkdirat = mkdirat,
 	.write = real_write,
+	.unlinkat = unlinkat,
 };
 
 static void mounts_free(struct cg_mount *m, size_t n)

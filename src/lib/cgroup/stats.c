@@ -10,20 +10,20 @@
 
 #include "util.h"
 
-static char *read_at(const char *dir, const char *file)
+/* file of the cgroup directory dfd (-1: none, all files missing) */
+static char *read_at(int dfd, const char *file)
 {
-	_cleanup_free_ char *f = xasprintf("%s/%s", dir, file);
 	char *text = NULL;
 	struct husk_error ignored;
-	if (husk_read_file_at(AT_FDCWD, f, &text, NULL, &ignored) < 0)
+	if (dfd < 0 || husk_read_file_at(dfd, file, &text, NULL, &ignored) < 0)
 		return NULL;
 	return text;
 }
 
 /* A single number; "max" and missing read as 0 unless max_value. */
-static uint64_t read_u64(const char *dir, const char *file, uint64_t max_value)
+static uint64_t read_u64(int dfd, const char *file, uint64_t max_value)
 {
-	_cleanup_free_ char *t = read_at(dir, file);
+	_cleanup_free_ char *t = read_at(dfd, file);
 	if (!t)
 		return 0;
 	if (!strncmp(t, "max", 3))
@@ -85,11 +85,12 @@ static json_t *cpu_stats(struct husk_cgroup *cg)
 	json_t *cpu = json_object(), *usage = json_object(), *thr = json_object();
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_CPUACCT, &v2);
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
 	if (h && !v2) {
-		set_u(usage, "total", read_u64(h->dir, "cpuacct.usage", 0), true);
-		_cleanup_free_ char *pc = read_at(h->dir, "cpuacct.usage_percpu");
-		_cleanup_free_ char *pk = read_at(h->dir, "cpuacct.usage_percpu_sys");
-		_cleanup_free_ char *pu = read_at(h->dir, "cpuacct.usage_percpu_user");
+		set_u(usage, "total", read_u64(dfd, "cpuacct.usage", 0), true);
+		_cleanup_free_ char *pc = read_at(dfd, "cpuacct.usage_percpu");
+		_cleanup_free_ char *pk = read_at(dfd, "cpuacct.usage_percpu_sys");
+		_cleanup_free_ char *pu = read_at(dfd, "cpuacct.usage_percpu_user");
 		if (pc)
 			json_object_set_new(usage, "percpu", u64_list(pc));
 		if (pk)
@@ -97,13 +98,13 @@ static json_t *cpu_stats(struct husk_cgroup *cg)
 		if (pu)
 			json_object_set_new(usage, "percpu_user", u64_list(pu));
 		/* cpuacct.stat is in USER_HZ ticks */
-		_cleanup_free_ char *st = read_at(h->dir, "cpuacct.stat");
+		_cleanup_free_ char *st = read_at(dfd, "cpuacct.stat");
 		long hz = sysconf(_SC_CLK_TCK);
 		uint64_t ns = hz > 0 ? 1000000000ull / (uint64_t)hz : 10000000ull;
 		set_u(usage, "kernel", kv(st, "system") * ns, false);
 		set_u(usage, "user", kv(st, "user") * ns, false);
 	} else if (h) {
-		_cleanup_free_ char *st = read_at(h->dir, "cpu.stat");
+		_cleanup_free_ char *st = read_at(dfd, "cpu.stat");
 		set_u(usage, "total", kv(st, "usage_usec") * 1000, true);
 		set_u(usage, "kernel", kv(st, "system_usec") * 1000, false);
 		set_u(usage, "user", kv(st, "user_usec") * 1000, false);
@@ -113,7 +114,8 @@ static json_t *cpu_stats(struct husk_cgroup *cg)
 	}
 	h = husk_cg_locate(cg, CG_CPU, &v2);
 	if (h && !v2) {
-		_cleanup_free_ char *st = read_at(h->dir, "cpu.stat");
+		_cleanup_fd_ int cfd = husk_cg_hier_open(h, O_PATH);
+		_cleanup_free_ char *st = read_at(cfd, "cpu.stat");
 		set_u(thr, "periods", kv(st, "nr_periods"), true);
 		set_u(thr, "throttled_periods", kv(st, "nr_throttled"), true);
 		set_u(thr, "throttled_time", kv(st, "throttled_time"), true);
@@ -123,28 +125,28 @@ static json_t *cpu_stats(struct husk_cgroup *cg)
 	return cpu;
 }
 
-static json_t *mem_entry(const char *dir, const char *prefix, bool v2)
+static json_t *mem_entry(int dfd, const char *prefix, bool v2)
 {
 	json_t *o = json_object();
 	char f[128];
 	if (v2) {
 		snprintf(f, sizeof(f), "%s.max", prefix);
-		set_u(o, "limit", read_u64(dir, f, UINT64_MAX >> 1), false);
+		set_u(o, "limit", read_u64(dfd, f, UINT64_MAX >> 1), false);
 		snprintf(f, sizeof(f), "%s.current", prefix);
-		set_u(o, "usage", read_u64(dir, f, 0), true);
+		set_u(o, "usage", read_u64(dfd, f, 0), true);
 		snprintf(f, sizeof(f), "%s.peak", prefix);
-		set_u(o, "max", read_u64(dir, f, 0), true);
+		set_u(o, "max", read_u64(dfd, f, 0), true);
 		set_u(o, "failcnt", 0, false);
 		return o;
 	}
 	snprintf(f, sizeof(f), "%s.limit_in_bytes", prefix);
-	set_u(o, "limit", read_u64(dir, f, 0), false);
+	set_u(o, "limit", read_u64(dfd, f, 0), false);
 	snprintf(f, sizeof(f), "%s.usage_in_bytes", prefix);
-	set_u(o, "usage", read_u64(dir, f, 0), true);
+	set_u(o, "usage", read_u64(dfd, f, 0), true);
 	snprintf(f, sizeof(f), "%s.max_usage_in_bytes", prefix);
-	set_u(o, "max", read_u64(dir, f, 0), true);
+	set_u(o, "max", read_u64(dfd, f, 0), true);
 	snprintf(f, sizeof(f), "%s.failcnt", prefix);
-	set_u(o, "failcnt", read_u64(dir, f, 0), false);
+	set_u(o, "failcnt", read_u64(dfd, f, 0), false);
 	return o;
 }
 
@@ -153,25 +155,26 @@ static json_t *memory_stats(struct husk_cgroup *cg)
 	json_t *m = json_object();
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_MEMORY, &v2);
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
 	if (!h)
 		return m;
-	_cleanup_free_ char *st = read_at(h->dir, "memory.stat");
+	_cleanup_free_ char *st = read_at(dfd, "memory.stat");
 	json_t *raw = kv_object(st);
 	if (v2) {
 		set_u(m, "cache", kv(st, "file"), true);
-		json_object_set_new(m, "usage", mem_entry(h->dir, "memory", true));
+		json_object_set_new(m, "usage", mem_entry(dfd, "memory", true));
 		json_t *usage = json_object_get(m, "usage");
-		_cleanup_free_ char *ev = read_at(h->dir, "memory.events");
+		_cleanup_free_ char *ev = read_at(dfd, "memory.events");
 		set_u(usage, "failcnt", kv(ev, "max"), false);
-		json_object_set_new(m, "swap", mem_entry(h->dir, "memory.swap", true));
+		json_object_set_new(m, "swap", mem_entry(dfd, "memory.swap", true));
 		json_object_set_new(m, "kernel", json_object());
 		json_object_set_new(m, "kernelTCP", json_object());
 	} else {
 		set_u(m, "cache", kv(st, "cache"), true);
-		json_object_set_new(m, "usage", mem_entry(h->dir, "memory", false));
-		json_object_set_new(m, "swap", mem_entry(h->dir, "memory.memsw", false));
-		json_object_set_new(m, "kernel", mem_entry(h->dir, "memory.kmem", false));
-		json_object_set_new(m, "kernelTCP", mem_entry(h->dir, "memory.kmem.tcp", false));
+		json_object_set_new(m, "usage", mem_entry(dfd, "memory", false));
+		json_object_set_new(m, "swap", mem_entry(dfd, "memory.memsw", false));
+		json_object_set_new(m, "kernel", mem_entry(dfd, "memory.kmem", false));
+		json_object_set_new(m, "kernelTCP", mem_entry(dfd, "memory.kmem.tcp", false));
 	}
 	if (json_object_size(raw))
 		json_object_set_new(m, "raw", raw);
@@ -185,9 +188,10 @@ static json_t *pids_stats(struct husk_cgroup *cg)
 	json_t *p = json_object();
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_PIDS, &v2);
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
 	if (h) {
-		set_u(p, "current", read_u64(h->dir, "pids.current", 0), true);
-		set_u(p, "limit", read_u64(h->dir, "pids.max", 0), true);
+		set_u(p, "current", read_u64(dfd, "pids.current", 0), true);
+		set_u(p, "limit", read_u64(dfd, "pids.max", 0), true);
 	}
 	return p;
 }
@@ -222,17 +226,18 @@ static json_t *blkio_stats(struct husk_cgroup *cg)
 	json_t *b = json_object();
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_BLKIO, &v2);
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
 	if (!h)
 		return b;
 	if (!v2) {
-		_cleanup_free_ char *bytes = read_at(h->dir, "blkio.throttle.io_service_bytes_recursive");
-		_cleanup_free_ char *ios = read_at(h->dir, "blkio.throttle.io_serviced_recursive");
+		_cleanup_free_ char *bytes = read_at(dfd, "blkio.throttle.io_service_bytes_recursive");
+		_cleanup_free_ char *ios = read_at(dfd, "blkio.throttle.io_serviced_recursive");
 		blk_v1(b, "ioServiceBytesRecursive", bytes);
 		blk_v1(b, "ioServicedRecursive", ios);
 		return b;
 	}
 	/* io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" */
-	_cleanup_free_ char *st = read_at(h->dir, "io.stat");
+	_cleanup_free_ char *st = read_at(dfd, "io.stat");
 	_cleanup_free_ char *copy = xstrdup(st ? st : "");
 	char *save = NULL;
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -259,6 +264,7 @@ static json_t *hugetlb_stats(struct husk_cgroup *cg)
 	json_t *o = json_object();
 	bool v2;
 	struct hier *h = husk_cg_locate(cg, CG_HUGETLB, &v2);
+	_cleanup_fd_ int dfd = h ? husk_cg_hier_open(h, O_PATH) : -1;
 	if (!h)
 		return o;
 	_cleanup_dir_ DIR *d = opendir("/sys/kernel/mm/hugepages");
@@ -277,17 +283,17 @@ static json_t *hugetlb_stats(struct husk_cgroup *cg)
 		json_t *e = json_object();
 		if (v2) {
 			snprintf(f, sizeof(f), "hugetlb.%s.current", size);
-			set_u(e, "usage", read_u64(h->dir, f, 0), true);
+			set_u(e, "usage", read_u64(dfd, f, 0), true);
 			snprintf(f, sizeof(f), "hugetlb.%s.events", size);
-			_cleanup_free_ char *ev = read_at(h->dir, f);
+			_cleanup_free_ char *ev = read_at(dfd, f);
 			set_u(e, "failcnt", kv(ev, "max"), false);
 		} else {
 			snprintf(f, sizeof(f), "hugetlb.%s.usage_in_bytes", size);
-			set_u(e, "usage", read_u64(h->dir, f, 0), true);
+			set_u(e, "usage", read_u64(dfd, f, 0), true);
 			snprintf(f, sizeof(f), "hugetlb.%s.max_usage_in_bytes", size);
-			set_u(e, "max", read_u64(h->dir, f, 0), true);
+			set_u(e, "max", read_u64(dfd, f, 0), true);
 			snprintf(f, sizeof(f), "hugetlb.%s.failcnt", size);
-			set_u(e, "failcnt", read_u64(h->dir, f, 0), false);
+			set_u(e, "failcnt", read_u64(dfd, f, 0), false);
 		}
 		json_object_set_new(o, size, e);
 	}
