@@ -272,11 +272,18 @@ struct exec {
 	int pidfd;                  /* the container's init */
 	int croot;                  /* /proc/<init>/root */
 	int ns_flags;               /* the init's namespaces that differ from ours */
-	/* the child: wait for SYNC_GO (the runtime has a cgroup or a resctrl
-	 * group left to join, or a terminal's master must not overtake the
-	 * joiner's SYNC_CHILD_PID) */
+	/* the child: wait for SYNC_GO (a cgroup left to join, or must_hold) */
 	bool hold;
 };
+
+/* The process waits for SYNC_GO when the runtime has a resctrl group to
+ * put it in, or when a message of its own (the terminal's master, the
+ * seccomp listener it sends right after loading the filter) could
+ * otherwise overtake the joiner's SYNC_CHILD_PID on the sync socket. */
+static bool must_hold(const struct exec *x)
+{
+	return x->p->terminal || x->st->intel_rdt || husk_seccomp_notifies(x->l.seccomp);
+}
 
 static void exec_free(struct exec *x)
 {
@@ -348,8 +355,7 @@ static __attribute__((noreturn)) void joiner_main(struct exec *x)
 	/* Still with the runtime's namespaces and credentials. */
 	int keep[] = { x->pidfd, x->croot };
 	char *need;
-	x->hold = husk_launch_child_join(&x->l, keep, ARRAY_SIZE(keep), &need) || x->p->terminal ||
-		  x->st->intel_rdt;
+	x->hold = husk_launch_child_join(&x->l, keep, ARRAY_SIZE(keep), &need) || must_hold(x);
 	if (x->ns_flags && setns(x->pidfd, x->ns_flags) < 0) {
 		husk_errno(&err, "join the container's namespaces");
 		husk_sync_fail(sync_fd, &err);
@@ -465,7 +471,7 @@ static int exec_spawn(struct exec *x, struct husk_error *e)
 	if (husk_launch_child_pid(l, &need, e) < 0)
 		return -1;
 	/* The same condition as the process's "hold". */
-	bool go = x->p->terminal || x->st->intel_rdt;
+	bool go = must_hold(x);
 	if (x->st->intel_rdt && husk_rdt_join(x->st->intel_rdt, l->pid, &husk_rdt_sys_ops, e) < 0)
 		return -1;
 	int r = husk_cgroup_exec_finish(&l->join, l->pid, need, e);
