@@ -249,13 +249,28 @@ static __attribute__((noreturn)) void intermediate_main(struct husk_init_config 
 	if ((flags & CLONE_NEWTIME) && husk_ns_write_time_offsets(c->spec, &err) < 0)
 		husk_sync_fail(sync_fd, &err);
 
+	/* The init speaks on the sync socket only after our SYNC_CHILD_PID
+	 * (the runtime reads that first): it waits for EOF on this pipe,
+	 * which our exit gives. */
+	int gate[2];
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		husk_errno(&err, "pipe");
+		husk_sync_fail(sync_fd, &err);
+	}
 	pid_t pid = husk_clone_fork(CLONE_PARENT);
 	if (pid < 0) {
 		husk_errno(&err, "clone container init");
 		husk_sync_fail(sync_fd, &err);
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(gate[1]);
+		char b;
+		while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+			;
+		close(gate[0]);
 		init_main(c);
+	}
+	close(gate[0]);
 	if (husk_sync_send(sync_fd, SYNC_CHILD_PID, pid, NULL, 0, &err) < 0)
 		_exit(1);
 	_exit(0);
