@@ -46,6 +46,7 @@ extern const struct husk_cmd husk_create_cmd, husk_start_cmd, husk_run_cmd, husk
 extern const struct husk_cmd husk_pause_cmd, husk_resume_cmd, husk_ps_cmd, husk_events_cmd,
 	husk_update_cmd;
 extern const struct husk_cmd husk_exec_cmd;
+extern const struct husk_cmd husk_box_cmd;
 
 /* Outcome of husk_cli_parse besides success. */
 #define HUSK_CLI_HELP 1            /* --help/-h seen: help already printed */

@@ -24,6 +24,8 @@ struct husk_create_opts {
 	int preserve_fds;          /* extra fds after stdio passed to the process */
 	bool detach;               /* run -d */
 	bool keep;                 /* run --keep: do not delete after exit */
+	const char *spec_json;     /* box: the config in memory instead of bundle/config.json */
+	const char *overlay_lower; /* box: root is an overlay on this dir, upper in the state dir */
 };
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */

@@ -218,7 +218,8 @@ static int create_load(struct create *c, struct husk_error *e)
 		return -1;
 	c->o.preserve_fds = c->l.preserve_fds;
 	c->bundle = absolute_bundle(c->o.bundle);
-	if (husk_spec_load(c->bundle, &c->spec, e) < 0)
+	if ((c->o.spec_json ? husk_spec_parse_string(c->o.spec_json, c->bundle, &c->spec, e)
+			    : husk_spec_load(c->bundle, &c->spec, e)) < 0)
 		return -1;
 	struct husk_spec *spec = c->spec;
 	if (!spec->process)
@@ -247,7 +248,16 @@ static int create_state_dir(struct create *c, struct husk_error *e)
 	    husk_state_dir_create(c->rootfd, c->o.id, &c->dirfd, e) < 0)
 		return -1;
 	c->dir_made = true;
-	return husk_state_lock(c->dirfd, e);
+	if (husk_state_lock(c->dirfd, e) < 0)
+		return -1;
+	if (!c->o.overlay_lower)
+		return 0;
+	char *merged = NULL;
+	if (husk_state_overlay_mount(c->dirfd, c->o.overlay_lower, &merged, e) < 0)
+		return -1;
+	free(c->spec->root_path);
+	c->spec->root_path = merged;
+	return 0;
 }
 
 /* The cgroup, made, with its limits. */

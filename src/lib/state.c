@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "cgroup/cgroup.h"
@@ -63,8 +65,39 @@ int husk_state_lock(int dirfd, struct husk_error *e)
 	return 0;
 }
 
+#define OVERLAY_MERGED "merged"
+
+int husk_state_overlay_mount(int dirfd, const char *lower, char **merged, struct husk_error *e)
+{
+	static const char *const dirs[] = { "upper", "work", OVERLAY_MERGED };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (mkdirat(dirfd, dirs[i], 0700) < 0)
+			return husk_errno(e, "overlay: create %s", dirs[i]);
+	}
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", dirfd);
+	_cleanup_free_ char *dir = realpath(self, NULL);
+	if (!dir)
+		return husk_errno(e, "overlay: resolve state directory");
+	if (strpbrk(dir, ",:\\") || strpbrk(lower, ",:\\"))
+		return husk_err(e, 0, "overlay: paths may not hold ',', ':' or '\\'");
+	_cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower,
+					      dir, dir);
+	char *target = xasprintf("%s/" OVERLAY_MERGED, dir);
+	if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0) {
+		free(target);
+		return husk_errno(e, "overlay: mount on %s", lower);
+	}
+	*merged = target;
+	return 0;
+}
+
 int husk_state_dir_remove(int rootfd, const char *id, struct husk_error *e)
 {
+	/* A box's overlay first: rm -rf must not walk into it. */
+	char path[64 + 1024];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s/" OVERLAY_MERGED, rootfd, id);
+	umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
 	if (husk_rm_rf_at(rootfd, id, e) < 0)
 		return husk_err_wrap(e, "remove state directory");
 	return 0;

@@ -58,3 +58,8 @@ char *husk_state_oci_json(const struct husk_state *s, const char *status, bool p
 /* starttime (field 22 of /proc/PID/stat), 0 when the process is gone;
  * *zombie set when it exited but was not reaped. */
 unsigned long long husk_proc_starttime(pid_t pid, bool *zombie);
+
+/* box: an overlay with `lower` read-only below and upper/work in the
+ * container's state directory, mounted on <dir>/merged (whose absolute
+ * path lands in *merged).  husk_state_dir_remove unmounts it. */
+int husk_state_overlay_mount(int dirfd, const char *lower, char **merged, struct husk_error *e);

@@ -1,0 +1,146 @@
+"""husk box: a root filesystem run in one command through an overlay."""
+import os
+import shutil
+
+import pytest
+
+from helpers import mounts_under
+
+pytestmark = pytest.mark.husk_only
+
+
+@pytest.fixture
+def rootfs(env):
+    d = os.path.join(env.base, "rootfs")
+    shutil.copytree(env.rootfs_template, d, symlinks=True)
+    return d
+
+
+def listing(root):
+    out = []
+    for dp, dns, fns in os.walk(root):
+        for n in sorted(dns + fns):
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            out.append((os.path.relpath(p, root), st.st_mode, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def box(rt, *args, **kw):
+    return rt("box", *args, **kw)
+
+
+def assert_nothing_left(env, r):
+    assert r.rc == 125, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("husk: box: "), r
+    assert env.rt.ids() == [], r
+    assert not mounts_under(env.base), r
+
+
+def test_output_and_status(env, rootfs):
+    r = box(env.rt, rootfs, "echo", "hello")
+    assert (r.rc, r.out) == (0, "hello\n"), r
+    assert box(env.rt, rootfs, "sh", "-c", "exit 42").rc == 42
+    assert env.rt.ids() == []
+
+
+def test_default_cmd_is_sh(env, rootfs):
+    r = box(env.rt, rootfs, stdin=open(os.path.join(rootfs, "etc/passwd")))
+    assert r.rc == 127, r  # sh reads passwd lines as commands: the last fails
+    r = box(env.rt, rootfs, stdin=None)
+    assert r.rc == 0, r
+
+
+def test_not_found_and_not_executable(env, rootfs):
+    r = box(env.rt, rootfs, "nosuchcmd")
+    assert r.rc == 127 and "not found" in r.err, r
+    r = box(env.rt, rootfs, "/etc/passwd")
+    assert r.rc == 126 and "not executable" in r.err, r
+    # Resolution stays in the rootfs: a host binary is not found there.
+    r = box(env.rt, rootfs, "/usr/bin/python3")
+    assert r.rc == 127, r
+    assert env.rt.ids() == []
+
+
+def test_rootfs_untouched(env, rootfs):
+    before = listing(rootfs)
+    r = box(env.rt, rootfs, "sh", "-c",
+            "echo x > /new; echo y >> /etc/passwd; rm /bin/ls; mkdir /d; cat /new")
+    assert (r.rc, r.out) == (0, "x\n"), r
+    assert listing(rootfs) == before
+    assert env.rt.ids() == [] and not mounts_under(env.base)
+
+
+def test_rootfs_rw_writes_through(env, rootfs):
+    r = box(env.rt, "--rootfs-rw", rootfs, "sh", "-c", "echo x > /new")
+    assert r.rc == 0, r
+    with open(os.path.join(rootfs, "new")) as f:
+        assert f.read() == "x\n"
+
+
+def test_read_only(env, rootfs):
+    r = box(env.rt, "--read-only", rootfs, "sh", "-c", "echo x > /new")
+    assert r.rc != 0 and "Read-only" in r.err, r
+
+
+def test_volumes(env, rootfs):
+    src = os.path.join(env.base, "vol")
+    os.mkdir(src)
+    r = box(env.rt, "-v", f"{src}:/mnt", "-v", f"{src}:/ro:ro", rootfs, "sh", "-c",
+            "echo hi > /mnt/f; echo no > /ro/g")
+    assert r.rc != 0 and "Read-only" in r.err, r
+    assert os.listdir(src) == ["f"]
+
+
+def test_env_workdir_hostname(env, rootfs):
+    r = box(env.rt, "-e", "A=1", "-e", "B=2", "-w", "/tmp", "--hostname", "boxy", rootfs,
+            "sh", "-c", 'echo $A$B; pwd; hostname')
+    assert (r.rc, r.out) == (0, "12\n/tmp\nboxy\n"), r
+
+
+def test_tmpfs_and_net_none(env, rootfs):
+    r = box(env.rt, "--tmpfs", "/scratch", rootfs, "sh", "-c",
+            "grep ' /scratch ' /proc/mounts | cut -d' ' -f3; ls /sys/class/net")
+    assert (r.rc, r.out) == (0, "tmpfs\nlo\n"), r
+
+
+def test_detach_exec_delete(env, rootfs):
+    r = box(env.rt, "-d", "--name", "bx1", rootfs, "sleep", "100")
+    assert (r.rc, r.out) == (0, "bx1\n"), r
+    assert os.path.isdir(os.path.join(env.rt.root, "bx1", "upper"))
+    r = env.rt("exec", "bx1", "sh", "-c", "echo hi > /f; cat /f")
+    assert (r.rc, r.out) == (0, "hi\n"), r
+    env.rt.ok("kill", "bx1", "KILL")
+    import time
+    time.sleep(0.3)
+    env.rt.ok("delete", "bx1")
+    assert env.rt.ids() == [] and not mounts_under(env.base)
+    assert not os.path.exists(os.path.join(rootfs, "f"))
+
+
+@pytest.mark.parametrize("args", [
+    ["/nonexistent"],
+    ["{rootfs}/etc/passwd"],
+    ["-v", "relative:/mnt", "{rootfs}"],
+    ["-v", "/tmp", "{rootfs}"],
+    ["-v", "/tmp:/mnt:bogus", "{rootfs}"],
+    ["--net", "bridge", "{rootfs}"],
+    ["--bogus", "{rootfs}"],
+    [],
+])
+def test_bad_input_leaves_nothing(env, rootfs, args):
+    r = box(env.rt, *[a.format(rootfs=rootfs) for a in args], "true")
+    assert_nothing_left(env, r)
+
+
+def test_help_lists_options(env):
+    r = env.rt.ok("box", "--help")
+    for opt in ("--env", "--volume", "--tmpfs", "--net", "--rootfs-rw", "--read-only", "--name",
+                "--detach", "--workdir", "--hostname"):
+        assert opt in r.out, r
+
+
+def test_net_host(env, rootfs):
+    r = box(env.rt, "--net", "host", rootfs, "ls", "/sys/class/net")
+    assert r.rc == 0 and set(r.out.split()) == set(os.listdir("/sys/class/net")), r
