@@ -144,3 +144,14 @@ def test_help_lists_options(env):
 def test_net_host(env, rootfs):
     r = box(env.rt, "--net", "host", rootfs, "ls", "/sys/class/net")
     assert r.rc == 0 and set(r.out.split()) == set(os.listdir("/sys/class/net")), r
+
+
+def test_docker_default_caps(env, rootfs):
+    r = box(env.rt, rootfs, "grep", "CapEff", "/proc/self/status")
+    assert r.rc == 0 and r.out.split()[1] == "00000000a80425fb", r
+
+
+def test_overlay_failure_leaves_nothing(env, rootfs):
+    odd = os.path.join(env.base, "a,b")
+    os.rename(rootfs, odd)
+    assert_nothing_left(env, box(env.rt, odd, "true"))
