@@ -196,6 +196,12 @@ int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o
 	_cleanup_fd_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return husk_errno(e, "rootfs %s", o->rootfs);
+	struct husk_box_opts adj = *o;
+	adj.rootfs = rootfs;
+	/* The options first: a bad -v is 125 even when CMD is missing too. */
+	_cleanup_free_ char *json = box_config(&adj, *id, e);
+	if (!json)
+		return -1;
 	const char *cmd = o->argv && o->argv[0] ? o->argv[0] : "/bin/sh";
 	int c = check_cmd(rootfd, cmd, env_path(o));
 	if (c) {
@@ -203,11 +209,6 @@ int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o
 		return husk_err(e, 0, "%s: %s in %s", cmd,
 				c == HUSK_BOX_EXIT_NOEXEC ? "not executable" : "not found", o->rootfs);
 	}
-	struct husk_box_opts adj = *o;
-	adj.rootfs = rootfs;
-	_cleanup_free_ char *json = box_config(&adj, *id, e);
-	if (!json)
-		return -1;
 	struct husk_create_opts co = {
 		.id = *id,
 		.bundle = rootfs,
