@@ -13,6 +13,7 @@
 #include "sys.h"
 #include "util.h"
 #include "tap.h"
+#include "tree.h"
 
 static char base[] = "/tmp/husk-test-path-XXXXXX";
 static char root[1024];
@@ -21,29 +22,12 @@ static const struct husk_sys *const sys = &husk_sys_real;
 
 static void mk(const char *rel, mode_t type, const char *target)
 {
-	char p[PATH_MAX];
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	int r = 0;
-	if (type == S_IFDIR)
-		r = (mkdir(p, 0755) < 0 && errno != EEXIST) ? -1 : 0;
-	else if (type == S_IFLNK)
-		r = symlink(target, p);
-	else {
-		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		r = fd < 0 ? -1 : close(fd);
-	}
-	if (r < 0) {
-		printf("Bail out! setup %s: %s\n", rel, strerror(errno));
-		exit(1);
-	}
+	tree_mk(root, rel, type, target);
 }
 
 static bool exists_in_root(const char *rel, mode_t type)
 {
-	char p[PATH_MAX];
-	struct stat st;
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == type;
+	return tree_has(root, rel, type);
 }
 
 /* Same inode as root/rel (lstat)? */
