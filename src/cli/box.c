@@ -1,5 +1,5 @@
-/* husk box ROOTFS [CMD [ARG...]]: options stop at ROOTFS, so CMD's own
- * flags are left to CMD; repeatable options (-e, -v, --tmpfs) collect. */
+/* husk box [OPTIONS] ROOTFS [CMD [ARG...]]: options stop at ROOTFS, so
+ * CMD's own flags are left to CMD; repeatable options collect. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,95 +7,87 @@
 #include "cli.h"
 #include "util.h"
 
-struct box_flags {
-	bool tty, detach, rootfs_rw, read_only;
-	const char *env, *workdir, *hostname, *name, *volume, *tmpfs, *net;
-};
-
-#define O(field) offsetof(struct box_flags, field)
+#define O(field) offsetof(struct husk_box_opts, field)
+#define S HUSK_FLAG_STRING
+#define L HUSK_FLAG_LIST
+#define B HUSK_FLAG_BOOL
 static const struct husk_flag flags[] = {
-	{ "env", 'e', HUSK_FLAG_STRING, O(env), "set NAME=VALUE (or NAME from husk's environment); repeatable" },
-	{ "workdir", 'w', HUSK_FLAG_STRING, O(workdir), "working directory of the process" },
-	{ "hostname", 0, HUSK_FLAG_STRING, O(hostname), "the container's hostname (default: its id)" },
-	{ "name", 0, HUSK_FLAG_STRING, O(name), "the container's id (default: box-<12 hex digits>)" },
-	{ "volume", 'v', HUSK_FLAG_STRING, O(volume), "bind mount SRC:DST[:ro|rw] (SRC absolute); repeatable" },
-	{ "tmpfs", 0, HUSK_FLAG_STRING, O(tmpfs), "mount a tmpfs on DST; repeatable" },
-	{ "net", 0, HUSK_FLAG_STRING, O(net), "none (own network namespace, the default) or host" },
-	{ "tty", 't', HUSK_FLAG_BOOL, O(tty), "give the process a pseudoterminal" },
-	{ "detach", 'd', HUSK_FLAG_BOOL, O(detach), "leave the container running and print its name" },
-	{ "rootfs-rw", 0, HUSK_FLAG_BOOL, O(rootfs_rw), "write into ROOTFS itself instead of an overlay" },
-	{ "read-only", 0, HUSK_FLAG_BOOL, O(read_only), "make the container's root read-only" },
+	/* the process */
+	{ "env", 'e', L, O(env), "set NAME=VALUE (or NAME, from husk's environment); repeatable" },
+	{ "env-file", 0, L, O(env_files), "read NAME=VALUE lines from a file; repeatable" },
+	{ "workdir", 'w', S, O(workdir), "working directory of the process" },
+	{ "user", 'u', S, O(user), "NAME|UID[:GROUP|GID], names from the rootfs's /etc/passwd and /etc/group" },
+	{ "entrypoint", 0, S, O(entrypoint), "run this program, with CMD as its arguments" },
+	{ "tty", 't', B, O(tty), "give the process a pseudoterminal" },
+	{ "interactive", 'i', B, O(interactive), "keep stdin attached (default: /dev/null)" },
+	{ "detach", 'd', B, O(detach), "leave the container running and print its name" },
+	/* identity and namespaces */
+	{ "name", 0, S, O(name), "the container's id (default: box-<12 hex digits>)" },
+	{ "hostname", 'h', S, O(hostname), "the hostname (default: the first 12 characters of the id)" },
+	{ "net", 0, S, O(net), "none (own network namespace, loopback only; the default) or host" },
+	{ "network", 0, S, O(net), "same as --net" },
+	{ "ipc", 0, S, O(ipc), "private (the default) or host" },
+	{ "pid", 0, S, O(pid), "private (the default) or host" },
+	{ "uts", 0, S, O(uts), "private (the default) or host" },
+	/* files and mounts */
+	{ "volume", 'v', L, O(volumes), "bind mount SRC:DST[:ro|rw] (SRC absolute); repeatable" },
+	{ "mount", 0, L, O(mounts),
+	  "type=bind|tmpfs,destination=DST[,source=SRC][,readonly][,bind-propagation=P]"
+	  "[,tmpfs-size=N][,tmpfs-mode=M]; repeatable" },
+	{ "tmpfs", 0, L, O(tmpfs), "mount a tmpfs on DST[:OPTS]; repeatable" },
+	{ "dns", 0, L, O(dns), "a nameserver for /etc/resolv.conf; repeatable" },
+	{ "dns-search", 0, L, O(dns_search), "a search domain for /etc/resolv.conf; repeatable" },
+	{ "dns-option", 0, L, O(dns_option), "an option for /etc/resolv.conf; repeatable" },
+	{ "add-host", 0, L, O(add_host), "NAME:IP line for /etc/hosts; repeatable" },
+	{ "shm-size", 0, S, O(shm_size), "size of /dev/shm (default 64m)" },
+	{ "rootfs-rw", 0, B, O(rootfs_rw), "write into ROOTFS itself instead of an overlay" },
+	{ "read-only", 0, B, O(read_only), "make the container's root read-only" },
+	/* security */
+	{ "cap-add", 0, L, O(cap_add), "add a capability (or ALL); repeatable" },
+	{ "cap-drop", 0, L, O(cap_drop), "drop a capability (or ALL); repeatable" },
+	{ "privileged", 0, B, O(privileged),
+	  "all capabilities, the host's devices, no seccomp, no masked or read-only paths" },
+	{ "security-opt", 0, L, O(security_opt),
+	  "no-new-privileges, seccomp=unconfined|FILE, apparmor=PROFILE; repeatable" },
+	/* resources */
+	{ "memory", 'm', S, O(memory), "memory limit (bytes, or with k, m, g)" },
+	{ "memory-swap", 0, S, O(memory_swap), "memory plus swap limit (-1: unlimited)" },
+	{ "cpus", 0, S, O(cpus), "number of CPUs (a fraction allowed)" },
+	{ "cpu-shares", 'c', S, O(cpu_shares), "relative CPU weight" },
+	{ "pids-limit", 0, S, O(pids_limit), "most processes (-1: unlimited)" },
+	{ "ulimit", 0, L, O(ulimit), "NAME=SOFT[:HARD], e.g. nofile=1024:2048; repeatable" },
 	HUSK_FLAGS_END,
 };
+#undef S
+#undef L
+#undef B
 
-static void push(const char ***v, size_t *n, const char *s)
+static void opts_free(struct husk_box_opts *o)
 {
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[(*n)++] = s;
-}
-
-/* Parse the options before ROOTFS, one at a time, so that repeats add up. */
-static int parse(const struct husk_cmd *cmd, int argc, char **argv, struct husk_box_opts *o)
-{
-	int i = 1;
-	while (i < argc && argv[i][0] == '-' && argv[i][1]) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		/* One flag and its value, through the shared parser. */
-		bool sep = !strchr(argv[i], '=') && i + 1 < argc;
-		const char *name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-		const struct husk_flag *f = NULL;
-		for (f = flags; f->name; f++) {
-			if (!strcmp(f->name, name) || (f->short_name && !name[1] && f->short_name == name[0]))
-				break;
-		}
-		int take = (sep && f->name && f->type != HUSK_FLAG_BOOL) ? 2 : 1;
-		char *sub[3] = { argv[0], argv[i], take == 2 ? argv[i + 1] : NULL };
-		struct box_flags b = { 0 };
-		char *pos[3];
-		int npos;
-		struct husk_error e = { 0 };
-		int r = husk_cli_parse(cmd, take + 1, sub, &b, pos, &npos, &e);
-		if (r == HUSK_CLI_HELP)
-			return HUSK_CLI_HELP;
-		if (r) {
-			husk_cli_fail("box", NULL, &e);
-			return -1;
-		}
-		i += take;
-		o->tty |= b.tty, o->detach |= b.detach, o->rootfs_rw |= b.rootfs_rw;
-		o->read_only |= b.read_only;
-		if (b.env)
-			push(&o->env, &o->n_env, b.env);
-		if (b.volume)
-			push(&o->volumes, &o->n_volumes, b.volume);
-		if (b.tmpfs)
-			push(&o->tmpfs, &o->n_tmpfs, b.tmpfs);
-		o->workdir = b.workdir ? b.workdir : o->workdir;
-		o->hostname = b.hostname ? b.hostname : o->hostname;
-		o->name = b.name ? b.name : o->name;
-		o->net = b.net ? b.net : o->net;
-	}
-	if (i >= argc) {
-		husk_cli_failf("box", NULL, "ROOTFS required (usage: husk box [OPTIONS] ROOTFS [CMD [ARG...]])");
-		return -1;
-	}
-	o->rootfs = argv[i];
-	o->argv = i + 1 < argc ? argv + i + 1 : NULL;
-	return 0;
+	struct husk_list *lists[] = { &o->env, &o->env_files, &o->volumes, &o->mounts, &o->tmpfs,
+				      &o->dns, &o->dns_search, &o->dns_option, &o->add_host,
+				      &o->cap_add, &o->cap_drop, &o->security_opt, &o->ulimit };
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		free(lists[i]->v);
 }
 
 static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int argc, char **argv)
 {
 	struct husk_box_opts o = { 0 };
-	int r = parse(cmd, argc, argv, &o);
-	if (r == HUSK_CLI_HELP)
+	struct husk_error e = { 0 };
+	int i, status = HUSK_BOX_EXIT_ERROR;
+	int r = husk_cli_parse_leading(cmd, argc, argv, &o, &i, &e);
+	if (r == HUSK_CLI_HELP) {
+		opts_free(&o);
 		return 0;
-	int status = HUSK_BOX_EXIT_ERROR;
-	if (r == 0) {
-		struct husk_error e = { 0 };
+	}
+	if (r < 0) {
+		husk_cli_fail("box", NULL, &e);
+	} else if (i >= argc) {
+		husk_cli_failf("box", NULL, "ROOTFS required (usage: husk box [OPTIONS] ROOTFS [CMD [ARG...]])");
+	} else {
+		o.rootfs = argv[i];
+		o.argv = i + 1 < argc ? argv + i + 1 : NULL;
 		char *id = NULL;
 		if (husk_box_run(g, &o, &id, &status, &e) < 0)
 			husk_cli_fail("box", NULL, &e);
@@ -103,9 +95,7 @@ static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int
 			printf("%s\n", id);
 		free(id);
 	}
-	free(o.env);
-	free(o.volumes);
-	free(o.tmpfs);
+	opts_free(&o);
 	return status;
 }
 
@@ -116,11 +106,13 @@ const struct husk_cmd husk_box_cmd = {
 	.args = "[OPTIONS] ROOTFS [CMD [ARG...]]",
 	.description =
 		"   Build a container config in memory (husk spec's default with Docker's\n"
-		"   default capabilities, adjusted by the options), create and start it, and\n"
-		"   wait for it.  ROOTFS is the read-only lower layer of an overlay kept in\n"
-		"   the container's state directory (--rootfs-rw: written directly).\n"
-		"   CMD defaults to /bin/sh.  Exit status: the process's own (128+N for\n"
-		"   signal N); 125 when husk fails, 126 when CMD is not executable, 127 when\n"
-		"   it is not found in ROOTFS.\n",
+		"   defaults: its capabilities, masked paths and seccomp profile, generated\n"
+		"   /etc/resolv.conf, /etc/hostname and /etc/hosts, /dev/shm), adjusted by the\n"
+		"   options, create and start it, and wait for it.  ROOTFS is the read-only\n"
+		"   lower layer of an overlay kept in the container's state directory\n"
+		"   (--rootfs-rw: written directly).  CMD defaults to /bin/sh.  Options come\n"
+		"   before ROOTFS; short flags combine (-it).\n"
+		"   Exit status: the process's own (128+N for signal N); 125 when husk fails,\n"
+		"   126 when CMD is not executable, 127 when it is not found in ROOTFS.\n",
 	.flags = flags,
 };

@@ -7,12 +7,13 @@
 #include "container.h"
 #include "error.h"
 
-enum husk_flag_type { HUSK_FLAG_BOOL, HUSK_FLAG_STRING, HUSK_FLAG_INT };
+enum husk_flag_type { HUSK_FLAG_BOOL, HUSK_FLAG_STRING, HUSK_FLAG_INT, HUSK_FLAG_LIST };
 
 /* A command-line flag, stored at `offset` in the command's options struct
- * (bool, const char * or int by type).  Accepted spellings, as runc's
+ * (bool, const char *, int or struct husk_list by type; a list flag may
+ * repeat and each value is appended).  Accepted spellings, as runc's
  * parser takes them: --name, -name, --name=V, --name V, -s V, -s=V; a bool
- * also takes --name=true|false. */
+ * also takes --name=true|false; short bools combine as Docker's (-it). */
 struct husk_flag {
 	const char *name;
 	char short_name;           /* 0: none */
@@ -58,6 +59,12 @@ extern const struct husk_cmd husk_box_cmd;
  * (help printed to stdout), or -1 with e filled. */
 int husk_cli_parse(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
 		   char **pos, int *npos, struct husk_error *e);
+
+/* Options before the first positional only (box: what follows ROOTFS is
+ * the command's own); *consumed is the positional's index.  Returns 0,
+ * HUSK_CLI_HELP (help printed) or -1 with e filled. */
+int husk_cli_parse_leading(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+			   int *consumed, struct husk_error *e);
 
 /* Global options: stop at the first positional (the command name);
  * *consumed is its index.  Returns 0 or -1 with e filled. */

@@ -56,6 +56,21 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+/* "-it": every letter a short bool flag, all set; else nothing is set. */
+static bool short_bools(const struct husk_flag *flags, const char *name, void *opts)
+{
+	if (!name[0] || !name[1])
+		return false;
+	for (const char *c = name; *c; c++) {
+		const struct husk_flag *f = flag_find(flags, c, 1);
+		if (!f || f->type != HUSK_FLAG_BOOL)
+			return false;
+	}
+	for (const char *c = name; *c; c++)
+		*(bool *)((char *)opts + flag_find(flags, c, 1)->offset) = true;
+	return true;
+}
+
 /* The one parser behind both global options (stop_at_positional: the first
  * positional is the command) and command options (flags may also follow
  * positionals).  *consumed is the index of the first unparsed argument. */
@@ -94,6 +109,8 @@ static int parse_flags(const struct husk_flag *flags, bool implicit_help, bool s
 			continue;
 		}
 		const struct husk_flag *f = flag_find(flags, name, len);
+		if (!f && a[1] != '-' && !eq && short_bools(flags, name, opts))
+			continue;
 		if (!f) {
 			if (implicit_help && ((len == 4 && strncmp(name, "help", 4) == 0) ||
 					      (len == 1 && name[0] == 'h')))
@@ -124,6 +141,8 @@ static int parse_flags(const struct husk_flag *flags, bool implicit_help, bool s
 		}
 		if (f->type == HUSK_FLAG_STRING) {
 			*(const char **)slot = val;
+		} else if (f->type == HUSK_FLAG_LIST) {
+			husk_list_push((struct husk_list *)slot, val);
 		} else {
 			long n;
 			if (husk_parse_long(val, 0, INT_MAX, &n) == 0)
@@ -144,6 +163,18 @@ int husk_cli_parse_globals(const struct husk_flag *flags, int argc, char **argv,
 	char *unused[1];
 	int n;
 	return parse_flags(flags, false, true, argc, argv, opts, unused, &n, consumed, e);
+}
+
+int husk_cli_parse_leading(const struct husk_cmd *cmd, int argc, char **argv, void *opts,
+			   int *consumed, struct husk_error *e)
+{
+	char *unused[1];
+	int n;
+	int r = parse_flags(cmd->flags, true, true, argc - 1, argv + 1, opts, unused, &n, consumed, e);
+	*consumed += 1;
+	if (r == HUSK_CLI_HELP)
+		husk_cli_print_cmd_help(cmd);
+	return r;
 }
 
 int husk_cli_parse(const struct husk_cmd *cmd, int argc, char **argv, void *opts, char **pos,

@@ -1,4 +1,5 @@
 #include "box.h"
+#include "box_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,132 +15,68 @@
 #include "spec.h"
 #include "util.h"
 
-/* Docker's default capability set. */
-static const char *const docker_caps[] = {
-	"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",           "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",   "CAP_AUDIT_WRITE",
-};
-
-static json_t *caps_array(void)
+void box_add_file(struct box *b, const char *name, char *content)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; i < ARRAY_SIZE(docker_caps); i++)
-		json_array_append_new(a, json_string(docker_caps[i]));
-	return a;
+	if (b->n_files == BOX_MAX_FILES)
+		abort(); /* a programming error: raise BOX_MAX_FILES */
+	b->files[b->n_files++] = (struct husk_state_file){ .name = name, .content = content };
 }
 
-/* -e NAME=VALUE replaces NAME in env; -e NAME takes husk's own value. */
-static void env_set(json_t *env, const char *kv)
+/* Options not built yet: refused rather than ignored. */
+static int refuse_unbuilt(const struct husk_box_opts *o, struct husk_error *e)
 {
-	_cleanup_free_ char *owned = NULL;
-	if (!strchr(kv, '=')) {
-		const char *v = getenv(kv);
-		if (!v)
-			return;
-		kv = owned = xasprintf("%s=%s", kv, v);
-	}
-	size_t n = strcspn(kv, "=") + 1, i;
-	json_t *x;
-	json_array_foreach(env, i, x) {
-		if (!strncmp(json_string_value(x), kv, n))
-			return (void)json_array_set_new(env, i, json_string(kv));
-	}
-	json_array_append_new(env, json_string(kv));
-}
-
-static int add_volume(json_t *mounts, const char *spec, struct husk_error *e)
-{
-	_cleanup_free_ char *s = xstrdup(spec);
-	char *src = s, *dst = strchr(s, ':'), *mode = NULL;
-	if (!dst || !dst[1])
-		return husk_err(e, 0, "-v %s: expected SRC:DST[:ro|rw]", spec);
-	*dst++ = '\0';
-	if ((mode = strchr(dst, ':')))
-		*mode++ = '\0';
-	if (src[0] != '/')
-		return husk_err(e, 0, "-v %s: the source must be an absolute path", spec);
-	if (dst[0] != '/')
-		return husk_err(e, 0, "-v %s: the destination must be an absolute path", spec);
-	if (mode && strcmp(mode, "ro") && strcmp(mode, "rw"))
-		return husk_err(e, 0, "-v %s: mode must be ro or rw", spec);
-	struct stat st;
-	if (stat(src, &st) < 0)
-		return husk_errno(e, "-v %s: source %s", spec, src);
-	json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dst,
-						"type", "bind", "source", src, "options", "rbind",
-						"rprivate", mode ? mode : "rw"));
-	return 0;
-}
-
-static int add_tmpfs(json_t *mounts, const char *dst, struct husk_error *e)
-{
-	if (dst[0] != '/')
-		return husk_err(e, 0, "--tmpfs %s: the destination must be an absolute path", dst);
-	json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:[s, s, s]}", "destination", dst,
-						"type", "tmpfs", "source", "tmpfs", "options", "nosuid",
-						"nodev", "mode=1777"));
-	return 0;
-}
-
-static int set_net(json_t *linux_, const char *net, struct husk_error *e)
-{
-	if (!net || !strcmp(net, "none"))
-		return 0;
-	if (strcmp(net, "host"))
-		return husk_err(e, 0, "--net %s: expected none or host", net);
-	json_t *ns = json_object_get(linux_, "namespaces"), *x;
-	size_t i;
-	json_array_foreach(ns, i, x) {
-		if (!strcmp(json_string_value(json_object_get(x, "type")), "network"))
-			return json_array_remove(ns, i), 0;
+	const struct {
+		const char *name;
+		bool given;
+	} opts[] = {
+		{ "--env-file", o->env_files.n }, { "--user", o->user }, { "--entrypoint", o->entrypoint },
+		{ "--ipc", o->ipc }, { "--pid", o->pid }, { "--uts", o->uts },
+		{ "--mount", o->mounts.n }, { "--dns", o->dns.n }, { "--dns-search", o->dns_search.n },
+		{ "--dns-option", o->dns_option.n }, { "--add-host", o->add_host.n },
+		{ "--shm-size", o->shm_size }, { "--cap-add", o->cap_add.n }, { "--cap-drop", o->cap_drop.n },
+		{ "--security-opt", o->security_opt.n }, { "--privileged", o->privileged },
+		{ "--memory", o->memory }, { "--memory-swap", o->memory_swap }, { "--cpus", o->cpus },
+		{ "--cpu-shares", o->cpu_shares }, { "--pids-limit", o->pids_limit },
+		{ "--ulimit", o->ulimit.n },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		if (opts[i].given)
+			return husk_err(e, 0, "%s: not supported yet", opts[i].name);
 	}
 	return 0;
 }
 
-/* The default config, adjusted by the options. */
-static char *box_config(const struct husk_box_opts *o, const char *id, struct husk_error *e)
+/* <root>/<id>, absolute: the generated files' mount sources. */
+static char *state_dir_path(const struct husk_global_opts *g, const char *id)
+{
+	const char *root = husk_root_of(g);
+	if (root[0] == '/')
+		return xasprintf("%s/%s", root, id);
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	return xasprintf("%s/%s/%s", cwd ? cwd : ".", root, id);
+}
+
+/* The default config, adjusted by each concern in turn. */
+static char *box_config(struct box *b, struct husk_error *e)
 {
 	_cleanup_free_ char *def = husk_spec_default_json(false);
-	json_t *doc = json_loads(def, 0, NULL);
-	json_t *proc = json_object_get(doc, "process"), *args = json_array();
-	for (char **a = o->argv; a && *a; a++)
-		json_array_append_new(args, json_string(*a));
-	if (!o->argv || !o->argv[0])
-		json_array_append_new(args, json_string("/bin/sh"));
-	json_object_set_new(proc, "args", args);
-	json_object_set_new(proc, "terminal", json_boolean(o->tty));
-	if (o->workdir)
-		json_object_set_new(proc, "cwd", json_string(o->workdir));
-	json_t *env = json_object_get(proc, "env");
-	for (size_t i = 0; i < o->n_env; i++)
-		env_set(env, o->env[i]);
-	json_t *caps = json_object_get(proc, "capabilities");
-	json_object_set_new(caps, "bounding", caps_array());
-	json_object_set_new(caps, "effective", caps_array());
-	json_object_set_new(caps, "permitted", caps_array());
-	json_object_set_new(doc, "hostname", json_string(o->hostname ? o->hostname : id));
-	json_t *root = json_object_get(doc, "root");
-	json_object_set_new(root, "path", json_string(o->rootfs));
-	json_object_set_new(root, "readonly", json_boolean(o->read_only));
-	json_t *mounts = json_object_get(doc, "mounts");
-	int r = set_net(json_object_get(doc, "linux"), o->net, e);
-	for (size_t i = 0; r == 0 && i < o->n_volumes; i++)
-		r = add_volume(mounts, o->volumes[i], e);
-	for (size_t i = 0; r == 0 && i < o->n_tmpfs; i++)
-		r = add_tmpfs(mounts, o->tmpfs[i], e);
-	char *text = r == 0 ? json_dumps(doc, 0) : NULL;
-	json_decref(doc);
-	return text;
+	b->doc = json_loads(def, 0, NULL);
+	json_t *root = json_object_get(b->doc, "root");
+	json_object_set_new(root, "path", json_string(b->rootfs));
+	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
+	if (refuse_unbuilt(b->o, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
+	    box_mounts(b, e) < 0)
+		return NULL;
+	return json_dumps(b->doc, 0);
 }
 
 /* PATH of the process env, as the config holds it. */
 static const char *env_path(const struct husk_box_opts *o)
 {
 	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (size_t i = 0; i < o->n_env; i++) {
-		if (!strncmp(o->env[i], "PATH=", 5))
-			path = o->env[i] + 5;
+	for (size_t i = 0; i < o->env.n; i++) {
+		if (!strncmp(o->env.v[i], "PATH=", 5))
+			path = o->env.v[i] + 5;
 	}
 	return path;
 }
@@ -180,26 +117,29 @@ static char *gen_id(void)
 	return xasprintf("box-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
-int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o, char **id,
-		 int *exit_status, struct husk_error *e)
+static void box_free(struct box *b)
 {
-	*exit_status = HUSK_BOX_EXIT_ERROR;
-	*id = o->name ? xstrdup(o->name) : gen_id();
-	if (husk_validate_id(*id, e) < 0)
-		return -1;
-	_cleanup_free_ char *rootfs = realpath(o->rootfs, NULL);
+	json_decref(b->doc);
+	free(b->state_dir);
+	for (size_t i = 0; i < b->n_files; i++)
+		free((char *)b->files[i].content);
+}
+
+static int box_run(struct box *b, int *exit_status, struct husk_error *e)
+{
+	const struct husk_box_opts *o = b->o;
 	struct stat st;
-	if (!rootfs || stat(rootfs, &st) < 0)
+	if (stat(b->rootfs, &st) < 0)
 		return husk_errno(e, "rootfs %s", o->rootfs);
 	if (!S_ISDIR(st.st_mode))
 		return husk_err(e, 0, "rootfs %s: not a directory", o->rootfs);
-	_cleanup_fd_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_fd_ int rootfd = open(b->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return husk_errno(e, "rootfs %s", o->rootfs);
-	struct husk_box_opts adj = *o;
-	adj.rootfs = rootfs;
+	b->rootfd = rootfd;
+	b->state_dir = state_dir_path(b->g, b->id);
 	/* The options first: a bad -v is 125 even when CMD is missing too. */
-	_cleanup_free_ char *json = box_config(&adj, *id, e);
+	_cleanup_free_ char *json = box_config(b, e);
 	if (!json)
 		return -1;
 	const char *cmd = o->argv && o->argv[0] ? o->argv[0] : "/bin/sh";
@@ -210,15 +150,33 @@ int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o
 				c == HUSK_BOX_EXIT_NOEXEC ? "not executable" : "not found", o->rootfs);
 	}
 	struct husk_create_opts co = {
-		.id = *id,
-		.bundle = rootfs,
+		.id = b->id,
+		.bundle = b->rootfs,
 		.detach = o->detach,
 		.spec_json = json,
-		.overlay_lower = o->rootfs_rw ? NULL : rootfs,
+		.overlay_lower = o->rootfs_rw ? NULL : b->rootfs,
+		.state_files = b->files,
+		.n_state_files = b->n_files,
 	};
-	if (husk_container_run(g, &co, exit_status, e) < 0) {
+	if (husk_container_run(b->g, &co, exit_status, e) < 0) {
 		*exit_status = HUSK_BOX_EXIT_ERROR;
 		return -1;
 	}
 	return 0;
+}
+
+int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o, char **id,
+		 int *exit_status, struct husk_error *e)
+{
+	*exit_status = HUSK_BOX_EXIT_ERROR;
+	*id = o->name ? xstrdup(o->name) : gen_id();
+	if (husk_validate_id(*id, e) < 0)
+		return -1;
+	_cleanup_free_ char *rootfs = realpath(o->rootfs, NULL);
+	if (!rootfs)
+		return husk_errno(e, "rootfs %s", o->rootfs);
+	struct box b = { .o = o, .g = g, .id = *id, .rootfs = rootfs, .rootfd = -1 };
+	int r = box_run(&b, exit_status, e);
+	box_free(&b);
+	return r;
 }

@@ -1,23 +1,39 @@
 /* husk box: a root filesystem run in one command, its OCI config built in
- * memory from husk spec's default and run through husk run's path. */
+ * memory from husk spec's default, adjusted as Docker's daemon adjusts a
+ * container's, and run through husk run's path. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "container.h"
 #include "error.h"
+#include "util.h"
 
+/* The options, as given (Docker's spelling); box validates them. */
 struct husk_box_opts {
 	const char *rootfs;        /* required: a directory */
-	char **argv;               /* NULL: /bin/sh */
-	const char **env;          /* -e NAME=VALUE or NAME (taken from husk's env) */
-	size_t n_env;
-	const char **volumes;      /* -v SRC:DST[:ro|rw] */
-	size_t n_volumes;
-	const char **tmpfs;        /* --tmpfs DST */
-	size_t n_tmpfs;
-	const char *workdir, *hostname, *name, *net;
-	bool tty, detach, rootfs_rw, read_only;
+	char **argv;               /* CMD [ARG...]; NULL: /bin/sh */
+	/* process */
+	struct husk_list env;      /* -e NAME=VALUE or NAME (taken from husk's env) */
+	struct husk_list env_files;/* --env-file FILE */
+	const char *workdir, *user, *entrypoint;
+	bool tty, interactive;
+	/* identity and namespaces */
+	const char *name, *hostname, *net, *ipc, *pid, *uts;
+	/* files and mounts */
+	struct husk_list volumes;  /* -v SRC:DST[:ro|rw] */
+	struct husk_list mounts;   /* --mount type=...,... */
+	struct husk_list tmpfs;    /* --tmpfs DST[:OPTS] */
+	struct husk_list dns, dns_search, dns_option, add_host;
+	const char *shm_size;
+	bool rootfs_rw, read_only;
+	/* security */
+	struct husk_list cap_add, cap_drop, security_opt;
+	bool privileged;
+	/* resources */
+	const char *memory, *memory_swap, *cpus, *cpu_shares, *pids_limit;
+	struct husk_list ulimit;
+	bool detach;
 };
 
 /* Exit statuses of box's own failures, as Docker's. */

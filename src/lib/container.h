@@ -14,6 +14,12 @@ struct husk_global_opts {
 	int rootless;              /* -1 auto, 0 false, 1 true */
 };
 
+/* A file box generates into the container's state directory. */
+struct husk_state_file {
+	const char *name;
+	const char *content;
+};
+
 struct husk_create_opts {
 	const char *id;
 	const char *bundle;        /* NULL = current directory */
@@ -26,6 +32,8 @@ struct husk_create_opts {
 	bool keep;                 /* run --keep: do not delete after exit */
 	const char *spec_json;     /* box: the config in memory instead of bundle/config.json */
 	const char *overlay_lower; /* box: root is an overlay on this dir, upper in the state dir */
+	const struct husk_state_file *state_files; /* box: written into the state dir at create */
+	size_t n_state_files;
 };
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */

@@ -250,6 +250,13 @@ static int create_state_dir(struct create *c, struct husk_error *e)
 	c->dir_made = true;
 	if (husk_state_lock(c->dirfd, e) < 0)
 		return -1;
+	for (size_t i = 0; i < c->o.n_state_files; i++) {
+		const struct husk_state_file *f = &c->o.state_files[i];
+		_cleanup_fd_ int fd = openat(c->dirfd, f->name,
+					     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 || husk_write_all(fd, f->content, strlen(f->content)) < 0)
+			return husk_errno(e, "write %s", f->name);
+	}
 	if (!c->o.overlay_lower)
 		return 0;
 	char *merged = NULL;

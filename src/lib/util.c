@@ -71,6 +71,12 @@ void husk_strv_free(char **v)
 	free(v);
 }
 
+void husk_list_push(struct husk_list *l, const char *s)
+{
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
 size_t husk_strv_len(char *const *v)
 {
 	size_t n = 0;

@@ -76,6 +76,13 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 size_t husk_strv_len(char *const *v);
 
+/* A growing list of borrowed strings (repeatable command-line options). */
+struct husk_list {
+	const char **v;
+	size_t n;
+};
+void husk_list_push(struct husk_list *l, const char *s);
+
 /* Read a whole file (NUL-terminated).  at may be AT_FDCWD. */
 int husk_read_file_at(int at, const char *path, char **out, size_t *len, struct husk_error *e);
 /* Write buf to path (O_WRONLY|O_TRUNC, no create). */
