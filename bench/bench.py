@@ -123,15 +123,75 @@ def bench(name, binary, bundle, n, state, gap):
     }
 
 
+def box_equivalent(husk, rootfs, bundle, tmp):
+    """A bundle holding the config `husk box ROOTFS /bin/true` builds, with
+    the generated /etc files it would bind from its state directory."""
+    p = subprocess.run([husk, "box", "--print-config", rootfs, "/bin/true"], check=True,
+                       capture_output=True, text=True)
+    cfg = json.loads(p.stdout)
+    os.makedirs(bundle)
+    for m in cfg.get("mounts", []):
+        src = m.get("source", "")
+        if m.get("type") == "bind" and not os.path.exists(src):
+            m["source"] = os.path.join(bundle, os.path.basename(src))
+            with open(m["source"], "w") as f:
+                f.write("# generated\n")
+    cfg["linux"]["cgroupsPath"] = "/husk-bench/box-run"
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+
+
+def box_main(args):
+    """husk box's own cost: the config built in memory, generated files,
+    and (without --rootfs-rw) the overlay, against husk run of that config."""
+    global LAUNCH
+    husk = os.path.abspath(args.husk)
+    tmp = tempfile.mkdtemp(prefix="husk-bench-")
+    try:
+        LAUNCH = build_launcher(tmp)
+        make_bundle(os.path.join(tmp, "bundle"), husk)
+        rootfs = os.path.join(tmp, "bundle", "rootfs")
+        eq = os.path.join(tmp, "equivalent")
+        box_equivalent(husk, rootfs, eq, tmp)
+        state = ["--root", os.path.join(tmp, "state")]
+        cases = [
+            ("husk run (box's config)", lambda i: [husk] + state + ["run", f"r{i}"], eq),
+            ("husk box --rootfs-rw", lambda i: [husk] + state + [
+                "box", "--name", f"w{i}", "--rootfs-rw", rootfs, "/bin/true"], tmp),
+            ("husk box (overlay)", lambda i: [husk] + state + [
+                "box", "--name", f"b{i}", rootfs, "/bin/true"], tmp),
+        ]
+        res = {}
+        for name, argv, cwd in cases:
+            res[name] = statistics.median(timed(argv(i), cwd)[0] for i in range(args.n)) * 1000
+            reap()
+        base = res["husk run (box's config)"]
+        print(f"{'':26} {'ms':>7} {'over run':>9}")
+        for name, ms in res.items():
+            print(f"{name:26} {ms:7.2f} {ms - base:+8.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for d in os.listdir("/sys/fs/cgroup"):
+            for sub in ("box-run", ""):
+                try:
+                    os.rmdir(os.path.join("/sys/fs/cgroup", d, "husk-bench", sub))
+                except OSError:
+                    pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--husk", default=os.path.join(ROOT, "build/husk"))
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--gap-ms", type=float, default=0, help="pause before each run")
+    ap.add_argument("--box", action="store_true",
+                    help="husk box next to husk run of the config box builds (husk only)")
     ap.add_argument("--seccomp", metavar="PROFILE",
                     help="a linux.seccomp JSON (e.g. /usr/share/containers/seccomp.json)")
     args = ap.parse_args()
     reexec_private()
+    if args.box:
+        return box_main(args)
     # Orphaned inits of detached containers are reaped by us, not by PID 1.
     import ctypes
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER

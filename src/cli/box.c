@@ -56,6 +56,8 @@ static const struct husk_flag flags[] = {
 	{ "cpu-shares", 'c', S, O(cpu_shares), "relative CPU weight" },
 	{ "pids-limit", 0, S, O(pids_limit), "most processes (-1: unlimited)" },
 	{ "ulimit", 0, L, O(ulimit), "NAME=SOFT[:HARD], e.g. nofile=1024:2048; repeatable" },
+	{ "print-config", 0, B, O(print_config),
+	  "print the config.json box builds (its generated files' sources in the state directory) and exit" },
 	HUSK_FLAGS_END,
 };
 #undef S
@@ -91,7 +93,7 @@ static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int
 		char *id = NULL;
 		if (husk_box_run(g, &o, &id, &status, &e) < 0)
 			husk_cli_fail("box", NULL, &e);
-		else if (o.detach)
+		else if (o.detach && !o.print_config)
 			printf("%s\n", id);
 		free(id);
 	}

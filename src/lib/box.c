@@ -142,6 +142,12 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 	_cleanup_free_ char *json = box_config(b, e);
 	if (!json)
 		return -1;
+	if (o->print_config) {
+		_cleanup_free_ char *pretty = json_dumps(b->doc, JSON_INDENT(2));
+		printf("%s\n", pretty);
+		*exit_status = 0;
+		return 0;
+	}
 	const char *cmd = o->argv && o->argv[0] ? o->argv[0] : "/bin/sh";
 	int c = check_cmd(rootfd, cmd, env_path(o));
 	if (c) {

@@ -34,6 +34,7 @@ struct husk_box_opts {
 	const char *memory, *memory_swap, *cpus, *cpu_shares, *pids_limit;
 	struct husk_list ulimit;
 	bool detach;
+	bool print_config;          /* print the config and exit, running nothing */
 };
 
 /* Exit statuses of box's own failures, as Docker's. */
@@ -43,6 +44,7 @@ struct husk_box_opts {
 
 /* Build the config, create and start it; without detach wait and store the
  * process's status.  *id is the container's (generated unless name).
- * Returns 0, or -1 with e filled and *exit_status set to 125, 126 or 127. */
+ * Returns 0, or -1 with e filled and *exit_status set to 125, 126 or 127.
+ * With print_config the config goes to stdout instead (0 on success). */
 int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o, char **id,
 		 int *exit_status, struct husk_error *e);

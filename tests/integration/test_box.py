@@ -155,3 +155,22 @@ def test_overlay_failure_leaves_nothing(env, rootfs):
     odd = os.path.join(env.base, "a,b")
     os.rename(rootfs, odd)
     assert_nothing_left(env, box(env.rt, odd, "true"))
+
+
+def test_print_config_runs_nothing(env, rootfs):
+    import json
+    r = box(env.rt, "--print-config", "-e", "A=1", rootfs, "echo", "hi")
+    assert r.rc == 0, r
+    cfg = json.loads(r.out)
+    assert cfg["process"]["args"] == ["echo", "hi"] and "A=1" in cfg["process"]["env"]
+    assert cfg["root"]["path"] == rootfs
+    assert env.rt.ids() == []
+    assert not os.path.isdir(env.rt.root) or not os.listdir(env.rt.root)
+
+
+def test_combined_short_flags(env, rootfs):
+    # -it as Docker spells it; no terminal on stdin here, so only -i matters
+    r = box(env.rt, "-id", "--name", "bxc", rootfs, "sleep", "10")
+    assert (r.rc, r.out) == (0, "bxc\n"), r
+    env.rt.ok("kill", "bxc", "KILL")
+    env.rt.ok("delete", "--force", "bxc")
