@@ -64,7 +64,7 @@ static char *box_config(struct box *b, struct husk_error *e)
 	json_t *root = json_object_get(b->doc, "root");
 	json_object_set_new(root, "path", json_string(b->rootfs));
 	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
-	if (refuse_unbuilt(b->o, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
+	if (refuse_unbuilt(b->o, e) < 0 || box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
 		return NULL;
 	return json_dumps(b->doc, 0);
@@ -163,6 +163,8 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		.overlay_lower = o->rootfs_rw ? NULL : b->rootfs,
 		.state_files = b->files,
 		.n_state_files = b->n_files,
+		.optional_limits = b->limits,
+		.n_optional_limits = b->n_limits,
 	};
 	if (husk_container_run(b->g, &co, exit_status, e) < 0) {
 		*exit_status = HUSK_BOX_EXIT_ERROR;
@@ -181,7 +183,8 @@ int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o
 	_cleanup_free_ char *rootfs = realpath(o->rootfs, NULL);
 	if (!rootfs)
 		return husk_errno(e, "rootfs %s", o->rootfs);
-	struct box b = { .o = o, .g = g, .id = *id, .rootfs = rootfs, .rootfd = -1 };
+	struct box b = { .o = o, .g = g, .id = *id, .rootfs = rootfs, .rootfd = -1,
+			 .rootless = geteuid() != 0 };
 	int r = box_run(&b, exit_status, e);
 	box_free(&b);
 	return r;

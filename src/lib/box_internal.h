@@ -19,11 +19,18 @@ struct box {
 	/* Files generated into the state directory at create. */
 	struct husk_state_file files[BOX_MAX_FILES];
 	size_t n_files;
+	bool rootless;             /* run by an unprivileged user */
+	/* The limit options given, optional when rootless (create warns and
+	 * drops them when the user may not make a cgroup). */
+	const char *limits[8];
+	size_t n_limits;
 };
 
 /* Add a generated file (content owned by b from now on). */
 void box_add_file(struct box *b, const char *name, char *content);
 
+/* box_rootless.c: the user namespace of an unprivileged user's box. */
+int box_rootless(struct box *b, struct husk_error *e);
 /* box_process.c: args, env, cwd, user, capabilities, security options. */
 int box_process(struct box *b, struct husk_error *e);
 /* box_resources.c: namespaces (--net, --ipc, --pid, --uts), limits, ulimits. */

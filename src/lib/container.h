@@ -34,6 +34,10 @@ struct husk_create_opts {
 	const char *overlay_lower; /* box: root is an overlay on this dir, upper in the state dir */
 	const struct husk_state_file *state_files; /* box: written into the state dir at create */
 	size_t n_state_files;
+	/* box: the options behind linux.resources; a rootless container that
+	 * may not make a cgroup runs without them, with a warning each. */
+	const char *const *optional_limits;
+	size_t n_optional_limits;
 };
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */

@@ -24,6 +24,7 @@
 #include "init.h"
 #include "intelrdt.h"
 #include "launch.h"
+#include "log.h"
 #include "namespaces.h"
 #include "netdev.h"
 #include "rootfs.h"
@@ -203,6 +204,7 @@ struct create {
 	bool dir_made;
 	struct husk_cgroup *cg;
 	int listen_fd;               /* the start socket */
+	char *overlay;               /* box: the overlay's mount options, mounted by the init */
 	struct husk_ns_plan ns;
 	bool ns_ready;
 	char *state_json;            /* "creating": for the hooks and the seccomp agent */
@@ -260,10 +262,26 @@ static int create_state_dir(struct create *c, struct husk_error *e)
 	if (!c->o.overlay_lower)
 		return 0;
 	char *merged = NULL;
-	if (husk_state_overlay_mount(c->dirfd, c->o.overlay_lower, &merged, e) < 0)
+	if (husk_state_overlay_prepare(c->dirfd, c->o.overlay_lower, &merged, &c->overlay, e) < 0)
 		return -1;
 	free(c->spec->root_path);
 	c->spec->root_path = merged;
+	return 0;
+}
+
+/* box, rootless, no cgroup to be had (no delegated subtree): the limits
+ * it was asked for go, one warning each, rather than the container. */
+static int drop_limits(struct create *c, struct husk_error *e)
+{
+	if (e->errnum != EACCES && e->errnum != EPERM && e->errnum != EROFS)
+		return -1;
+	char why[HUSK_ERR_MSG_MAX + 64];
+	husk_err_str(e, why, sizeof(why));
+	for (size_t i = 0; i < c->o.n_optional_limits; i++)
+		husk_warn("%s ignored: rootless, and no cgroup may be made (%s)",
+			  c->o.optional_limits[i], why);
+	husk_resources_free(&c->spec->resources);
+	memset(&c->spec->resources, 0, sizeof(c->spec->resources));
 	return 0;
 }
 
@@ -274,7 +292,9 @@ static int create_cgroup(struct create *c, struct husk_error *e)
 		.systemd = c->g->systemd_cgroup,
 		.rootless = c->g->rootless == 1 || (c->g->rootless == -1 && geteuid() != 0),
 	};
-	if (husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0)
+	if (husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0 &&
+	    (!cgo.rootless || !c->o.n_optional_limits || drop_limits(c, e) < 0 ||
+	     husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0))
 		return -1;
 	if (husk_cgroup_check_reused(c->cg, e) < 0)
 		return husk_err_wrap(e, "cgroup");
@@ -308,6 +328,7 @@ static int create_spawn(struct create *c, struct husk_error *e)
 		.launch = &c->l,
 		.listen_fd = c->listen_fd,
 		.cgroup = c->cg,
+		.overlay = c->overlay,
 	};
 	bool two_stage;
 	if (husk_init_spawn(&ic, &two_stage, e) < 0)
@@ -428,6 +449,7 @@ static void create_free(struct create *c)
 		create_undo(c);
 	}
 	free(c->state_json);
+	free(c->overlay);
 	json_decref(c->netdevs);
 	json_decref(c->rdt);
 	husk_launch_free(&c->l);

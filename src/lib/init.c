@@ -172,6 +172,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.cgroup = c->cgroup,
 		.idmap_sock = sync_fd,
 		.rootfs_fd = -1,
+		.overlay = c->overlay,
 	};
 	if (husk_rootfs_prepare(&rctx, e) < 0)
 		husk_sync_fail(sync_fd, e);

@@ -23,6 +23,7 @@ struct husk_init_config {
 	int listen_fd;    /* start.sock, listening */
 	struct husk_cgroup *cgroup; /* its manager's (none when running without one); the
 				     * init updates its copy once the manager placed it */
+	const char *overlay; /* box: the root's overlay mount options, or NULL */
 };
 
 /* True when the prestart/createRuntime round trip is needed. */

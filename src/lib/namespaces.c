@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rootless.h"
 #include "util.h"
 
 #ifndef CLONE_NEWTIME
@@ -112,18 +113,32 @@ int husk_ns_write_id_map(pid_t pid, const char *file, const struct husk_id_mappi
 	return 0;
 }
 
-int husk_ns_write_id_maps(pid_t pid, const struct husk_spec *s, struct husk_error *e)
+int husk_ns_write_maps(pid_t pid, const struct husk_id_mapping *uids, size_t nu,
+		       const struct husk_id_mapping *gids, size_t ng, struct husk_error *e)
 {
-	if (geteuid() != 0) {
+	/* More than the caller's own id: the setuid helpers, which check the
+	 * ranges against /etc/subuid and /etc/subgid. */
+	bool unpriv = geteuid() != 0;
+	bool uid_helper = unpriv && husk_idmap_needs_helper(uids, nu, false);
+	bool gid_helper = unpriv && husk_idmap_needs_helper(gids, ng, true);
+	if (unpriv && !gid_helper) {
 		/* Unprivileged writers must deny setgroups before gid_map. */
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
 		if (husk_write_file_at(AT_FDCWD, path, "deny", 4, e) < 0 && e->errnum != ENOENT)
 			return -1;
 	}
-	if (husk_ns_write_id_map(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, e) < 0)
+	if ((uid_helper ? husk_newidmap(pid, uids, nu, false, e)
+			: husk_ns_write_id_map(pid, "uid_map", uids, nu, e)) < 0)
 		return -1;
-	return husk_ns_write_id_map(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, e);
+	return gid_helper ? husk_newidmap(pid, gids, ng, true, e)
+			  : husk_ns_write_id_map(pid, "gid_map", gids, ng, e);
+}
+
+int husk_ns_write_id_maps(pid_t pid, const struct husk_spec *s, struct husk_error *e)
+{
+	return husk_ns_write_maps(pid, s->uid_mappings, s->n_uid_mappings, s->gid_mappings,
+				  s->n_gid_mappings, e);
 }
 
 int husk_ns_write_time_offsets(const struct husk_spec *s, struct husk_error *e)

@@ -27,6 +27,10 @@ int husk_ns_join(struct husk_ns_plan *p, int types, struct husk_error *e);
 /* Write /proc/<pid>/<file> ("uid_map" or "gid_map") from n mappings. */
 int husk_ns_write_id_map(pid_t pid, const char *file, const struct husk_id_mapping *m, size_t n,
 			 struct husk_error *e);
+/* Write pid's uid_map and gid_map; an unprivileged caller mapping more than
+ * its own id goes through newuidmap/newgidmap. */
+int husk_ns_write_maps(pid_t pid, const struct husk_id_mapping *uids, size_t nu,
+		       const struct husk_id_mapping *gids, size_t ng, struct husk_error *e);
 /* Parent side: write uid_map/gid_map of pid from the spec's mappings. */
 int husk_ns_write_id_maps(pid_t pid, const struct husk_spec *s, struct husk_error *e);
 

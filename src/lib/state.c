@@ -6,11 +6,12 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgroup/cgroup.h"
 #include "config.h"
+#include "rootless.h"
 #include "util.h"
 
 int husk_state_root_open(const char *root, bool create, int *out, struct husk_error *e)
@@ -67,7 +68,8 @@ int husk_state_lock(int dirfd, struct husk_error *e)
 
 #define OVERLAY_MERGED "merged"
 
-int husk_state_overlay_mount(int dirfd, const char *lower, char **merged, struct husk_error *e)
+int husk_state_overlay_prepare(int dirfd, const char *lower, char **merged, char **data,
+			       struct husk_error *e)
 {
 	static const char *const dirs[] = { "upper", "work", OVERLAY_MERGED };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
@@ -79,26 +81,22 @@ int husk_state_overlay_mount(int dirfd, const char *lower, char **merged, struct
 	_cleanup_free_ char *dir = realpath(self, NULL);
 	if (!dir)
 		return husk_errno(e, "overlay: resolve state directory");
+	/* The mount options cannot quote them. */
 	if (strpbrk(dir, ",:\\") || strpbrk(lower, ",:\\"))
 		return husk_err(e, 0, "overlay: paths may not hold ',', ':' or '\\'");
-	_cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower,
-					      dir, dir);
-	char *target = xasprintf("%s/" OVERLAY_MERGED, dir);
-	if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0) {
-		free(target);
-		return husk_errno(e, "overlay: mount on %s", lower);
-	}
-	*merged = target;
+	*data = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
+	*merged = xasprintf("%s/" OVERLAY_MERGED, dir);
 	return 0;
 }
 
 int husk_state_dir_remove(int rootfd, const char *id, struct husk_error *e)
 {
-	/* A box's overlay first: rm -rf must not walk into it. */
-	char path[64 + 1024];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s/" OVERLAY_MERGED, rootfd, id);
-	umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
-	if (husk_rm_rf_at(rootfd, id, e) < 0)
+	/* A box's overlay lived in the container's mount namespace, gone with
+	 * it; its upper layer may hold files of the user's subordinate ids,
+	 * which only root of a namespace mapping them may remove. */
+	if (husk_rm_rf_at(rootfd, id, e) < 0 &&
+	    (geteuid() == 0 || (e->errnum != EACCES && e->errnum != EPERM) ||
+	     husk_rm_rf_mapped(rootfd, id, e) < 0))
 		return husk_err_wrap(e, "remove state directory");
 	return 0;
 }

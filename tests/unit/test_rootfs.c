@@ -216,6 +216,45 @@ static void test_rootfs_errors(void)
 	}
 }
 
+/* box's overlay: mounted on root.path in the container's mount namespace,
+ * after / is made rslave (so it cannot reach the host) and before the
+ * rootfs is opened (the root is the overlay, not the empty dir below). */
+static void test_rootfs_overlay(void)
+{
+	char rfs[1024], msg[2048];
+	snprintf(rfs, sizeof(rfs), "%s/merged", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0700);
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	struct husk_rootfs_ctx ctx = { .sys = &fake, .spec = &spec, .own_mount_ns = true,
+				       .console_fd = -1, .rootfs_fd = -1,
+				       .overlay = "lowerdir=/l,upperdir=/u,workdir=/w" };
+	int r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0, "overlay root prepared (%s)", msg);
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want), "mount overlay %s overlay 0x4 lowerdir=/l,upperdir=/u,workdir=/w",
+		 rfs);
+	ok(has_line(want), "overlay mounted nodev on root.path");
+	ok(before("mount - / - 0x84000 -", "mount overlay") && before("mount overlay", "open_tree / rec"),
+	   "overlay after / is rslave, before the rootfs is bound");
+	ctx.in_userns = true;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	strcat(want, ",userxattr");
+	ok(r == 0 && has_line(want),
+	   "in a user namespace: user.overlay xattrs (%s)", msg);
+	ctx.own_mount_ns = false;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && !strstr(fake_log, "mount overlay") &&
+		   !strcmp(msg, "an overlay root and mounts need a mount namespace of the container's own"),
+	   "no mount namespace of its own: refused, nothing mounted (%s)", msg);
+	ctx.own_mount_ns = true;
+	ctx.overlay = NULL;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && !strstr(fake_log, "overlay"), "no overlay without box");
+}
+
 /* cgroup v1/hybrid and v2 layouts */
 static void test_rootfs_cgroup(void)
 {
@@ -617,6 +656,7 @@ int main(void)
 	fake_sys_init();
 	test_rootfs_sequence();
 	test_rootfs_errors();
+	test_rootfs_overlay();
 	test_rootfs_cgroup();
 	test_rootfs_binds();
 	test_tmpcopyup();

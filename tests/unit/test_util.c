@@ -11,6 +11,7 @@
 #include "error.h"
 #include "hooks.h"
 #include "process.h"
+#include "rootless.h"
 #include "util.h"
 #include "tap.h"
 
@@ -325,6 +326,32 @@ static void test_passwd_home(void)
 	free(h);
 }
 
+/* /etc/subuid lines: by name or by number, the first of the user's. */
+static void test_subid(void)
+{
+	char f[PATH_MAX];
+	snprintf(f, sizeof(f), "%s/subuid", tmpdir);
+	const char *text = "alice:100000:65536\nbad line\n1234:200000:1000\nbob:x:5\n"
+			   "alice:900000:10\nbob:300000:42\n";
+	FILE *fp = fopen(f, "w");
+	fputs(text, fp);
+	fclose(fp);
+	unsigned s = 0, c = 0;
+	ok(husk_subid_lookup(f, "alice", 1000, &s, &c) == 0 && s == 100000 && c == 65536,
+	   "by name, the first range");
+	ok(husk_subid_lookup(f, "carol", 1234, &s, &c) == 0 && s == 200000 && c == 1000, "by uid");
+	ok(husk_subid_lookup(f, "bob", 1, &s, &c) == 0 && s == 300000 && c == 42,
+	   "a malformed line is skipped");
+	ok(husk_subid_lookup(f, "dave", 4, &s, &c) < 0, "no entry");
+	ok(husk_subid_lookup("/nonexistent/subuid", "alice", 1, &s, &c) < 0, "no file");
+	struct husk_id_mapping own = { 0, (unsigned)geteuid(), 1 }, more[2] = { own, { 1, 100000, 10 } };
+	ok(!husk_idmap_needs_helper(&own, 1, false) && husk_idmap_needs_helper(more, 2, false) &&
+		   !husk_idmap_needs_helper(NULL, 0, false),
+	   "only more than the caller's own uid needs newuidmap");
+	struct husk_id_mapping range = { 0, (unsigned)geteuid(), 2 };
+	ok(husk_idmap_needs_helper(&range, 1, false), "a range from the own uid needs it too");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -339,6 +366,7 @@ int main(void)
 	test_io();
 	test_parse_long();
 	test_passwd_home();
+	test_subid();
 	test_fds_and_time();
 	test_cgroup_helpers();
 	test_find_executable();
