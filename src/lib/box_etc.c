@@ -309,7 +309,11 @@ int box_etc(struct box *b, struct husk_error *e)
 	box_add_file(b, "hosts", h);
 	box_add_file(b, "hostname", xasprintf("%s\n", hostname));
 	box_add_file(b, "resolv.conf", resolv_conf(o, is_host(o->net)));
-	if (!is_host(o->uts))
+	/* The default config's "runc" goes too: the host's UTS namespace keeps
+	 * its name. */
+	if (is_host(o->uts))
+		json_object_del(b->doc, "hostname");
+	else
 		json_object_set_new(b->doc, "hostname", json_string(hostname));
 	return 0;
 }

@@ -204,6 +204,18 @@ def test_net_host_hosts_and_hostname(env, rootfs):
     assert r.out == "mine\nmine\n"
 
 
+def test_uts_host_hostname(env, rootfs):
+    """--uts host: the host's hostname, which --hostname may not change."""
+    r = box(env.rt, "--uts", "host", rootfs, "sh", "-c", "hostname; cat /etc/hostname")
+    if r.rc == 125 and "not supported yet" in r.err:
+        pytest.skip("--uts is not built yet")
+    name = socket.gethostname()
+    assert (r.rc, r.out) == (0, f"{name}\n{name}\n"), r
+    r = box(env.rt, "--uts", "host", "--hostname", "x", rootfs, "true")
+    assert_nothing_left(env, r)
+    assert "--hostname: cannot be set with --uts host" in r.err, r
+
+
 def test_etc_files_writable_and_in_state_dir(env, rootfs):
     before = sorted(os.listdir(os.path.join(rootfs, "etc")))
     ok(env.rt, "-d", "--name", "bxetc", rootfs, "sleep", "100")
