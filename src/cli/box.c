@@ -30,11 +30,13 @@ static const struct husk_flag flags[] = {
 	{ "pid", 0, S, O(pid), "private (the default) or host" },
 	{ "uts", 0, S, O(uts), "private (the default) or host" },
 	/* files and mounts */
-	{ "volume", 'v', L, O(volumes), "bind mount SRC:DST[:ro|rw] (SRC absolute); repeatable" },
+	{ "volume", 'v', L, O(volumes),
+	  "bind mount SRC:DST[:OPTS] (SRC absolute; OPTS ro, rw, z, Z, a propagation); repeatable" },
 	{ "mount", 0, L, O(mounts),
 	  "type=bind|tmpfs,destination=DST[,source=SRC][,readonly][,bind-propagation=P]"
 	  "[,tmpfs-size=N][,tmpfs-mode=M]; repeatable" },
-	{ "tmpfs", 0, L, O(tmpfs), "mount a tmpfs on DST[:OPTS]; repeatable" },
+	{ "tmpfs", 0, L, O(tmpfs),
+	  "mount a tmpfs on DST[:OPTS] (noexec,nosuid,nodev unless OPTS say otherwise); repeatable" },
 	{ "dns", 0, L, O(dns), "a nameserver for /etc/resolv.conf; repeatable" },
 	{ "dns-search", 0, L, O(dns_search), "a search domain for /etc/resolv.conf; repeatable" },
 	{ "dns-option", 0, L, O(dns_option), "an option for /etc/resolv.conf; repeatable" },

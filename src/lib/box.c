@@ -31,9 +31,7 @@ static int refuse_unbuilt(const struct husk_box_opts *o, struct husk_error *e)
 	} opts[] = {
 		{ "--env-file", o->env_files.n }, { "--user", o->user }, { "--entrypoint", o->entrypoint },
 		{ "--ipc", o->ipc }, { "--pid", o->pid }, { "--uts", o->uts },
-		{ "--mount", o->mounts.n }, { "--dns", o->dns.n }, { "--dns-search", o->dns_search.n },
-		{ "--dns-option", o->dns_option.n }, { "--add-host", o->add_host.n },
-		{ "--shm-size", o->shm_size }, { "--cap-add", o->cap_add.n }, { "--cap-drop", o->cap_drop.n },
+		{ "--cap-add", o->cap_add.n }, { "--cap-drop", o->cap_drop.n },
 		{ "--security-opt", o->security_opt.n }, { "--privileged", o->privileged },
 		{ "--memory", o->memory }, { "--memory-swap", o->memory_swap }, { "--cpus", o->cpus },
 		{ "--cpu-shares", o->cpu_shares }, { "--pids-limit", o->pids_limit },

@@ -37,3 +37,6 @@ int box_process(struct box *b, struct husk_error *e);
 int box_resources(struct box *b, struct husk_error *e);
 /* box_mounts.c: -v, --mount, --tmpfs, /dev/shm, and the generated files. */
 int box_mounts(struct box *b, struct husk_error *e);
+/* box_etc.c: /etc/resolv.conf, /etc/hostname and /etc/hosts generated into
+ * b's files; the config's hostname. */
+int box_etc(struct box *b, struct husk_error *e);
