@@ -29,15 +29,9 @@ static int refuse_unbuilt(const struct husk_box_opts *o, struct husk_error *e)
 		const char *name;
 		bool given;
 	} opts[] = {
-		{ "--env-file", o->env_files.n }, { "--user", o->user }, { "--entrypoint", o->entrypoint },
-		{ "--ipc", o->ipc }, { "--pid", o->pid }, { "--uts", o->uts },
 		{ "--mount", o->mounts.n }, { "--dns", o->dns.n }, { "--dns-search", o->dns_search.n },
 		{ "--dns-option", o->dns_option.n }, { "--add-host", o->add_host.n },
-		{ "--shm-size", o->shm_size }, { "--cap-add", o->cap_add.n }, { "--cap-drop", o->cap_drop.n },
-		{ "--security-opt", o->security_opt.n }, { "--privileged", o->privileged },
-		{ "--memory", o->memory }, { "--memory-swap", o->memory_swap }, { "--cpus", o->cpus },
-		{ "--cpu-shares", o->cpu_shares }, { "--pids-limit", o->pids_limit },
-		{ "--ulimit", o->ulimit.n },
+		{ "--shm-size", o->shm_size },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
 		if (opts[i].given)
@@ -68,17 +62,6 @@ static char *box_config(struct box *b, struct husk_error *e)
 	    box_mounts(b, e) < 0)
 		return NULL;
 	return json_dumps(b->doc, 0);
-}
-
-/* PATH of the process env, as the config holds it. */
-static const char *env_path(const struct husk_box_opts *o)
-{
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (size_t i = 0; i < o->env.n; i++) {
-		if (!strncmp(o->env.v[i], "PATH=", 5))
-			path = o->env.v[i] + 5;
-	}
-	return path;
 }
 
 /* 0 found and executable, else 126/127: CMD resolved inside the rootfs
@@ -142,13 +125,15 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 	_cleanup_free_ char *json = box_config(b, e);
 	if (!json)
 		return -1;
-	const char *cmd = o->argv && o->argv[0] ? o->argv[0] : "/bin/sh";
-	int c = check_cmd(rootfd, cmd, env_path(o));
+	const char *cmd = box_cmd(b);
+	int c = check_cmd(rootfd, cmd, box_env_path(b));
 	if (c) {
 		*exit_status = c;
 		return husk_err(e, 0, "%s: %s in %s", cmd,
 				c == HUSK_BOX_EXIT_NOEXEC ? "not executable" : "not found", o->rootfs);
 	}
+	if (box_stdin(o, e) < 0)
+		return -1;
 	struct husk_create_opts co = {
 		.id = b->id,
 		.bundle = b->rootfs,

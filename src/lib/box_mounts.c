@@ -43,7 +43,8 @@ int box_mounts(struct box *b, struct husk_error *e)
 {
 	const struct husk_box_opts *o = b->o;
 	json_t *mounts = json_object_get(b->doc, "mounts");
-	json_object_set_new(b->doc, "hostname", json_string(o->hostname ? o->hostname : b->id));
+	if (!o->uts || strcmp(o->uts, "host")) /* --uts host: the host's, unchanged */
+		json_object_set_new(b->doc, "hostname", json_string(o->hostname ? o->hostname : b->id));
 	for (size_t i = 0; i < o->volumes.n; i++) {
 		if (add_volume(mounts, o->volumes.v[i], e) < 0)
 			return -1;
