@@ -17,6 +17,7 @@
 #include "label.h"
 #include "log.h"
 #include "spec.h"
+#include "spec_seccomp.h"
 #include "util.h"
 
 #define BOX_DEFAULT_SECCOMP "/usr/share/containers/seccomp.json"
@@ -207,6 +208,14 @@ static int seccomp_profile(const struct security *s, uint64_t caps, json_t **out
 	box_sc_host_native(&h, caps);
 	int r = box_seccomp_convert(p, &h, out, e);
 	json_decref(p);
+	/* A given file's mistakes named with it, not as config.json's. */
+	struct husk_seccomp_profile *sp = NULL;
+	if (r == 0 && *out && s->seccomp_file &&
+	    (r = husk_seccomp_parse(*out, "linux.seccomp", &sp, e)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	husk_seccomp_profile_free(sp);
 	if (r < 0)
 		return husk_err_wrap(e, "seccomp profile %s", file);
 	return 0;

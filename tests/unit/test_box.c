@@ -191,7 +191,11 @@ static void test_containers_common(void)
 	uint64_t us = (husk_now_ns() - t0) / N / 1000;
 	ok(!fails && rules > 10, "%s converted (%zu rules kept)", file, rules);
 	printf("# load and convert: %llu us each\n", (unsigned long long)us);
+#if defined(__SANITIZE_ADDRESS__) || defined(__OPTIMIZE__) == 0
+	printf("ok %d - # SKIP timing in an unoptimized or sanitized build\n", ++tap_n);
+#else
 	ok(us < 2000, "load and convert under 2 ms (%llu us)", (unsigned long long)us);
+#endif
 }
 
 int main(void)
