@@ -453,3 +453,12 @@ def test_default_profile_missing_warns(env, rootfs):
     assert (p.returncode, p.stdout.split()) == (0, ["Seccomp:", "0"]), p
     lines = p.stderr.splitlines()
     assert len(lines) == 1 and DEFAULT_SECCOMP in lines[0] and "no seccomp filter" in lines[0], p
+
+
+@pytest.mark.skipif(PURE_V2 or not has_v1("devices"), reason="no v1 devices hierarchy")
+def test_privileged_allows_every_device(env, rootfs):
+    path = "/sys/fs/cgroup/devices/devices.list"
+    r = box(env.rt, "--privileged", rootfs, "cat", path)
+    assert (r.rc, r.out) == (0, "a *:* rwm\n"), r
+    r = box(env.rt, rootfs, "cat", path)
+    assert r.rc == 0 and "a *:* rwm" not in r.out, r
