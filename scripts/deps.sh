@@ -4,7 +4,7 @@
 #   scripts/deps.sh test    the above plus the test runners
 set -eu
 build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev busybox-static"
-test="$build python3 python3-pytest systemd dbus iproute2 uidmap"
+test="$build python3 python3-pytest systemd dbus iproute2 uidmap golang-github-containers-common"
 # make check fuzzes when clang is there; its libFuzzer runtime is only a
 # Recommends of Debian's clang.
 if command -v clang >/dev/null 2>&1; then

@@ -50,7 +50,8 @@ static const struct husk_flag flags[] = {
 	{ "privileged", 0, B, O(privileged),
 	  "all capabilities, the host's devices, no seccomp, no masked or read-only paths" },
 	{ "security-opt", 0, L, O(security_opt),
-	  "no-new-privileges, seccomp=unconfined|FILE, apparmor=PROFILE; repeatable" },
+	  "no-new-privileges[=true|false], seccomp=unconfined|FILE (Docker's format), "
+	  "apparmor=PROFILE, systempaths=unconfined; repeatable" },
 	/* resources */
 	{ "memory", 'm', S, O(memory), "memory limit (bytes, or with k, m, g)" },
 	{ "memory-swap", 0, S, O(memory_swap), "memory plus swap limit (-1: unlimited)" },

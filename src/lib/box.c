@@ -22,28 +22,6 @@ void box_add_file(struct box *b, const char *name, char *content)
 	b->files[b->n_files++] = (struct husk_state_file){ .name = name, .content = content };
 }
 
-/* Options not built yet: refused rather than ignored. */
-static int refuse_unbuilt(const struct husk_box_opts *o, struct husk_error *e)
-{
-	const struct {
-		const char *name;
-		bool given;
-	} opts[] = {
-		{ "--env-file", o->env_files.n }, { "--user", o->user }, { "--entrypoint", o->entrypoint },
-		{ "--ipc", o->ipc }, { "--pid", o->pid }, { "--uts", o->uts },
-		{ "--cap-add", o->cap_add.n }, { "--cap-drop", o->cap_drop.n },
-		{ "--security-opt", o->security_opt.n }, { "--privileged", o->privileged },
-		{ "--memory", o->memory }, { "--memory-swap", o->memory_swap }, { "--cpus", o->cpus },
-		{ "--cpu-shares", o->cpu_shares }, { "--pids-limit", o->pids_limit },
-		{ "--ulimit", o->ulimit.n },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
-		if (opts[i].given)
-			return husk_err(e, 0, "%s: not supported yet", opts[i].name);
-	}
-	return 0;
-}
-
 /* <root>/<id>, absolute: the generated files' mount sources. */
 static char *state_dir_path(const struct husk_global_opts *g, const char *id)
 {
@@ -62,21 +40,10 @@ static char *box_config(struct box *b, struct husk_error *e)
 	json_t *root = json_object_get(b->doc, "root");
 	json_object_set_new(root, "path", json_string(b->rootfs));
 	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
-	if (refuse_unbuilt(b->o, e) < 0 || box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
+	if (box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
 		return NULL;
 	return json_dumps(b->doc, 0);
-}
-
-/* PATH of the process env, as the config holds it. */
-static const char *env_path(const struct husk_box_opts *o)
-{
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (size_t i = 0; i < o->env.n; i++) {
-		if (!strncmp(o->env.v[i], "PATH=", 5))
-			path = o->env.v[i] + 5;
-	}
-	return path;
 }
 
 /* 0 found and executable, else 126/127: CMD resolved inside the rootfs
@@ -146,13 +113,15 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		*exit_status = 0;
 		return 0;
 	}
-	const char *cmd = o->argv && o->argv[0] ? o->argv[0] : "/bin/sh";
-	int c = check_cmd(rootfd, cmd, env_path(o));
+	const char *cmd = box_cmd(b);
+	int c = check_cmd(rootfd, cmd, box_env_path(b));
 	if (c) {
 		*exit_status = c;
 		return husk_err(e, 0, "%s: %s in %s", cmd,
 				c == HUSK_BOX_EXIT_NOEXEC ? "not executable" : "not found", o->rootfs);
 	}
+	if (box_stdin(o, e) < 0)
+		return -1;
 	struct husk_create_opts co = {
 		.id = b->id,
 		.bundle = b->rootfs,

@@ -2,6 +2,7 @@
  * config document (husk spec's default JSON) from the options. */
 #pragma once
 #include <jansson.h>
+#include <stdint.h>
 
 #include "box.h"
 #include "container.h"
@@ -16,6 +17,7 @@ struct box {
 	int rootfd;                /* O_PATH of rootfs */
 	char *state_dir;           /* absolute <root>/<id>: generated files' home */
 	json_t *doc;               /* the config */
+	long uid;                  /* the process's (-u), for its capabilities */
 	/* Files generated into the state directory at create. */
 	struct husk_state_file files[BOX_MAX_FILES];
 	size_t n_files;
@@ -33,6 +35,37 @@ void box_add_file(struct box *b, const char *name, char *content);
 int box_rootless(struct box *b, struct husk_error *e);
 /* box_process.c: args, env, cwd, user, capabilities, security options. */
 int box_process(struct box *b, struct husk_error *e);
+/* The program the config runs (args[0]) and the PATH it is looked up in. */
+const char *box_cmd(const struct box *b);
+const char *box_env_path(const struct box *b);
+/* Without -i the process's stdin is /dev/null: husk's own fd 0 becomes it. */
+int box_stdin(const struct husk_box_opts *o, struct husk_error *e);
+/* box_user.c: -u, resolved in the rootfs; sets process.user and b->uid. */
+int box_user(struct box *b, json_t *proc, struct husk_error *e);
+/* box_security.c: capabilities, --privileged, --security-opt, masked and
+ * read-only paths, seccomp (called by box_process, after the user). */
+int box_security(struct box *b, struct husk_error *e);
+int box_privileged(struct box *b, struct husk_error *e);
+
+/* box_seccomp.c: a Docker seccomp profile as the OCI linux.seccomp object
+ * for a host: its architecture (Go's name, libseccomp's), the process's
+ * bounding capabilities (bit N: capability N) and the kernel version. */
+struct box_sc_host {
+	const char *arch, *scmp_arch;
+	uint64_t caps;
+	int kmajor, kminor;
+};
+void box_sc_host_native(struct box_sc_host *h, uint64_t bounding);
+/* *out: the OCI object, or NULL for no filter (a profile with neither a
+ * default action nor syscalls). */
+int box_seccomp_convert(json_t *profile, const struct box_sc_host *h, json_t **out,
+			struct husk_error *e);
+
+/* box_resources.c's parsers, in Docker's syntax: a size ("512m", "1.5g",
+ * "10kb"; powers of 1024) and --cpus as the quota of a 100000 us period.
+ * -1 when malformed. */
+int box_parse_size(const char *s, int64_t *out);
+int box_parse_cpus(const char *s, int64_t *quota);
 /* box_resources.c: namespaces (--net, --ipc, --pid, --uts), limits, ulimits. */
 int box_resources(struct box *b, struct husk_error *e);
 /* box_mounts.c: -v, --mount, --tmpfs, /dev/shm, and the generated files. */

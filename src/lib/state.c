@@ -76,6 +76,12 @@ int husk_state_overlay_prepare(int dirfd, const char *lower, char **merged, char
 		if (mkdirat(dirfd, dirs[i], 0700) < 0)
 			return husk_errno(e, "overlay: create %s", dirs[i]);
 	}
+	/* The merged root takes the upper directory's owner and mode: the
+	 * lower root's, or a non-root process could not enter its own /. */
+	struct stat st;
+	if (stat(lower, &st) < 0 || fchownat(dirfd, "upper", st.st_uid, st.st_gid, 0) < 0 ||
+	    fchmodat(dirfd, "upper", st.st_mode & 07777, 0) < 0)
+		return husk_errno(e, "overlay: upper directory as %s", lower);
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", dirfd);
 	_cleanup_free_ char *dir = realpath(self, NULL);

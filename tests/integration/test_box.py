@@ -46,7 +46,7 @@ def test_output_and_status(env, rootfs):
 
 
 def test_default_cmd_is_sh(env, rootfs):
-    r = box(env.rt, rootfs, stdin=open(os.path.join(rootfs, "etc/passwd")))
+    r = box(env.rt, "-i", rootfs, stdin=open(os.path.join(rootfs, "etc/passwd")))
     assert r.rc == 127, r  # sh reads passwd lines as commands: the last fails
     r = box(env.rt, rootfs, stdin=None)
     assert r.rc == 0, r
