@@ -18,35 +18,13 @@
 #define SHM_DEFAULT (64ULL << 20)
 #define MQUEUE_MAGIC 0x19800202 /* not in linux/magic.h */
 
-/* Docker's sizes: bytes, or with a unit b, k, m, g or t (powers of 1024,
- * any case, "kb" and "kib" spellings too); -1 when bad. */
+/* Docker's sizes (box_parse_size), above 0. */
 static int parse_size(const char *s, unsigned long long *out)
 {
-	static const char units[] = "bkmgt";
-	if (!isdigit((unsigned char)*s))
+	int64_t v;
+	if (box_parse_size(s, &v) < 0 || v <= 0)
 		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	unsigned shift = 0;
-	const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
-	if (*end) {
-		if (!u)
-			return -1;
-		shift = (unsigned)(u - units) * 10;
-		end++;
-		if (shift && tolower((unsigned char)*end) == 'i')
-			end++;
-		if (shift && tolower((unsigned char)*end) == 'b')
-			end++;
-		if (*end)
-			return -1;
-	}
-	if (v > (ULLONG_MAX >> shift))
-		return -1;
-	*out = v << shift;
+	*out = (unsigned long long)v;
 	return 0;
 }
 

@@ -121,6 +121,14 @@ def rt(env):
     return env.rt
 
 
+@pytest.fixture
+def rootfs(env):
+    """A copy of the busybox rootfs, for husk box."""
+    d = os.path.join(env.base, "rootfs")
+    shutil.copytree(env.rootfs_template, d, symlinks=True)
+    return d
+
+
 WRAPPER = """#!/bin/sh
 exec unshare -m --propagation private sh -c 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$0" "$@"' {husk} "$@"
 """

@@ -333,6 +333,28 @@ def check_failed_cleanly(env, rt, r):
         assert lines[0].startswith(f"husk: create {r.args[-1]}: "), r
 
 
+def assert_box_failed(env, r):
+    """A husk box that failed on its own (exit 125, one `husk: box:` line)
+    and left nothing: no container, no mount."""
+    assert r.rc == 125, r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("husk: box: "), r
+    assert env.rt.ids() == [], r
+    assert not mounts_under(env.base), r
+
+
+def tree_listing(root):
+    """(path, mode, uid, size, mtime) of every entry below root, sorted."""
+    out = []
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            out.append((os.path.relpath(p, root), st.st_mode, st.st_uid, st.st_size,
+                        st.st_mtime_ns))
+    return sorted(out)
+
+
 # --- the runtime, bundles and the per-test environment ---------------------------
 
 class Result:

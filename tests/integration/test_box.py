@@ -1,41 +1,18 @@
 """husk box: a root filesystem run in one command through an overlay."""
 import os
-import shutil
 
 import pytest
 
-from helpers import mounts_under
+from helpers import assert_box_failed, mounts_under, tree_listing
 
 pytestmark = pytest.mark.husk_only
 
 
-@pytest.fixture
-def rootfs(env):
-    d = os.path.join(env.base, "rootfs")
-    shutil.copytree(env.rootfs_template, d, symlinks=True)
-    return d
-
-
-def listing(root):
-    out = []
-    for dp, dns, fns in os.walk(root):
-        for n in sorted(dns + fns):
-            p = os.path.join(dp, n)
-            st = os.lstat(p)
-            out.append((os.path.relpath(p, root), st.st_mode, st.st_size, st.st_mtime_ns))
-    return sorted(out)
 
 
 def box(rt, *args, **kw):
     return rt("box", *args, **kw)
 
-
-def assert_nothing_left(env, r):
-    assert r.rc == 125, r
-    lines = r.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("husk: box: "), r
-    assert env.rt.ids() == [], r
-    assert not mounts_under(env.base), r
 
 
 def test_output_and_status(env, rootfs):
@@ -64,11 +41,11 @@ def test_not_found_and_not_executable(env, rootfs):
 
 
 def test_rootfs_untouched(env, rootfs):
-    before = listing(rootfs)
+    before = tree_listing(rootfs)
     r = box(env.rt, rootfs, "sh", "-c",
             "echo x > /new; echo y >> /etc/passwd; rm /bin/ls; mkdir /d; cat /new")
     assert (r.rc, r.out) == (0, "x\n"), r
-    assert listing(rootfs) == before
+    assert tree_listing(rootfs) == before
     assert env.rt.ids() == [] and not mounts_under(env.base)
 
 
@@ -131,7 +108,7 @@ def test_detach_exec_delete(env, rootfs):
 ])
 def test_bad_input_leaves_nothing(env, rootfs, args):
     r = box(env.rt, *[a.format(rootfs=rootfs) for a in args], "true")
-    assert_nothing_left(env, r)
+    assert_box_failed(env, r)
 
 
 def test_help_lists_options(env):
@@ -154,7 +131,7 @@ def test_docker_default_caps(env, rootfs):
 def test_overlay_failure_leaves_nothing(env, rootfs):
     odd = os.path.join(env.base, "a,b")
     os.rename(rootfs, odd)
-    assert_nothing_left(env, box(env.rt, odd, "true"))
+    assert_box_failed(env, box(env.rt, odd, "true"))
 
 
 def test_print_config_runs_nothing(env, rootfs):

@@ -4,12 +4,11 @@ paths), namespaces and resource limits, in Docker's syntax and defaults."""
 import json
 import os
 import pty
-import shutil
 import subprocess
 
 import pytest
 
-from helpers import PURE_V2, has_v1, mounts_under, cgroup2_controllers
+from helpers import PURE_V2, assert_box_failed, cgroup2_controllers, has_v1
 
 pytestmark = pytest.mark.husk_only
 
@@ -17,23 +16,10 @@ DOCKER_CAPS = "00000000a80425fb"
 DEFAULT_SECCOMP = "/usr/share/containers/seccomp.json"
 
 
-@pytest.fixture
-def rootfs(env):
-    d = os.path.join(env.base, "rootfs")
-    shutil.copytree(env.rootfs_template, d, symlinks=True)
-    return d
-
 
 def box(rt, *args, **kw):
     return rt("box", *args, **kw)
 
-
-def assert_nothing_left(env, r):
-    assert r.rc == 125, r
-    lines = r.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("husk: box: "), r
-    assert env.rt.ids() == [], r
-    assert not mounts_under(env.base), r
 
 
 def status_field(text, name):
@@ -62,7 +48,7 @@ def test_exit_status(env, rootfs, script, rc):
 
 
 def test_exit_125_126_127(env, rootfs):
-    assert_nothing_left(env, box(env.rt, "--cpus", "x", rootfs, "true"))
+    assert_box_failed(env, box(env.rt, "--cpus", "x", rootfs, "true"))
     r = box(env.rt, rootfs, "/etc/passwd")
     assert r.rc == 126, r
     r = box(env.rt, rootfs, "nosuch")
@@ -103,12 +89,12 @@ def test_user_lookup_stays_in_rootfs(env, rootfs):
     assert (r.rc, r.out) == (0, "1000\n"), r
     os.unlink(os.path.join(rootfs, "etc/passwd"))
     os.symlink("/../../../../../etc/passwd", os.path.join(rootfs, "etc/passwd"))
-    assert_nothing_left(env, box(env.rt, "-u", "daemon", rootfs, "true"))
+    assert_box_failed(env, box(env.rt, "-u", "daemon", rootfs, "true"))
 
 
 @pytest.mark.parametrize("user", ["nosuch", "user:nosuchgroup", "", "user:", ":1"])
 def test_user_unknown(env, rootfs, user):
-    assert_nothing_left(env, box(env.rt, "-u", user, rootfs, "true"))
+    assert_box_failed(env, box(env.rt, "-u", user, rootfs, "true"))
 
 
 def test_env_file_then_env(env, rootfs):
@@ -127,12 +113,12 @@ def test_env_file_bad(env, rootfs, content):
     ef = os.path.join(env.base, "env.list")
     with open(ef, "w") as f:
         f.write(content)
-    assert_nothing_left(env, box(env.rt, "--env-file", ef, rootfs, "true"))
+    assert_box_failed(env, box(env.rt, "--env-file", ef, rootfs, "true"))
 
 
 def test_env_file_missing(env, rootfs):
     r = box(env.rt, "--env-file", os.path.join(env.base, "nope"), rootfs, "true")
-    assert_nothing_left(env, r)
+    assert_box_failed(env, r)
     assert "No such file" in r.err
 
 
@@ -245,7 +231,7 @@ def test_cap_add_drop(env, rootfs, opts, want):
                                   ["--cap-add", "cap_chown_x"]])
 def test_cap_unknown(env, rootfs, opts):
     r = box(env.rt, *opts, rootfs, "true")
-    assert_nothing_left(env, r)
+    assert_box_failed(env, r)
     assert "unknown capability" in r.err, r
 
 
@@ -319,7 +305,7 @@ def test_seccomp_profile_bad(env, rootfs, content):
     with open(f, "w") as fh:
         fh.write(content)
     r = box(env.rt, "--security-opt", f"seccomp={f}", rootfs, "true")
-    assert_nothing_left(env, r)
+    assert_box_failed(env, r)
     assert f in r.err, r
 
 
@@ -343,10 +329,10 @@ def test_apparmor_and_label(env, rootfs):
     assert r.rc == 0, r
     if not os.path.exists("/sys/kernel/security/apparmor"):
         r = box(env.rt, "--security-opt", "apparmor=myprofile", rootfs, "true")
-        assert_nothing_left(env, r)
+        assert_box_failed(env, r)
         assert "AppArmor is not enabled" in r.err, r
     r = box(env.rt, "--security-opt", "label=disable", rootfs, "true")
-    assert_nothing_left(env, r)
+    assert_box_failed(env, r)
 
 
 # --- namespaces ------------------------------------------------------------------
@@ -432,7 +418,7 @@ def test_ulimit(env, rootfs):
     ["--security-opt", "seccomp=/nonexistent.json"],
 ])
 def test_bad_values_leave_nothing(env, rootfs, args):
-    assert_nothing_left(env, box(env.rt, *args, rootfs, "true"))
+    assert_box_failed(env, box(env.rt, *args, rootfs, "true"))
 
 
 def test_help_lists_options(env):

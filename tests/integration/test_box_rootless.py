@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from helpers import HUSK, mounts_under
+from helpers import HUSK, mounts_under, tree_listing
 
 pytestmark = pytest.mark.husk_only
 
@@ -142,16 +142,6 @@ def lone_user(request, env):
     return make_user(request, env, False)
 
 
-def listing(root):
-    out = []
-    for dp, dns, fns in os.walk(root):
-        for n in sorted(dns + fns):
-            p = os.path.join(dp, n)
-            st = os.lstat(p)
-            out.append((os.path.relpath(p, root), st.st_mode, st.st_uid, st.st_size,
-                        st.st_mtime_ns))
-    return sorted(out)
-
 
 def owned_by_subids(top, start, count):
     found = []
@@ -169,7 +159,7 @@ WRITE_AS_OTHERS = ("echo x > /new; chown 1000:1000 /new; mkdir -p /d/e; touch /d
 def test_rootless_box_maps_user_and_subids(user):
     start, count = subid(user.name, "/etc/subuid")
     gstart, gcount = subid(user.name, "/etc/subgid")
-    before = listing(user.rootfs)
+    before = tree_listing(user.rootfs)
     r = user("box", user.rootfs, "sh", "-c",
              "id -u; cat /proc/self/uid_map /proc/self/gid_map; " + WRITE_AS_OTHERS)
     assert r.rc == 0, r
@@ -178,7 +168,7 @@ def test_rootless_box_maps_user_and_subids(user):
     assert lines[1:5] == [["0", str(user.uid), "1"], ["1", str(start), str(count)],
                           ["0", str(user.uid), "1"], ["1", str(gstart), str(gcount)]], r
     assert lines[5] == ["1000:1000"], r
-    assert listing(user.rootfs) == before
+    assert tree_listing(user.rootfs) == before
     assert user.ids() == [] and not mounts_under(user.env.base)
     assert owned_by_subids(user.home, start, count) == []
     assert user.env.rt.ids() == []  # nothing under root's state
