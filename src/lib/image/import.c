@@ -111,9 +111,10 @@ static int extract_all(struct import *im, struct husk_error *e)
 		for (size_t i = 0; i < p->nlayers; i++) {
 			if (have_layer(im, p->layers[i].chain_hex))
 				continue;
+			const struct husk_plan_layer *l = &p->layers[i];
 			if (extract_layer(im, p, i, e) < 0)
-				return husk_err_wrap(e, "layer %s (sha256:%.12s)", p->layers[i].path,
-						     p->layers[i].diff_hex);
+				return husk_err_wrap(e, "layer %zu of %zu (sha256:%.12s)", i + 1, p->nlayers,
+						     l->blob_hex[0] ? l->blob_hex : l->diff_hex);
 		}
 	}
 	return 0;

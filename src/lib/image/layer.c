@@ -286,9 +286,10 @@ static int make_hardlink(struct layer_ctx *c, int dirfd, const char *leaf, const
 	if (slash)
 		*slash = '\0';
 	_cleanup_fd_ int tdir = husk_layer_open_dir(c->rootfd, slash ? t : "", false);
+	if (tdir == -ELOOP)
+		return husk_err(e, 0, "refused: hard link to \"%s\" through a symlink", target);
 	if (tdir < 0)
-		return husk_err(e, -tdir, "hard link to \"%s\"%s", target,
-				tdir == -ELOOP ? ": refused: through a symlink" : "");
+		return husk_err(e, -tdir, "hard link to \"%s\"", target);
 	if (clear_leaf(dirfd, leaf, false, e) < 0)
 		return -1;
 	if (linkat(tdir, tleaf, dirfd, leaf, 0) < 0)
