@@ -457,3 +457,21 @@ def test_rootless_import(env, store):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert r.returncode == 0, r
     check_rootfs(b + "/rootfs", rootless=True)
+
+
+def test_concurrent_imports(env, store):
+    """Imports running at once, sharing a layer: all succeed, the layer is
+    stored once, nothing is left in tmp/."""
+    base = base_layer()
+    imgs = [Image([base, Layer().file(n, n.encode())], config={"Cmd": [n]}) for n in ("a", "b")]
+    srcs = [img.write_oci_dir(f"{env.base}/{i}") for i, img in enumerate(imgs)]
+    procs = [subprocess.Popen(env.rt.cmd("image", "import", "--storage-root", store, "--name",
+                                         f"n{k}", srcs[k % 2]),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in range(6)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    st = store_state(store)
+    assert len(st["layers"]) == 3 and st["tmp"] == [] and sorted(st["images"]) == sorted(
+        i.id for i in imgs)
+    assert st["names"] == {f"n{k}:latest": imgs[k % 2].id for k in range(6)}

@@ -99,13 +99,13 @@ int husk_image_remove(struct husk_image_store *s, const char *ref, bool force, c
 {
 	char id[HUSK_HEX_LEN + 1];
 	json_t *names = NULL;
+	_cleanup_free_ char *norm = NULL;
 	int r = -1;
 	if (husk_image_store_lock(s, true, e) < 0)
 		return -1;
 	if (husk_image_resolve(s, ref, id, e) < 0 || husk_names_read(s, &names, e) < 0)
 		goto out;
 	/* By name, with other names left: only the name goes ("untag"). */
-	_cleanup_free_ char *norm = NULL;
 	const char *msg;
 	size_t count = 0;
 	const char *k;
