@@ -147,7 +147,7 @@ def test_import_unpack_run(env, store, kind, compression):
 
 def test_layers_in_overlay_format(env, store):
     img = test_image()
-    image(env, store, "import", img.write_oci_dir(os.path.join(env.base, "src"))).rc == 0
+    assert image(env, store, "import", img.write_oci_dir(os.path.join(env.base, "src"))).rc == 0
     top = layer_dir(store, img, 1)
     wh = os.lstat(os.path.join(top, "etc/removeme"))
     assert stat.S_ISCHR(wh.st_mode) and wh.st_rdev == 0
@@ -156,8 +156,7 @@ def test_layers_in_overlay_format(env, store):
     assert not os.path.exists(os.path.join(top, "opq/.wh..wh..opq"))
     # the lower layer keeps what the upper hides: they stack as lowerdirs
     assert os.path.exists(os.path.join(layer_dir(store, img, 0), "etc/removeme"))
-    check_rootfs_layers = os.path.join(top, "data/file")
-    assert os.lstat(check_rootfs_layers).st_nlink == 2
+    assert os.lstat(os.path.join(top, "data/file")).st_nlink == 2
     meta = json.load(open(os.path.join(os.path.dirname(top), "layer.json")))
     assert meta["diff_id"] == img.config["rootfs"]["diff_ids"][1]
 
