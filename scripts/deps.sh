@@ -3,8 +3,8 @@
 #   scripts/deps.sh build   compiler, meson, libraries, busybox-static
 #   scripts/deps.sh test    the above plus the test runners
 set -eu
-build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev busybox-static"
-test="$build python3 python3-pytest systemd dbus iproute2 uidmap golang-github-containers-common"
+build="gcc pkg-config meson ninja-build libjansson-dev libseccomp-dev libsystemd-dev libarchive-dev nettle-dev libzstd-dev zlib1g-dev busybox-static"
+test="$build python3 python3-pytest systemd dbus iproute2 zstd uidmap golang-github-containers-common"
 # make check fuzzes when clang is there; its libFuzzer runtime is only a
 # Recommends of Debian's clang.
 if command -v clang >/dev/null 2>&1; then

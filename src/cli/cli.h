@@ -48,6 +48,7 @@ extern const struct husk_cmd husk_pause_cmd, husk_resume_cmd, husk_ps_cmd, husk_
 	husk_update_cmd;
 extern const struct husk_cmd husk_exec_cmd;
 extern const struct husk_cmd husk_box_cmd;
+extern const struct husk_cmd husk_image_cmd;
 
 /* Outcome of husk_cli_parse besides success. */
 #define HUSK_CLI_HELP 1            /* --help/-h seen: help already printed */

@@ -12,7 +12,7 @@
 #endif
 
 static const struct husk_cmd *const commands[] = {
-	&husk_box_cmd, &husk_create_cmd, &husk_delete_cmd, &husk_exec_cmd, &husk_features_cmd, &husk_kill_cmd, &husk_list_cmd,
+	&husk_box_cmd, &husk_create_cmd, &husk_delete_cmd, &husk_exec_cmd, &husk_features_cmd, &husk_image_cmd, &husk_kill_cmd, &husk_list_cmd,
 	&husk_run_cmd,    &husk_spec_cmd,   &husk_start_cmd,    &husk_state_cmd,
 	&husk_pause_cmd,  &husk_resume_cmd, &husk_ps_cmd,       &husk_events_cmd, &husk_update_cmd,
 };
