@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "isolation.h"
 #include "spec.h"
 #include "util.h"
 
@@ -64,8 +65,12 @@ static char *box_config(struct box *b, struct husk_error *e)
 	json_t *root = json_object_get(b->doc, "root");
 	json_object_set_new(root, "path", json_string(b->rootfs));
 	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
+	if (!(b->iso = husk_isolation_find(b->o->isolation, e)) || b->iso->check(b->o, e) < 0)
+		return NULL;
 	if (refuse_unbuilt(b->o, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
+		return NULL;
+	if (b->iso->config(b, e) < 0)
 		return NULL;
 	return json_dumps(b->doc, 0);
 }
@@ -164,7 +169,9 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		.state_files = b->files,
 		.n_state_files = b->n_files,
 	};
+	b->iso->create_opts(&co);
 	if (husk_container_run(b->g, &co, exit_status, e) < 0) {
+		b->iso->explain(e);
 		*exit_status = HUSK_BOX_EXIT_ERROR;
 		return -1;
 	}

@@ -34,6 +34,8 @@ struct husk_create_opts {
 	const char *overlay_lower; /* box: root is an overlay on this dir, upper in the state dir */
 	const struct husk_state_file *state_files; /* box: written into the state dir at create */
 	size_t n_state_files;
+	bool no_cgroup;            /* box --isolation chroot: the caller's cgroups (none manager) */
+	bool verify_mount_flags;   /* box --isolation chroot: statvfs after every mount */
 };
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */

@@ -273,6 +273,7 @@ static int create_cgroup(struct create *c, struct husk_error *e)
 	struct husk_cgroup_opts cgo = {
 		.systemd = c->g->systemd_cgroup,
 		.rootless = c->g->rootless == 1 || (c->g->rootless == -1 && geteuid() != 0),
+		.none = c->o.no_cgroup,
 	};
 	if (husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0)
 		return -1;

@@ -11,7 +11,7 @@ struct husk_cgroup;
 struct husk_sys;
 
 /* The caller fills sys, spec, no_pivot, in_userns, own_mount_ns, cwd,
- * console_fd (-1 when none), cgroup and idmap_sock; the rest is the
+ * console_fd (-1 when none), cgroup, idmap_sock and verify_flags; the rest is the
  * module's.  own_mount_ns: a mount namespace of the container's, new or
  * joined by path; false means chroot only, and then config.json may list
  * no mounts. */
@@ -25,6 +25,8 @@ struct husk_rootfs_ctx {
 	int console_fd;        /* pty slave to bind on /dev/console, or -1 */
 	const struct husk_cgroup *cgroup; /* the container's cgroups (for cgroup mounts) */
 	int idmap_sock;        /* the sync socket, for idmap mounts and bind sources (<= 0: none) */
+	bool verify_flags;     /* statvfs every mount (and submount) for ro, nosuid, nodev,
+				* noexec asked for: remount once, else fail (box --isolation chroot) */
 	/* owned by the module between prepare and finalize (prepare sets them;
 	 * finalize releases them) */
 	int rootfs_fd;          /* the rootfs mount's root (O_PATH) */
