@@ -139,6 +139,21 @@ def test_bad_input_leaves_nothing(env, rootfs, args, why):
     assert_nothing_left(env, r, why)
 
 
+def test_print_config(env, rootfs):
+    import json
+    r = env.rt.ok("box", "--isolation", "chroot", "--print-config", rootfs)
+    cfg = json.loads(r.out)
+    assert [n["type"] for n in cfg["linux"]["namespaces"]] == ["uts", "mount"], cfg
+    assert "resources" not in cfg["linux"] and "cgroupsPath" not in cfg["linux"], cfg
+    mounts = {m["destination"]: m for m in cfg["mounts"]}
+    for dest in ("/proc", "/dev", "/sys"):
+        assert (mounts[dest]["type"], mounts[dest]["source"]) == ("bind", dest), mounts
+        assert {"rbind", "ro", "rro", "nosuid", "noexec"} <= set(mounts[dest]["options"])
+    assert not {"/dev/pts", "/dev/mqueue", "/sys/fs/cgroup"} & set(mounts), mounts
+    assert mounts["/dev/shm"]["type"] == "tmpfs", mounts  # the box's own
+    assert env.rt.ids() == []
+
+
 def test_help_lists_isolation(env):
     r = env.rt.ok("box", "--help")
     assert "--isolation" in r.out and "chroot" in r.out, r
@@ -222,3 +237,42 @@ def test_nested_oci_suggests_chroot(env, cgroups, refused):
     lines = r.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("husk: box: " + refused), r
     assert lines[0].endswith("as often inside a container: try --isolation chroot)"), r
+
+
+# mount_setattr "succeeds" without doing anything (errno 0), and with
+# remount_too a bind remount does the same: flags asked for then do not
+# stick unless husk checks them.
+MS_REMOUNT = 32
+
+
+def silent_mount_calls(remount_too):
+    calls = [{"names": ["mount_setattr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0}]
+    if remount_too:
+        calls.append({"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0,
+                      "args": [{"index": 3, "value": MS_REMOUNT, "valueTwo": MS_REMOUNT,
+                                "op": "SCMP_CMP_MASKED_EQ"}]})
+    return {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": calls}
+
+
+def test_flags_that_did_not_stick_are_remounted(env):
+    script = INNER.format(opts="--isolation chroot -v /inner/etc:/etc2:ro") + \
+        "cat /proc/self/mountinfo"
+    r = env.run(outer_bundle(env, script, seccomp=silent_mount_calls(False)), ok=False)
+    assert r.rc == 0, r
+    mi = mountinfo(r.out)
+    want = {"/proc": FLAGS, "/sys": FLAGS, "/dev": ("ro", "nosuid", "noexec"), "/etc2": ("ro",)}
+    for path, flags in want.items():
+        m = next(m for m in mi if m.mountpoint == path)
+        assert set(flags) <= set(m.options), m
+    subs = [m for m in mi if m.mountpoint.startswith(("/sys/", "/dev/")) and
+            m.mountpoint != "/dev/shm"]
+    assert subs and all({"ro", "nosuid", "noexec"} <= set(m.options) for m in subs), subs
+
+
+def test_flag_that_cannot_stick_fails(env):
+    script = (INNER.format(opts="--isolation chroot") + "true; echo rc=$?; "
+              "ls -A /tmp/state; grep -c /tmp/state /proc/self/mountinfo")
+    r = env.run(outer_bundle(env, script, seccomp=silent_mount_calls(True)), ok=False)
+    assert r.out.split() == ["rc=125", "0"], r
+    lines = r.err.strip().splitlines()
+    assert lines == ["husk: box: mounts[0] bind on /proc: mount /proc: ro did not stick"], r
