@@ -111,6 +111,30 @@ def test_caps_rlimits_no_new_privs(env, rootfs):
     assert r.out.splitlines()[-1] == "1024", r
 
 
+def test_terminal(env, rootfs):
+    import pty
+    argv = env.rt.cmd("box", "--isolation", "chroot", "-t", rootfs, "sh", "-c",
+                      "tty; grep ' /dev/console ' /proc/self/mountinfo | cut -d' ' -f9")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = b""
+    while True:
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    lines = out.decode().split()
+    assert status == 0 and lines[0].startswith("/dev/pts/") and lines[1] == "devpts", out
+    # the pty is bound over the host's console node in the box's namespace only
+    assert os.major(os.stat("/dev/console").st_rdev) == 5, "host /dev/console changed"
+
+
 def test_no_cgroup_of_its_own(env, rootfs):
     r = chroot_box(env.rt, rootfs, "cat", "/proc/self/cgroup")
     assert r.rc == 0, r
