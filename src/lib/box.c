@@ -65,7 +65,8 @@ static char *box_config(struct box *b, struct husk_error *e)
 	json_t *root = json_object_get(b->doc, "root");
 	json_object_set_new(root, "path", json_string(b->rootfs));
 	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
-	if (!(b->iso = husk_isolation_find(b->o->isolation, e)) || b->iso->check(b->o, e) < 0)
+	b->iso = husk_isolation_find(b->o->isolation, e);
+	if (!b->iso || b->iso->check(b->o, e) < 0)
 		return NULL;
 	if (refuse_unbuilt(b->o, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)

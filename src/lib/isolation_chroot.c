@@ -80,7 +80,8 @@ static void host_filesystems(json_t *mounts)
 		for (size_t k = 0; dest && k < ARRAY_SIZE(hosts); k++)
 			if (!replaced[k] && !strcmp(dest, hosts[k])) {
 				replaced[k] = true;
-				json_array_set_new(mounts, i, host_bind(hosts[k]));
+				json_array_set_new(mounts, i, host_bind(hosts[k])); /* frees dest */
+				break;
 			}
 		i++;
 	}

@@ -607,7 +607,7 @@ static void test_flag_checks(void)
  * bind remount keeping the flags there now, then a one-line failure. */
 static void test_verify_flags(void)
 {
-	char rfs[1024], src[1024], msg[2048], mi[1200], real[PATH_MAX];
+	char rfs[1024], src[1024], msg[2048], real[PATH_MAX];
 	snprintf(rfs, sizeof(rfs), "%s/verify", base);
 	snprintf(root, sizeof(root), "%s", rfs);
 	mkdir(rfs, 0755);
@@ -657,14 +657,14 @@ static void test_verify_flags(void)
 		real[0] = '\0';
 	char mipath[1100];
 	snprintf(mipath, sizeof(mipath), "%s/mountinfo", base);
-	snprintf(mi, sizeof(mi),
-		 "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
-		 "2 1 0:5 / %s/x rw - tmpfs tmpfs rw\n"
-		 "3 2 0:6 / %s/x/sub rw - tmpfs tmpfs rw\n"
-		 "4 2 0:7 / %s/x/a\\040b rw - tmpfs tmpfs rw\n"
-		 "5 1 0:8 / %s/xy rw - tmpfs tmpfs rw\n",
-		 real, real, real, real);
+	char *mi = xasprintf("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+			     "2 1 0:5 / %s/x rw - tmpfs tmpfs rw\n"
+			     "3 2 0:6 / %s/x/sub rw - tmpfs tmpfs rw\n"
+			     "4 2 0:7 / %s/x/a\\040b rw - tmpfs tmpfs rw\n"
+			     "5 1 0:8 / %s/xy rw - tmpfs tmpfs rw\n",
+			     real, real, real, real);
 	write_in_root("../mountinfo", mi, 0644);
+	free(mi);
 	fake_mountinfo = mipath;
 	fake_stflags = ST_RDONLY | ST_NODEV;
 	fake_st_path = "/x/a b";
