@@ -101,6 +101,42 @@ def test_bind_and_tmpfs_flags(env, rootfs):
     assert os.listdir(src) == ["f"]
 
 
+ESCAPE = r"""
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    mkdir("/jail", 0755);
+    if (chroot("/jail") != 0) { perror("chroot"); return 2; }
+    for (int i = 0; i < 64; i++)
+        chdir("..");
+    chroot(".");
+    printf("%s\n", access(argv[1], F_OK) == 0 ? "escaped" : "stayed");
+    return 0;
+}
+"""
+
+
+def test_chroot_cannot_be_escaped(env, rootfs):
+    # The classic escape with CAP_SYS_CHROOT (Docker's set has it): chroot
+    # into a subdirectory, climb above it, chroot there.  The rootfs was
+    # moved onto the namespace's "/", so ".." from it leads back to it.
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler for the escape program")
+    src = os.path.join(env.base, "escape.c")
+    with open(src, "w") as f:
+        f.write(ESCAPE)
+    r = subprocess.run(["cc", "-static", "-o", os.path.join(rootfs, "escape"), src],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode:
+        pytest.skip(f"cannot build a static program: {r.stdout}")
+    marker = os.path.join(env.base, "host-only")
+    open(marker, "w").close()
+    r = chroot_box(env.rt, rootfs, "/escape", marker)
+    assert (r.rc, r.out) == (0, "stayed\n"), r
+
+
 def test_caps_rlimits_no_new_privs(env, rootfs):
     r = chroot_box(env.rt, rootfs, "sh", "-c",
                    "grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs)' /proc/self/status; ulimit -n")
