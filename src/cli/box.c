@@ -43,6 +43,10 @@ static const struct husk_flag flags[] = {
 	{ "add-host", 0, L, O(add_host), "NAME:IP line for /etc/hosts; repeatable" },
 	{ "shm-size", 0, S, O(shm_size), "size of /dev/shm (default 64m)" },
 	{ "rootfs-rw", 0, B, O(rootfs_rw), "write into ROOTFS itself instead of an overlay" },
+	{ "isolation", 0, S, O(isolation),
+	  "oci (own namespaces, cgroup, /proc and /sys; the default) or chroot (only mount and"
+	  " UTS namespaces, the host's /dev, /proc and /sys read-only, no cgroup: for use inside"
+	  " a container)" },
 	{ "read-only", 0, B, O(read_only), "make the container's root read-only" },
 	/* security */
 	{ "cap-add", 0, L, O(cap_add), "add a capability (or ALL); repeatable" },

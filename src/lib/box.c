@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "isolation.h"
 #include "spec.h"
 #include "util.h"
 
@@ -40,8 +41,13 @@ static char *box_config(struct box *b, struct husk_error *e)
 	json_t *root = json_object_get(b->doc, "root");
 	json_object_set_new(root, "path", json_string(b->rootfs));
 	json_object_set_new(root, "readonly", json_boolean(b->o->read_only));
+	b->iso = husk_isolation_find(b->o->isolation, e);
+	if (!b->iso || b->iso->check(b->o, e) < 0)
+		return NULL;
 	if (box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
+		return NULL;
+	if (b->iso->config(b, e) < 0)
 		return NULL;
 	return json_dumps(b->doc, 0);
 }
@@ -133,7 +139,9 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		.optional_limits = b->limits,
 		.n_optional_limits = b->n_limits,
 	};
+	b->iso->create_opts(&co);
 	if (husk_container_run(b->g, &co, exit_status, e) < 0) {
+		b->iso->explain(e);
 		*exit_status = HUSK_BOX_EXIT_ERROR;
 		return -1;
 	}

@@ -34,6 +34,7 @@ struct husk_box_opts {
 	const char *memory, *memory_swap, *cpus, *cpu_shares, *pids_limit;
 	struct husk_list ulimit;
 	bool detach;
+	const char *isolation;      /* oci (NULL: the default) or chroot: isolation.h */
 	bool print_config;          /* print the config and exit, running nothing */
 };
 

@@ -9,6 +9,8 @@
 
 #define BOX_MAX_FILES 8
 
+struct husk_isolation_ops;
+
 struct box {
 	const struct husk_box_opts *o;
 	const struct husk_global_opts *g;
@@ -18,6 +20,7 @@ struct box {
 	char *state_dir;           /* absolute <root>/<id>: generated files' home */
 	json_t *doc;               /* the config */
 	long uid;                  /* the process's (-u), for its capabilities */
+	const struct husk_isolation_ops *iso; /* --isolation */
 	/* Files generated into the state directory at create. */
 	struct husk_state_file files[BOX_MAX_FILES];
 	size_t n_files;

@@ -38,6 +38,8 @@ struct husk_create_opts {
 	 * may not make a cgroup runs without them, with a warning each. */
 	const char *const *optional_limits;
 	size_t n_optional_limits;
+	bool no_cgroup;            /* box --isolation chroot: the caller's cgroups (none manager) */
+	bool verify_mount_flags;   /* box --isolation chroot: statvfs after every mount */
 };
 
 /* Default state root: /run/husk as root, $XDG_RUNTIME_DIR/husk otherwise. */

@@ -291,6 +291,7 @@ static int create_cgroup(struct create *c, struct husk_error *e)
 	struct husk_cgroup_opts cgo = {
 		.systemd = c->g->systemd_cgroup,
 		.rootless = c->g->rootless == 1 || (c->g->rootless == -1 && geteuid() != 0),
+		.none = c->o.no_cgroup,
 	};
 	if (husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0 &&
 	    (!cgo.rootless || !c->o.n_optional_limits || drop_limits(c, e) < 0 ||

@@ -165,6 +165,17 @@ int husk_devices_console(const struct husk_sys *sys, int rootfd, int console_fd,
 	if (dev < 0)
 		return husk_err(e, -dev, "mkdir /dev");
 	_cleanup_fd_ int fd = replace_with_file(sys, dev, "console", 0666);
+	if (fd < 0 && errno == EROFS) {
+		/* The host's /dev bound read-only (box --isolation chroot): its
+		 * console node gets the pty bound over it, in our namespace. */
+		struct stat st;
+		fd = sys->openat(dev, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (fd >= 0 && (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0 ||
+				!(S_ISCHR(st.st_mode) || S_ISREG(st.st_mode)))) {
+			husk_closep(&fd);
+			errno = EROFS;
+		}
+	}
 	if (fd < 0)
 		return husk_errno(e, "create /dev/console");
 	char src[HUSK_PROCFD_LEN], dst[HUSK_PROCFD_LEN];

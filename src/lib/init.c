@@ -171,6 +171,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.console_fd = -1,
 		.cgroup = c->cgroup,
 		.idmap_sock = sync_fd,
+		.verify_flags = c->opts->verify_mount_flags,
 		.rootfs_fd = -1,
 		.overlay = c->overlay,
 	};

@@ -594,6 +594,8 @@ static int mount_entry(struct husk_rootfs_ctx *ctx, size_t i, struct husk_error 
 	t.type = mount_is_bind(t.m, &t.o) ? "bind" : (t.m->type ? t.m->type : "none");
 	if (r == 0)
 		r = mount_one(ctx, &t, e);
+	if (r == 0 && ctx->verify_flags)
+		r = rootfs_verify_flags(&t, e);
 	if (r < 0)
 		husk_err_wrap(e, "mounts[%zu] %s on %s", i, t.type, t.m->destination);
 	if (t.dfd >= 0)

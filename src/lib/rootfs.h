@@ -11,7 +11,7 @@ struct husk_cgroup;
 struct husk_sys;
 
 /* The caller fills sys, spec, no_pivot, in_userns, own_mount_ns, cwd,
- * console_fd (-1 when none), cgroup, idmap_sock and overlay; the rest is the
+ * console_fd (-1 when none), cgroup, idmap_sock, overlay and verify_flags; the rest is the
  * module's.  own_mount_ns: a mount namespace of the container's, new or
  * joined by path; false means chroot only, and then config.json may list
  * no mounts. */
@@ -27,6 +27,8 @@ struct husk_rootfs_ctx {
 	int idmap_sock;        /* the sync socket, for idmap mounts and bind sources (<= 0: none) */
 	const char *overlay;   /* box: overlay mount options; the overlay is mounted on
 				* root.path first, in the container's mount namespace */
+	bool verify_flags;     /* statvfs every mount (and submount) for ro, nosuid, nodev,
+				* noexec asked for: remount once, else fail (box --isolation chroot) */
 	/* owned by the module between prepare and finalize (prepare sets them;
 	 * finalize releases them) */
 	int rootfs_fd;          /* the rootfs mount's root (O_PATH) */

@@ -43,6 +43,12 @@ int rootfs_fs_mount(struct mnt *t, const char *source, const char *type, unsigne
 int rootfs_set_propagation(const struct husk_sys *sys, int fd, unsigned long prop,
 			   struct husk_error *e);
 
+/* mount_verify.c: with ctx->verify_flags, after the mount: ro, nosuid,
+ * nodev, noexec asked for (recursive ones on every submount) as statvfs
+ * shows them, after one bind remount at most; else "mount DEST: FLAG did
+ * not stick". */
+int rootfs_verify_flags(struct mnt *t, struct husk_error *e);
+
 /* mount_cgroup.c: type "cgroup" / "cgroup2". */
 int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e);
 

@@ -23,6 +23,11 @@ long fake_statfs_magic;
 int fake_setattr_eperm;
 bool fake_cover_tmpfs;
 int fake_read_errno;
+const char *fake_st_path;
+unsigned long fake_st_path_flags;
+bool fake_remount_sets;
+unsigned long fake_remount_stflags;
+const char *fake_mountinfo;
 
 void fake_logf(const char *fmt, ...)
 {
@@ -66,6 +71,8 @@ static int fake_mount(const char *src, const char *target, const char *type, uns
 	char b1[PATH_MAX], b2[PATH_MAX];
 	fake_logf("mount %s %s %s %#lx %s", src ? show(src, -1, b1) : "-", show(target, -1, b2),
 		  type ? type : "-", flags, data ? (const char *)data : "-");
+	if ((flags & MS_REMOUNT) && fake_remount_sets)
+		fake_stflags = fake_remount_stflags;
 	if (!fake_cover_tmpfs || !type || strcmp(type, "tmpfs") != 0)
 		return 0;
 	char dir[PATH_MAX], aside[PATH_MAX + 16];
@@ -131,9 +138,18 @@ static int fake_fchownat(int dfd, const char *path, uid_t u, gid_t g, int flags)
 
 static int fake_fstatvfs(int fd, struct statvfs *st)
 {
+	char b[PATH_MAX];
 	int r = fstatvfs(fd, st);
 	st->f_flag = fake_stflags;
+	if (fake_st_path && strcmp(show(NULL, fd, b), fake_st_path) == 0)
+		st->f_flag = fake_st_path_flags;
 	return r;
+}
+static int fake_openat(int dfd, const char *path, int flags, mode_t mode)
+{
+	if (fake_mountinfo && strcmp(path, "/proc/self/mountinfo") == 0)
+		path = fake_mountinfo;
+	return openat(dfd, path, flags, mode);
 }
 static int fake_pivot_root(const char *n, const char *o)
 {
@@ -204,6 +220,7 @@ void fake_sys_init(void)
 	fake.mknodat = fake_mknodat;
 	fake.fchownat = fake_fchownat;
 	fake.fstatvfs = fake_fstatvfs;
+	fake.openat = fake_openat;
 	fake.pivot_root = fake_pivot_root;
 	fake.chroot = fake_chroot;
 	fake.chdir = fake_chdir;

@@ -24,6 +24,15 @@ extern int fake_read_errno;           /* read fails with this when set */
  * NAME.covered) and leaves an empty one in its place: a new lookup finds
  * the "fresh tmpfs", fds opened before keep reaching the image's directory. */
 extern bool fake_cover_tmpfs;
+/* fstatvfs of the file at fake_st_path (as the log shows it) reports
+ * fake_st_path_flags instead of fake_stflags. */
+extern const char *fake_st_path;
+extern unsigned long fake_st_path_flags;
+/* When set, a mount(2) with MS_REMOUNT sets fake_stflags to fake_remount_stflags. */
+extern bool fake_remount_sets;
+extern unsigned long fake_remount_stflags;
+/* When set, opening /proc/self/mountinfo opens this file instead. */
+extern const char *fake_mountinfo;
 
 void fake_sys_init(void);
 /* the recording open_tree (an O_PATH fd of the source), and one that

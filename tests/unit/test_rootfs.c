@@ -642,6 +642,85 @@ static void test_flag_checks(void)
 	fake.open_tree = fake_open_tree;
 }
 
+/* verify_flags (box --isolation chroot): statvfs after every mount, one
+ * bind remount keeping the flags there now, then a one-line failure. */
+static void test_verify_flags(void)
+{
+	char rfs[1024], src[1024], msg[2048], real[PATH_MAX];
+	snprintf(rfs, sizeof(rfs), "%s/verify", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	snprintf(src, sizeof(src), "%s/outside", base);
+	char *o_ro[] = { "bind", "ro", "nosuid", NULL };
+	struct husk_mount m = mnt("/x", "bind", src, o_ro);
+	struct husk_spec spec = { 0 };
+	spec.root_path = rfs;
+	spec.bundle = base;
+	spec.mounts = &m;
+	spec.n_mounts = 1;
+	struct husk_rootfs_ctx ctx = { .sys = &fake, .spec = &spec, .own_mount_ns = true,
+				       .console_fd = -1, .rootfs_fd = -1 };
+
+	fake_stflags = 0;
+	int r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && !strstr(fake_log, "0x1023"), "off (husk run): no statvfs check, no remount (%s)",
+	   msg);
+
+	ctx.verify_flags = true;
+	fake_stflags = ST_RDONLY | ST_NOSUID;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && !strstr(fake_log, "mount - /x"), "flags there: nothing remounted (%s)", msg);
+
+	fake_stflags = ST_NODEV | ST_NOEXEC; /* say, locked */
+	fake_remount_sets = true;
+	fake_remount_stflags = ST_NODEV | ST_NOEXEC | ST_RDONLY | ST_NOSUID;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	dump_log();
+	ok(r == 0 && has_line("mount - /x - 0x102f -") && before("move_mount -> /x", "mount - /x - 0x102f -"),
+	   "missing: a bind remount with them and the flags there now, then they stick (%s)", msg);
+
+	fake_stflags = ST_NOSUID;
+	fake_remount_sets = false;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r < 0 && has_line("mount - /x - 0x1023 -") &&
+		   strcmp(msg, "mounts[0] bind on /x: mount /x: ro did not stick") == 0,
+	   "still missing after the remount: one line naming the mount and the flag (%s)", msg);
+
+	/* Recursive options: every mount below the destination, as mountinfo
+	 * names them (escapes undone), reached inside the root. */
+	char *o_rec[] = { "rbind", "rro", "rnodev", NULL };
+	m = mnt("/x", "bind", src, o_rec);
+	mk("x/sub", S_IFDIR, NULL);
+	mk("x/a b", S_IFDIR, NULL);
+	if (!realpath(rfs, real))
+		real[0] = '\0';
+	char mipath[1100];
+	snprintf(mipath, sizeof(mipath), "%s/mountinfo", base);
+	char *mi = xasprintf("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+			     "2 1 0:5 / %s/x rw - tmpfs tmpfs rw\n"
+			     "3 2 0:6 / %s/x/sub rw - tmpfs tmpfs rw\n"
+			     "4 2 0:7 / %s/x/a\\040b rw - tmpfs tmpfs rw\n"
+			     "5 1 0:8 / %s/xy rw - tmpfs tmpfs rw\n",
+			     real, real, real, real);
+	write_in_root("../mountinfo", mi, 0644);
+	free(mi);
+	fake_mountinfo = mipath;
+	fake_stflags = ST_RDONLY | ST_NODEV;
+	fake_st_path = "/x/a b";
+	fake_st_path_flags = ST_RDONLY;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	dump_log();
+	ok(r < 0 && has_line("mount - /x/a b - 0x1025 -") && !strstr(fake_log, "mount - /x/sub") &&
+		   strcmp(msg, "mounts[0] bind on /x: mount /x/a b: nodev did not stick") == 0,
+	   "a submount without a recursive flag: remounted, then named (%s)", msg);
+	fake_st_path = NULL;
+	r = prepare_fake(&ctx, msg, sizeof(msg));
+	ok(r == 0 && !strstr(fake_log, "mount - /x"), "every submount has them: nothing remounted (%s)",
+	   msg);
+	fake_mountinfo = NULL;
+	fake_stflags = ~0UL;
+}
+
 int main(void)
 {
 	umask(022);
@@ -661,6 +740,7 @@ int main(void)
 	test_rootfs_binds();
 	test_tmpcopyup();
 	test_flag_checks();
+	test_verify_flags();
 	test_pivot();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);

@@ -60,6 +60,7 @@ struct husk_cgroup_opts {
 	bool systemd;  /* --systemd-cgroup */
 	bool rootless; /* rootless: without limits, a cgroup that may not be
 			* made is no error (the none manager, as runc) */
+	bool none;     /* no cgroup at all: the caller's (box --isolation chroot) */
 };
 
 /* Resolve cgroupsPath (absolute: from each hierarchy root; relative: below

@@ -31,6 +31,11 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id,
 		       const struct husk_cgroup_opts *o, struct husk_cgroup **out,
 		       struct husk_error *e)
 {
+	if (o->none) {
+		/* none_apply refuses limits: there is nothing to put them in. */
+		*out = husk_cg_alloc(&husk_cgroup_none, CG_V1, 0);
+		return 0;
+	}
 	if (o->systemd)
 		return husk_cg_systemd_create(spec, id, out, e);
 	struct husk_cg_layout host = { .root = HUSK_CG_ROOT, .sys = &husk_cg_sys_real };
