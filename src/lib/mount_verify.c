@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include "path.h"
 #include "rootfs_internal.h"
@@ -137,4 +140,42 @@ int rootfs_verify_flags(struct mnt *t, struct husk_error *e)
 	if (verify_one(t->ctx->sys, top, want, where, e) < 0)
 		return -1;
 	return rec ? verify_submounts(t, rec, e) : 0;
+}
+
+/* What finalize mounted after the pivot: readonlyPaths, maskedPaths (an
+ * empty read-only tmpfs on a directory, /dev/null on anything else), a
+ * read-only /dev and root.  Paths that do not exist were skipped there. */
+int rootfs_verify_final(struct husk_rootfs_ctx *ctx, struct husk_error *e)
+{
+	const struct husk_sys *sys = ctx->sys;
+	const struct husk_spec *spec = ctx->spec;
+	const uint64_t ro = MOUNT_ATTR_RDONLY;
+	for (size_t i = 0; i < spec->n_readonly_paths; i++) {
+		_cleanup_fd_ int fd = husk_path_open(sys, ctx->rootfs_fd, spec->readonly_paths[i], 0, 0);
+		if (fd >= 0 && verify_one(sys, fd, ro, spec->readonly_paths[i], e) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < spec->n_masked_paths; i++) {
+		const char *p = spec->masked_paths[i];
+		_cleanup_fd_ int fd = husk_path_open(sys, ctx->rootfs_fd, p, 0, 0);
+		struct stat st;
+		if (fd < 0)
+			continue;
+		if (sys->fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
+			return husk_errno(e, "maskedPaths: %s: stat", p);
+		if (S_ISDIR(st.st_mode)) {
+			if (verify_one(sys, fd, ro, p, e) < 0)
+				return -1;
+		} else if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+			return husk_err(e, 0, "maskedPaths: %s: not masked by /dev/null", p);
+		}
+	}
+	if (ctx->dev_readonly) {
+		_cleanup_fd_ int dev = husk_path_open(sys, ctx->rootfs_fd, "/dev", 0, 0);
+		if (dev >= 0 && verify_one(sys, dev, ro, "/dev", e) < 0)
+			return -1;
+	}
+	if (spec->root_readonly && verify_one(sys, ctx->rootfs_fd, ro, "/", e) < 0)
+		return -1;
+	return 0;
 }

@@ -761,6 +761,8 @@ static int finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 		}
 		if (spec->root_readonly && husk_mount_set_ro(sys, rootfd, false, e) < 0)
 			return husk_err_wrap(e, "root.readonly");
+		if (ctx->verify_flags && rootfs_verify_final(ctx, e) < 0)
+			return -1;
 		/* The requested propagation for the container's own root, now
 		 * that it is "/" (before the pivot it covered the host's tree),
 		 * and last: an unbindable root cannot be cloned for the

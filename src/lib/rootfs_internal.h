@@ -48,6 +48,9 @@ int rootfs_set_propagation(const struct husk_sys *sys, int fd, unsigned long pro
  * shows them, after one bind remount at most; else "mount DEST: FLAG did
  * not stick". */
 int rootfs_verify_flags(struct mnt *t, struct husk_error *e);
+/* The same for what finalize mounts: readonly and masked paths, a
+ * read-only /dev and root (verify_flags only). */
+int rootfs_verify_final(struct husk_rootfs_ctx *ctx, struct husk_error *e);
 
 /* mount_cgroup.c: type "cgroup" / "cgroup2". */
 int rootfs_mount_cgroup(struct mnt *t, struct husk_error *e);

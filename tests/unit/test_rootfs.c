@@ -17,6 +17,7 @@
 #include "fake_sys.h"
 #include "pivot.h"
 #include "rootfs.h"
+#include "rootfs_internal.h"
 #include "spec.h"
 #include "sys.h"
 #include "util.h"
@@ -178,6 +179,7 @@ static void test_rootfs_errors(void)
 		{ { .destination = "/sysl", .type = "proc", .source = "proc", .options = o_proc },
 		  "mounts[0] proc on /sysl: proc must be mounted on an ordinary directory" },
 	};
+	mk("proc", S_IFDIR, NULL);
 	mk("proc", S_IFDIR, NULL);
 	mk("proc/sys", S_IFDIR, NULL);
 	mk("proc/sys/kernel", S_IFDIR, NULL);
@@ -721,6 +723,66 @@ static void test_verify_flags(void)
 	fake_stflags = ~0UL;
 }
 
+/* verify_flags after the pivot: readonlyPaths, masked directories and a
+ * read-only root must show ro; a masked file must be /dev/null. */
+static void test_verify_final(void)
+{
+	char rfs[1024], msg[1024];
+	snprintf(rfs, sizeof(rfs), "%s/final", base);
+	snprintf(root, sizeof(root), "%s", rfs);
+	mkdir(rfs, 0755);
+	mk("proc", S_IFDIR, NULL);
+	mk("proc/sys", S_IFDIR, NULL);
+	mk("proc/acpi", S_IFDIR, NULL);
+	mk("proc/kcore", S_IFREG, NULL);
+	char *ro[] = { "/proc/sys", "/nonexistent" }, *masked[] = { "/proc/acpi", "/proc/kcore" };
+	struct husk_spec spec = { 0 };
+	spec.readonly_paths = ro;
+	spec.n_readonly_paths = 2;
+	spec.masked_paths = masked;
+	spec.n_masked_paths = 1;
+	struct husk_rootfs_ctx ctx = { .sys = &fake, .spec = &spec, .verify_flags = true,
+				       .rootfs_fd = open(rfs, O_PATH | O_DIRECTORY | O_CLOEXEC) };
+	struct husk_error e = { 0 };
+	fake_stflags = ST_RDONLY;
+	ok(rootfs_verify_final(&ctx, &e) == 0, "read-only and masked directories ro: passes");
+
+	fake_st_path = "/proc/acpi";
+	fake_st_path_flags = 0;
+	fake_remount_sets = false;
+	fake_log_clear();
+	int r = rootfs_verify_final(&ctx, &e);
+	husk_err_str(&e, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "mount /proc/acpi: ro did not stick") == 0,
+	   "a masked directory that is not read-only: one line (%s)", msg);
+	fake_st_path = NULL;
+
+	spec.n_masked_paths = 2;
+	husk_err_clear(&e);
+	r = rootfs_verify_final(&ctx, &e);
+	husk_err_str(&e, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "maskedPaths: /proc/kcore: not masked by /dev/null") == 0,
+	   "a masked file that is not /dev/null: one line (%s)", msg);
+	spec.n_masked_paths = 1;
+
+	spec.root_readonly = true;
+	fake_stflags = 0;
+	husk_err_clear(&e);
+	r = rootfs_verify_final(&ctx, &e);
+	husk_err_str(&e, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "mount /proc/sys: ro did not stick") == 0,
+	   "a readonlyPath that is not read-only: one line (%s)", msg);
+	spec.n_readonly_paths = 0;
+	spec.n_masked_paths = 0;
+	husk_err_clear(&e);
+	r = rootfs_verify_final(&ctx, &e);
+	husk_err_str(&e, msg, sizeof(msg));
+	ok(r < 0 && strcmp(msg, "mount /: ro did not stick") == 0,
+	   "root.readonly that did not stick: one line (%s)", msg);
+	close(ctx.rootfs_fd);
+	fake_stflags = ~0UL;
+}
+
 int main(void)
 {
 	umask(022);
@@ -741,6 +803,7 @@ int main(void)
 	test_tmpcopyup();
 	test_flag_checks();
 	test_verify_flags();
+	test_verify_final();
 	test_pivot();
 	struct husk_error e = { 0 };
 	husk_rm_rf_at(AT_FDCWD, base, &e);
