@@ -57,8 +57,9 @@ def write_file(path, text):
         f.write(text)
 
 
-def wait_for(pred, timeout=5.0, interval=0.01):
-    """pred's first true value, or its last false one after timeout."""
+def wait_for(pred, timeout=15.0, interval=0.01):
+    """pred's first true value, or its last false one after timeout (generous:
+    a loaded host runs the suite too)."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
