@@ -58,4 +58,3 @@ char *husk_state_oci_json(const struct husk_state *s, const char *status, bool p
 /* starttime (field 22 of /proc/PID/stat), 0 when the process is gone;
  * *zombie set when it exited but was not reaped. */
 unsigned long long husk_proc_starttime(pid_t pid, bool *zombie);
-

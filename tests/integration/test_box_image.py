@@ -12,6 +12,7 @@ import pytest
 
 from helpers import assert_box_failed, mounts_under, wait_for
 from images import Image, Layer, busybox_layer
+from test_box_rootless import user  # noqa: F401 (a fixture)
 from test_image import check_rootfs, feature_layer, layer_dir
 
 pytestmark = pytest.mark.husk_only
@@ -341,3 +342,31 @@ def test_no_store_is_made(env):
     r = box(env, store, "busybox")
     assert_box_failed(env, r)
     assert "no image store" in r.err and not os.path.exists(store), r
+
+
+def test_rootless_image_box(user):
+    """An unprivileged user's own store: its layers belong to the user, who
+    is root in the box's user namespace: the files show as root's, the
+    same through overlay (userxattr: the user.* opaque markers) and vfs."""
+    env = user.env
+    src = make_image().write_oci_dir(os.path.join(env.base, "src-rootless"))
+    store = os.path.join(user.xdg, "store")
+    r = user("image", "import", "--storage-root", store, src, "--name", "test:1")
+    assert r.rc == 0, r
+    out = {}
+    for drv in ("overlay", "vfs"):
+        r = user("box", "--storage-root", store, "--storage", drv, "test:1", "sh", "-c",
+                 LISTING + "echo x > /data/new; id -u")
+        assert r.rc == 0, r
+        out[drv] = r.out.splitlines()
+    # vfs keeps the user's directories writable by it (it copies without
+    # privilege), so directory modes are left out of the comparison
+    def strip(listing):
+        return [[ln.split()[0]] + ln.split()[3:] if ln.split()[1] == "directory" else ln.split()
+                for ln in listing[:-1]]
+    assert strip(out["vfs"]) == strip(out["overlay"])
+    assert out["vfs"][-1] == out["overlay"][-1] == "0"
+    lines = {ln[0]: ln[1:] for ln in strip(out["vfs"])}
+    assert "/etc/removeme" not in lines and "/opq/old" not in lines and "/opq/new" in lines
+    assert lines["/data/file"][3:5] == ["0", "0"]
+    assert user.ids() == [] and not mounts_under(env.base)
