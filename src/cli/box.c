@@ -1,4 +1,4 @@
-/* husk box [OPTIONS] ROOTFS [CMD [ARG...]]: options stop at ROOTFS, so
+/* husk box [OPTIONS] ROOTFS|IMAGE [CMD [ARG...]]: options stop at ROOTFS, so
  * CMD's own flags are left to CMD; repeatable options collect. */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +63,11 @@ static const struct husk_flag flags[] = {
 	{ "cpu-shares", 'c', S, O(cpu_shares), "relative CPU weight" },
 	{ "pids-limit", 0, S, O(pids_limit), "most processes (-1: unlimited)" },
 	{ "ulimit", 0, L, O(ulimit), "NAME=SOFT[:HARD], e.g. nofile=1024:2048; repeatable" },
+	/* images */
+	{ "storage", 0, S, O(storage),
+	  "overlay (the layers under an overlay; the default) or vfs (a copy of them) in the state directory" },
+	{ "storage-root", 0, S, O(storage_root),
+	  "the image store (default: /var/lib/husk, or ~/.local/share/husk unprivileged)" },
 	{ "print-config", 0, B, O(print_config),
 	  "print the config.json box builds (its generated files' sources in the state directory) and exit" },
 	HUSK_FLAGS_END,
@@ -93,7 +98,7 @@ static int run(const struct husk_cmd *cmd, const struct husk_global_opts *g, int
 	if (r < 0) {
 		husk_cli_fail("box", NULL, &e);
 	} else if (i >= argc) {
-		husk_cli_failf("box", NULL, "ROOTFS required (usage: husk box [OPTIONS] ROOTFS [CMD [ARG...]])");
+		husk_cli_failf("box", NULL, "ROOTFS or IMAGE required (usage: husk box [OPTIONS] ROOTFS|IMAGE [CMD [ARG...]])");
 	} else {
 		o.rootfs = argv[i];
 		o.argv = i + 1 < argc ? argv + i + 1 : NULL;
@@ -112,7 +117,7 @@ const struct husk_cmd husk_box_cmd = {
 	.name = "box",
 	.run = run,
 	.summary = "run a root filesystem in one command, never writing into it",
-	.args = "[OPTIONS] ROOTFS [CMD [ARG...]]",
+	.args = "[OPTIONS] ROOTFS|IMAGE [CMD [ARG...]]",
 	.description =
 		"   Build a container config in memory (husk spec's default with Docker's\n"
 		"   defaults: its capabilities, masked paths and seccomp profile, generated\n"
@@ -121,6 +126,9 @@ const struct husk_cmd husk_box_cmd = {
 		"   lower layer of an overlay kept in the container's state directory\n"
 		"   (--rootfs-rw: written directly).  CMD defaults to /bin/sh.  Options come\n"
 		"   before ROOTFS; short flags combine (-it).\n"
+		"   IMAGE (not a directory): NAME[:TAG] or id of an image in the store (husk\n"
+		"   image); its Entrypoint, Cmd, Env, WorkingDir and User are the defaults, and\n"
+		"   its layers are the overlay's lower layers (--storage vfs: copied).\n"
 		"   Exit status: the process's own (128+N for signal N); 125 when husk fails,\n"
 		"   126 when CMD is not executable, 127 when it is not found in ROOTFS.\n",
 	.flags = flags,

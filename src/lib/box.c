@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "isolation.h"
+#include "image/image.h"
 #include "spec.h"
+#include "storage.h"
 #include "util.h"
 
 void box_add_file(struct box *b, const char *name, char *content)
@@ -52,11 +54,10 @@ static char *box_config(struct box *b, struct husk_error *e)
 	return json_dumps(b->doc, 0);
 }
 
-/* 0 found and executable, else 126/127: CMD resolved inside the rootfs
- * only (RESOLVE_IN_ROOT: its symlinks cannot lead out). */
-static int check_cmd(int rootfd, const char *cmd, const char *path)
+/* 0 found and executable, else 126/127: CMD resolved inside the root
+ * only (its symlinks cannot lead out; an image's through its layers). */
+static int check_cmd(const struct box *b, const char *cmd, const char *path)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
 	_cleanup_free_ char *dirs = xstrdup(strchr(cmd, '/') ? "" : path);
 	int best = HUSK_BOX_EXIT_NOTFOUND;
 	char *save = NULL;
@@ -64,7 +65,7 @@ static int check_cmd(int rootfd, const char *cmd, const char *path)
 		if (!strchr(cmd, '/') && !d)
 			break;
 		_cleanup_free_ char *p = strchr(cmd, '/') ? xstrdup(cmd) : xasprintf("%s/%s", d, cmd);
-		int fd = (int)syscall(SYS_openat2, rootfd, p, &how, sizeof(how));
+		int fd = box_root_open(b, p, O_PATH);
 		struct stat st;
 		if (fd >= 0 && fstat(fd, &st) == 0) {
 			close(fd);
@@ -90,25 +91,46 @@ static char *gen_id(void)
 
 static void box_free(struct box *b)
 {
+	box_image_close(b);
+	husk_closep(&b->rootfd);
 	json_decref(b->doc);
 	free(b->state_dir);
 	for (size_t i = 0; i < b->n_files; i++)
 		free((char *)b->files[i].content);
 }
 
+/* ROOTFS, a directory; or else an image, whose root the storage driver
+ * makes in the state directory. */
+static int box_root(struct box *b, const struct husk_storage_ops *storage, struct husk_error *e)
+{
+	const struct husk_box_opts *o = b->o;
+	if (!b->rootfs) {
+		if (o->rootfs_rw)
+			return husk_err(e, 0, "--rootfs-rw: %s is not a directory (an image's layers are "
+					      "never written)", o->rootfs);
+		if (box_image_open(b, e) < 0)
+			return -1;
+		b->rootfs = b->image_root = xasprintf("%s/%s", b->state_dir, storage->root_name);
+		return 0;
+	}
+	if (o->rootfs_rw && o->storage)
+		return husk_err(e, 0, "--storage: not with --rootfs-rw (ROOTFS itself is the root)");
+	b->rootfd = open(b->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b->rootfd < 0)
+		return husk_errno(e, "rootfs %s", o->rootfs);
+	return 0;
+}
+
 static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 {
 	const struct husk_box_opts *o = b->o;
-	struct stat st;
-	if (stat(b->rootfs, &st) < 0)
-		return husk_errno(e, "rootfs %s", o->rootfs);
-	if (!S_ISDIR(st.st_mode))
-		return husk_err(e, 0, "rootfs %s: not a directory", o->rootfs);
-	_cleanup_fd_ int rootfd = open(b->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return husk_errno(e, "rootfs %s", o->rootfs);
-	b->rootfd = rootfd;
+	const struct husk_storage_ops *storage = husk_storage_find(o->storage);
+	if (!storage)
+		return husk_err(e, 0, "--storage %s: expected one of %s", o->storage,
+				husk_storage_names());
 	b->state_dir = state_dir_path(b->g, b->id);
+	if (box_root(b, storage, e) < 0)
+		return -1;
 	/* The options first: a bad -v is 125 even when CMD is missing too. */
 	_cleanup_free_ char *json = box_config(b, e);
 	if (!json)
@@ -120,7 +142,7 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		return 0;
 	}
 	const char *cmd = box_cmd(b);
-	int c = check_cmd(rootfd, cmd, box_env_path(b));
+	int c = check_cmd(b, cmd, box_env_path(b));
 	if (c) {
 		*exit_status = c;
 		return husk_err(e, 0, "%s: %s in %s", cmd,
@@ -128,12 +150,17 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 	}
 	if (box_stdin(o, e) < 0)
 		return -1;
+	const char *one[] = { b->rootfs };
 	struct husk_create_opts co = {
 		.id = b->id,
-		.bundle = b->rootfs,
+		.bundle = b->img ? b->state_dir : b->rootfs,
 		.detach = o->detach,
 		.spec_json = json,
-		.overlay_lower = o->rootfs_rw ? NULL : b->rootfs,
+		.storage = o->rootfs_rw ? NULL : storage,
+		.layers = b->img ? (const char *const *)b->img->layer_dirs : one,
+		.n_layers = b->img ? b->img->nlayers : 1,
+		.root_ready = b->img ? box_image_ready : NULL,
+		.root_ready_arg = b,
 		.state_files = b->files,
 		.n_state_files = b->n_files,
 		.optional_limits = b->limits,
@@ -155,9 +182,10 @@ int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o
 	*id = o->name ? xstrdup(o->name) : gen_id();
 	if (husk_validate_id(*id, e) < 0)
 		return -1;
-	_cleanup_free_ char *rootfs = realpath(o->rootfs, NULL);
-	if (!rootfs)
-		return husk_errno(e, "rootfs %s", o->rootfs);
+	/* a directory is ROOTFS; anything else names an image */
+	struct stat st;
+	_cleanup_free_ char *rootfs = stat(o->rootfs, &st) == 0 && S_ISDIR(st.st_mode)
+					      ? realpath(o->rootfs, NULL) : NULL;
 	struct box b = { .o = o, .g = g, .id = *id, .rootfs = rootfs, .rootfd = -1,
 			 .rootless = geteuid() != 0 };
 	int r = box_run(&b, exit_status, e);

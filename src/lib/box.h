@@ -11,7 +11,7 @@
 
 /* The options, as given (Docker's spelling); box validates them. */
 struct husk_box_opts {
-	const char *rootfs;        /* required: a directory */
+	const char *rootfs;        /* required: a directory, else an image's NAME[:TAG] or id */
 	char **argv;               /* CMD [ARG...]; NULL: /bin/sh */
 	/* process */
 	struct husk_list env;      /* -e NAME=VALUE or NAME (taken from husk's env) */
@@ -27,6 +27,7 @@ struct husk_box_opts {
 	struct husk_list dns, dns_search, dns_option, add_host;
 	const char *shm_size;
 	bool rootfs_rw, read_only;
+	const char *storage, *storage_root; /* --storage overlay|vfs; an image's store */
 	/* security */
 	struct husk_list cap_add, cap_drop, security_opt;
 	bool privileged;
@@ -49,3 +50,7 @@ struct husk_box_opts {
  * With print_config the config goes to stdout instead (0 on success). */
 int husk_box_run(const struct husk_global_opts *g, const struct husk_box_opts *o, char **id,
 		 int *exit_status, struct husk_error *e);
+
+/* Before a box's state directory <rootfd>/<id> goes: the record of its
+ * use of an image (if it ran one) removed from the image's store. */
+void husk_box_image_forget(int rootfd, const char *id);

@@ -10,6 +10,8 @@
 #define BOX_MAX_FILES 8
 
 struct husk_isolation_ops;
+struct husk_image_store;
+struct husk_image;
 
 struct box {
 	const struct husk_box_opts *o;
@@ -29,10 +31,29 @@ struct box {
 	 * drops them when the user may not make a cgroup). */
 	const char *limits[8];
 	size_t n_limits;
+	/* box IMAGE (box_image.c): the store (locked until the root exists),
+	 * the image, its layers (lowest first) */
+	struct husk_image_store *store;
+	bool store_locked;
+	struct husk_image *img;
+	char *image_root;          /* the root the storage driver makes */
+	int *layerfds;
+	size_t n_layerfds;
 };
 
 /* Add a generated file (content owned by b from now on). */
 void box_add_file(struct box *b, const char *name, char *content);
+
+/* box_image.c: o->rootfs looked up as an image (NAME[:TAG] or id) in the
+ * store, locked; its layers opened and the state file naming it added. */
+int box_image_open(struct box *b, struct husk_error *e);
+void box_image_close(struct box *b);
+/* create's root_ready: the container recorded as the image's user; the
+ * store unlocked. */
+int box_image_ready(void *arg, struct husk_error *e);
+/* path opened in the root (ROOTFS with RESOLVE_IN_ROOT, an image's
+ * layers as the overlay will show them): the fd, or -errno. */
+int box_root_open(const struct box *b, const char *path, int flags);
 
 /* box_rootless.c: the user namespace of an unprivileged user's box. */
 int box_rootless(struct box *b, struct husk_error *e);

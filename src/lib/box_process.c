@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "box_internal.h"
+#include "image/image.h"
 #include "util.h"
 
 /* -e NAME=VALUE replaces NAME in env; -e NAME takes husk's own value. */
@@ -56,9 +57,15 @@ static int env_file(json_t *env, const char *path, struct husk_error *e)
 	return 0;
 }
 
-static int set_env(const struct husk_box_opts *o, json_t *proc, struct husk_error *e)
+static int set_env(const struct box *b, json_t *proc, struct husk_error *e)
 {
+	const struct husk_box_opts *o = b->o;
 	json_t *env = json_object_get(proc, "env");
+	/* the image's first, as Docker's: the options override it */
+	for (char **kv = b->img ? b->img->env : NULL; kv && *kv; kv++) {
+		if (strchr(*kv, '='))
+			env_set(env, *kv);
+	}
 	for (size_t i = 0; i < o->env_files.n; i++) {
 		if (env_file(env, o->env_files.v[i], e) < 0)
 			return -1;
@@ -69,16 +76,23 @@ static int set_env(const struct husk_box_opts *o, json_t *proc, struct husk_erro
 }
 
 /* Docker's: --entrypoint PROG runs PROG with CMD as its arguments (no
- * default CMD then); --entrypoint "" is none, as without it. */
-static json_t *args_array(const struct husk_box_opts *o)
+ * default CMD then); --entrypoint "" is none, as without it.  An image's
+ * Entrypoint and Cmd are the defaults: CMD replaces Cmd, --entrypoint
+ * replaces Entrypoint and drops Cmd.  Without any: /bin/sh for a ROOTFS,
+ * an error for an image (as Docker's). */
+static json_t *args_array(const struct box *b)
 {
+	const struct husk_box_opts *o = b->o;
+	const struct husk_image *img = b->img;
 	json_t *args = json_array();
 	bool ep = o->entrypoint && *o->entrypoint;
 	if (ep)
 		json_array_append_new(args, json_string(o->entrypoint));
-	for (char **a = o->argv; a && *a; a++)
+	for (char **a = !o->entrypoint && img ? img->entrypoint : NULL; a && *a; a++)
 		json_array_append_new(args, json_string(*a));
-	if (!json_array_size(args))
+	for (char **a = o->argv ? o->argv : !o->entrypoint && img ? img->cmd : NULL; a && *a; a++)
+		json_array_append_new(args, json_string(*a));
+	if (!json_array_size(args) && !img)
 		json_array_append_new(args, json_string("/bin/sh"));
 	return args;
 }
@@ -117,13 +131,21 @@ int box_process(struct box *b, struct husk_error *e)
 {
 	const struct husk_box_opts *o = b->o;
 	json_t *proc = json_object_get(b->doc, "process");
-	json_object_set_new(proc, "args", args_array(o));
+	json_t *args = args_array(b);
+	json_object_set_new(proc, "args", args);
+	if (!json_array_size(args))
+		return husk_err(e, 0, "no command: the image %.12s has neither Entrypoint nor Cmd",
+				b->img->id);
 	json_object_set_new(proc, "terminal", json_boolean(o->tty));
 	if (o->workdir && o->workdir[0] != '/')
 		return husk_err(e, 0, "--workdir %s: must be an absolute path", o->workdir);
 	if (o->workdir)
 		json_object_set_new(proc, "cwd", json_string(o->workdir));
-	if (set_env(o, proc, e) < 0 || box_user(b, proc, e) < 0)
+	else if (b->img && b->img->workdir && *b->img->workdir)
+		json_object_set_new(proc, "cwd", b->img->workdir[0] == '/'
+							 ? json_string(b->img->workdir)
+							 : json_sprintf("/%s", b->img->workdir));
+	if (set_env(b, proc, e) < 0 || box_user(b, proc, e) < 0)
 		return -1;
 	return box_security(b, e);
 }

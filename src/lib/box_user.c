@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "box_internal.h"
+#include "image/image.h"
 #include "util.h"
 
 #define BOX_MAX_ID 2147483647L /* Docker's range for a numeric uid or gid */
@@ -17,11 +18,9 @@
 
 /* A file of the rootfs, resolved inside it (RESOLVE_IN_ROOT: its
  * symlinks cannot lead out); NULL when missing or not a regular file. */
-static char *read_in_root(int rootfd, const char *path)
+static char *read_in_root(const struct box *b, const char *path)
 {
-	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	_cleanup_fd_ int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	_cleanup_fd_ int fd = box_root_open(b, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return NULL;
@@ -112,24 +111,25 @@ static int scan_groups(char *group, const char *spec, bool by_gid, long gid, str
 	return 0;
 }
 
-static int lookup(int rootfd, char *user, char *group, struct box_user *u, struct husk_error *e)
+static int lookup(const struct box *b, const char *what, char *user, char *group,
+		  struct box_user *u, struct husk_error *e)
 {
 	long uid = 0, gid = 0;
 	bool by_uid = numeric(user, &uid), by_gid = group && numeric(group, &gid);
-	_cleanup_free_ char *passwd = read_in_root(rootfd, "/etc/passwd");
+	_cleanup_free_ char *passwd = read_in_root(b, "/etc/passwd");
 	if (passwd)
 		find_passwd(passwd, user, by_uid, uid, u);
 	if (!u->found && !by_uid)
-		return husk_err(e, 0, "--user %s: no such user in the rootfs's /etc/passwd", user);
+		return husk_err(e, 0, "%s %s: no such user in the rootfs's /etc/passwd", what, user);
 	if (!u->found)
 		u->uid = uid; /* a numeric uid need not have an entry: gid 0 */
 	if (!group && !u->found)
 		return 0;
-	_cleanup_free_ char *groups = read_in_root(rootfd, "/etc/group");
+	_cleanup_free_ char *groups = read_in_root(b, "/etc/group");
 	if (groups && scan_groups(groups, group, by_gid, gid, u) == 1)
 		return 0;
 	if (group && !by_gid)
-		return husk_err(e, 0, "--user %s: no such group in the rootfs's /etc/group", group);
+		return husk_err(e, 0, "%s %s: no such group in the rootfs's /etc/group", what, group);
 	if (group)
 		u->gid = gid;
 	return 0;
@@ -137,17 +137,19 @@ static int lookup(int rootfd, char *user, char *group, struct box_user *u, struc
 
 int box_user(struct box *b, json_t *proc, struct husk_error *e)
 {
-	const char *spec = b->o->user;
-	if (!spec)
+	/* -u, else the image's User */
+	const char *spec = b->o->user ? b->o->user : b->img ? b->img->user : NULL;
+	const char *what = b->o->user ? "--user" : "the image's User";
+	if (!spec || (!b->o->user && !*spec))
 		return 0;
 	_cleanup_free_ char *s = xstrdup(spec);
 	char *group = strchr(s, ':');
 	if (group)
 		*group++ = '\0';
 	if (!*s || (group && !*group))
-		return husk_err(e, 0, "--user %s: expected NAME|UID[:GROUP|GID]", spec);
+		return husk_err(e, 0, "%s %s: expected NAME|UID[:GROUP|GID]", what, spec);
 	struct box_user u = { 0 };
-	if (lookup(b->rootfd, s, group, &u, e) < 0)
+	if (lookup(b, what, s, group, &u, e) < 0)
 		return -1;
 	json_t *user = json_pack("{s:I, s:I}", "uid", (json_int_t)u.uid, "gid", (json_int_t)u.gid);
 	if (u.n_sgids) {

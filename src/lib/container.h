@@ -5,6 +5,8 @@
 
 #include "error.h"
 
+struct husk_storage_ops;
+
 enum husk_log_format { HUSK_LOG_TEXT, HUSK_LOG_JSON };
 
 struct husk_global_opts {
@@ -31,7 +33,14 @@ struct husk_create_opts {
 	bool detach;               /* run -d */
 	bool keep;                 /* run --keep: do not delete after exit */
 	const char *spec_json;     /* box: the config in memory instead of bundle/config.json */
-	const char *overlay_lower; /* box: root is an overlay on this dir, upper in the state dir */
+	/* box: the root made by a storage driver (storage.h) from these layer
+	 * trees (lowest first) in the state dir; then root_ready is called
+	 * (the state dir and root exist, nothing runs yet). */
+	const struct husk_storage_ops *storage;
+	const char *const *layers;
+	size_t n_layers;
+	int (*root_ready)(void *arg, struct husk_error *e);
+	void *root_ready_arg;
 	const struct husk_state_file *state_files; /* box: written into the state dir at create */
 	size_t n_state_files;
 	/* box: the options behind linux.resources; a rootless container that

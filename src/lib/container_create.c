@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 #include "rootfs.h"
 #include "spec.h"
 #include "state.h"
+#include "storage.h"
 #include "sync.h"
 #include "sys.h"
 #include "util.h"
@@ -259,14 +261,19 @@ static int create_state_dir(struct create *c, struct husk_error *e)
 		if (fd < 0 || husk_write_all(fd, f->content, strlen(f->content)) < 0)
 			return husk_errno(e, "write %s", f->name);
 	}
-	if (!c->o.overlay_lower)
+	if (!c->o.storage)
 		return 0;
-	char *merged = NULL;
-	if (husk_state_overlay_prepare(c->dirfd, c->o.overlay_lower, &merged, &c->overlay, e) < 0)
+	char self[HUSK_PROCFD_LEN], *root = NULL;
+	_cleanup_free_ char *dir = realpath(husk_procfd(self, c->dirfd), NULL);
+	if (!dir)
+		return husk_errno(e, "resolve state directory");
+	struct husk_storage_opts so = { .layers = c->o.layers, .n_layers = c->o.n_layers,
+					.rootless = geteuid() != 0 };
+	if (c->o.storage->prepare(c->dirfd, dir, &so, &root, &c->overlay, e) < 0)
 		return -1;
 	free(c->spec->root_path);
-	c->spec->root_path = merged;
-	return 0;
+	c->spec->root_path = root;
+	return c->o.root_ready ? c->o.root_ready(c->o.root_ready_arg, e) : 0;
 }
 
 /* box, rootless, no cgroup to be had (no delegated subtree): the limits

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "box.h"
 #include "cgroup/cgroup.h"
 #include "config.h"
 #include "rootless.h"
@@ -66,40 +67,12 @@ int husk_state_lock(int dirfd, struct husk_error *e)
 	return 0;
 }
 
-#define OVERLAY_MERGED "merged"
-
-int husk_state_overlay_prepare(int dirfd, const char *lower, char **merged, char **data,
-			       struct husk_error *e)
-{
-	static const char *const dirs[] = { "upper", "work", OVERLAY_MERGED };
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		if (mkdirat(dirfd, dirs[i], 0700) < 0)
-			return husk_errno(e, "overlay: create %s", dirs[i]);
-	}
-	/* The merged root takes the upper directory's owner and mode: the
-	 * lower root's, or a non-root process could not enter its own /. */
-	struct stat st;
-	if (stat(lower, &st) < 0 || fchownat(dirfd, "upper", st.st_uid, st.st_gid, 0) < 0 ||
-	    fchmodat(dirfd, "upper", st.st_mode & 07777, 0) < 0)
-		return husk_errno(e, "overlay: upper directory as %s", lower);
-	char self[64];
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", dirfd);
-	_cleanup_free_ char *dir = realpath(self, NULL);
-	if (!dir)
-		return husk_errno(e, "overlay: resolve state directory");
-	/* The mount options cannot quote them. */
-	if (strpbrk(dir, ",:\\") || strpbrk(lower, ",:\\"))
-		return husk_err(e, 0, "overlay: paths may not hold ',', ':' or '\\'");
-	*data = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
-	*merged = xasprintf("%s/" OVERLAY_MERGED, dir);
-	return 0;
-}
-
 int husk_state_dir_remove(int rootfd, const char *id, struct husk_error *e)
 {
 	/* A box's overlay lived in the container's mount namespace, gone with
 	 * it; its upper layer may hold files of the user's subordinate ids,
 	 * which only root of a namespace mapping them may remove. */
+	husk_box_image_forget(rootfd, id);
 	if (husk_rm_rf_at(rootfd, id, e) < 0 &&
 	    (geteuid() == 0 || (e->errnum != EACCES && e->errnum != EPERM) ||
 	     husk_rm_rf_mapped(rootfd, id, e) < 0))

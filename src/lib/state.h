@@ -58,11 +58,3 @@ char *husk_state_oci_json(const struct husk_state *s, const char *status, bool p
 /* starttime (field 22 of /proc/PID/stat), 0 when the process is gone;
  * *zombie set when it exited but was not reaped. */
 unsigned long long husk_proc_starttime(pid_t pid, bool *zombie);
-
-/* box: upper, work and merged made in the container's state directory;
- * *merged: merged's absolute path (the root), *data: the overlay's mount
- * options with `lower` read-only below.  The init mounts it in the
- * container's mount namespace (husk_rootfs_prepare), so nothing is
- * mounted on the host and delete removes only directories. */
-int husk_state_overlay_prepare(int dirfd, const char *lower, char **merged, char **data,
-			       struct husk_error *e);

@@ -85,12 +85,6 @@ int husk_image_parse_config(json_t *cfg, struct husk_image *img, struct husk_err
 int husk_image_resolve(struct husk_image_store *s, const char *ref, char *id,
 		       struct husk_error *e);
 
-/* --- flatten.c: layers copied onto one tree ---------------------------------- */
-
-/* Apply the layer tree at layerfd (overlay format) onto rootfd. */
-int husk_flatten_layer(const struct husk_image_store *s, int layerfd, int rootfd,
-		       struct husk_error *e);
-
 /* --- manifest.c: what an image source holds, as import plans ---------------- */
 
 struct husk_plan_layer {

@@ -13,6 +13,7 @@
 #include "image_internal.h"
 #include "path.h"
 #include "spec.h"
+#include "storage.h"
 #include "sys.h"
 #include "util.h"
 
@@ -182,7 +183,7 @@ static int unpack_into(struct husk_image_store *s, const struct husk_image *img,
 		_cleanup_fd_ int lfd = open(img->layer_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0)
 			return husk_errno(e, "layer %.12s", img->chain_ids[i]);
-		if (husk_flatten_layer(s, lfd, rootfd, e) < 0)
+		if (husk_vfs_apply(lfd, rootfd, s->rootless, e) < 0)
 			return husk_err_wrap(e, "layer %.12s", img->chain_ids[i]);
 	}
 	return write_config(s, img, dirfd, rootfd, e);

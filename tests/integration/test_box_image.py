@@ -1,0 +1,372 @@
+"""husk box IMAGE: images of the store run with the overlay and the vfs
+storage drivers (the two roots compared entry by entry), the image config
+as the defaults and the options over it, the image's use recorded while
+a container lives, the layers never written, bad input leaving nothing."""
+import hashlib
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from helpers import assert_box_failed, mounts_under, wait_for
+from images import Image, Layer, busybox_layer
+from test_box_rootless import user  # noqa: F401 (a fixture)
+from test_image import check_rootfs, feature_layer, layer_dir
+
+pytestmark = pytest.mark.husk_only
+
+APPLETS = ("sh", "ls", "cat", "echo", "stat", "id", "test", "readlink", "true", "pwd", "env",
+           "find", "sort", "md5sum", "sleep", "touch", "rm", "mkdir", "chmod", "ln", "mv",
+           "xargs", "printf", "wc")
+
+# Every entry of the root as the container sees it: path, type, mode, owner,
+# size, link count (not for directories: overlayfs shows 1 for a merged
+# one) and, for regular files, the content's md5.  The generated and
+# mounted files are the engine's, not the image's.
+LISTING = r"""
+find / -xdev | sort | while read -r p; do
+  case "$p" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/etc/hosts|/etc/hostname|/etc/resolv.conf) continue;; esac
+  t=$(stat -c '%F %a %u %g' "$p")
+  if [ -d "$p" ] && [ ! -L "$p" ]; then echo "$p $t"; continue; fi
+  h=$(stat -c '%h %s' "$p")
+  if [ -f "$p" ] && [ ! -L "$p" ]; then m=$(md5sum < "$p"); else m=$(readlink "$p"); fi
+  echo "$p $t $h $m"
+done
+"""
+
+
+@pytest.fixture
+def store(env):
+    return os.path.join(env.base, "store")
+
+
+def base_layer():
+    return (busybox_layer(applets=APPLETS).file("etc/removeme", b"gone\n")
+            .dir("opq").file("opq/old", b"old\n").dir("opq/olddir").file("opq/olddir/x", b"x")
+            .file("bin/notexec", b"data\n", mode=0o644)
+            .file("bin/hidden", b"#!/bin/sh\n", mode=0o755))
+
+
+def top_layer():
+    """Layer 3: a whiteout of a lower program, a symlink to a lower file,
+    a user added to a replaced /etc/passwd, a sparse-ish large file."""
+    return (Layer(mtime=1650000000)
+            .whiteout("bin/hidden")
+            .dir("usr").dir("usr/bin").symlink("usr/bin/head", "../../bin/busybox")
+            .file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n"
+                  b"late:x:1234:50::/:/bin/sh\n")
+            .file("etc/motd", b"motd\n")
+            .file("big", b"\0" * (1 << 20) + b"end\n"))
+
+
+def make_image(**config):
+    cfg = {"Cmd": ["cat", "/etc/motd"], "Env": ["FOO=bar", "PATH=/bin"], "WorkingDir": "/data"}
+    cfg.update(config)
+    return Image([base_layer(), feature_layer(), top_layer()], config=cfg)
+
+
+def import_image(env, store, img, name):
+    src = img.write_oci_dir(os.path.join(env.base, "src-" + name.replace(":", "_")))
+    r = env.rt("image", "import", "--storage-root", store, src, "--name", name)
+    assert r.rc == 0, r
+    return img
+
+
+@pytest.fixture
+def image(env, store):
+    return import_image(env, store, make_image(), "test:1")
+
+
+def box(env, store, *args, **kw):
+    return env.rt("box", "--storage-root", store, *args, **kw)
+
+
+def users(store, img):
+    d = os.path.join(store, "images", img.id, "users")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def tree_state(root):
+    """Everything about the tree below root: per path the lstat fields,
+    xattrs, link target and content hash."""
+    out = {}
+    for dp, dns, fns in os.walk(root):
+        for n in sorted(dns + fns):
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            xa = {k: os.getxattr(p, k, follow_symlinks=False) for k in
+                  os.listxattr(p, follow_symlinks=False)}
+            extra = None
+            if stat.S_ISLNK(st.st_mode):
+                extra = os.readlink(p)
+            elif stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    extra = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size,
+                                             st.st_mtime_ns, st.st_nlink, st.st_rdev, xa, extra)
+    return out
+
+
+def layers_state(store, img):
+    return {i: tree_state(layer_dir(store, img, i)) for i in range(len(img.tars))}
+
+
+def host_view(root):
+    """(type+mode, uid, gid, size, hash, xattrs, nlink for non-dirs) by
+    path, from the host, below root, skipping the engine's mounts."""
+    out = {}
+    for dp, dns, fns in os.walk(root):
+        if dp == root:
+            dns[:] = [d for d in dns if d not in ("proc", "sys", "dev")]
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            rel = os.path.relpath(p, root)
+            if rel in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
+                continue
+            st = os.lstat(p)
+            xa = {k: os.getxattr(p, k, follow_symlinks=False)
+                  for k in os.listxattr(p, follow_symlinks=False) if not k.startswith("trusted.overlay.")}
+            h = None
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    h = hashlib.md5(f.read()).hexdigest()
+            nl = None if stat.S_ISDIR(st.st_mode) else st.st_nlink
+            out[rel] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, h, xa, nl)
+    return out
+
+
+def init_pid(env, cid):
+    return json.loads(env.rt.ok("state", cid).out)["pid"]
+
+
+def test_overlay_and_vfs_roots_match(env, store, image):
+    """The same image through both drivers: the same tree, entry by entry,
+    as the container sees it, with the layers' features applied."""
+    out = {}
+    for drv in ("overlay", "vfs"):
+        r = box(env, store, "--storage", drv, "test:1", "sh", "-c", LISTING)
+        assert r.rc == 0 and r.err == "", r
+        out[drv] = r.out.splitlines()
+    assert out["overlay"] == out["vfs"]
+    lines = {ln.split()[0]: ln.split()[1:] for ln in out["vfs"]}
+    assert "/etc/removeme" not in lines and "/bin/hidden" not in lines     # whiteouts
+    assert "/opq/old" not in lines and "/opq/olddir" not in lines and "/opq/new" in lines
+    assert lines["/data/file"][:5] == ["regular", "file", "644", "1000", "50"]
+    assert lines["/data/file"][5] == "2" and lines["/data/link"][5] == "2"  # hard link
+    assert lines["/bin/suid"][2] == "4755" and lines["/bin/sgid"][2:5] == ["2755", "0", "50"]
+    assert lines["/data/fifo"][:3] == ["fifo", "640", "0"]
+    assert lines["/data/sym"][-1] == "file" and lines["/usr/bin/head"][-1] == "../../bin/busybox"
+    assert env.rt.ids() == [] and users(store, image) == []
+
+
+def test_host_view_xattrs(env, store, image):
+    """From the host: the overlay through the container's /proc/PID/root and
+    the vfs copy in the state directory hold the same entries and xattrs
+    (security.capability, user.*), the copy has the device node, and the
+    vfs copy goes with the container."""
+    # the layer's big file made sparse (the same content): the copy keeps its holes
+    big = os.path.join(layer_dir(store, image, 2), "big")
+    subprocess.run(["fallocate", "--dig-holes", big], check=True)
+    assert os.lstat(big).st_blocks * 512 < 1 << 20
+    views = {}
+    for drv in ("overlay", "vfs"):
+        cid = "bx-" + drv
+        r = box(env, store, "-d", "--name", cid, "--storage", drv, "test:1", "sleep", "100")
+        assert r.rc == 0, r
+        root = f"/proc/{init_pid(env, cid)}/root"
+        views[drv] = host_view(root)
+        if drv == "vfs":
+            copy = os.path.join(env.rt.root, cid, "rootfs")
+            check_rootfs(copy)
+            big = os.lstat(os.path.join(copy, "big"))
+            assert big.st_blocks * 512 < big.st_size, "holes kept"
+    for drv in ("overlay", "vfs"):
+        env.rt.ok("kill", "bx-" + drv, "KILL")
+    for drv in ("overlay", "vfs"):
+        wait_for(lambda: json.loads(env.rt.ok("state", "bx-" + drv).out)["status"] == "stopped")
+        env.rt.ok("delete", "bx-" + drv)
+        assert not os.path.exists(os.path.join(env.rt.root, "bx-" + drv))
+    assert views["overlay"] == views["vfs"]
+    v = views["vfs"]
+    assert "security.capability" in v["bin/capped"][5]
+    assert v["data/file"][5] == {"user.test": b"hello"}
+    assert env.rt.ids() == [] and not mounts_under(env.base)
+
+
+@pytest.mark.parametrize("drv", ["overlay", "vfs"])
+def test_layers_untouched(env, store, image, drv):
+    before = layers_state(store, image)
+    r = box(env, store, "--storage", drv, "test:1", "sh", "-c",
+            "for d in $(find / -xdev -type d); do touch $d/new 2>/dev/null; done;"
+            "echo x >> /data/file; chmod 600 /etc/passwd; chmod 700 /data;"
+            "rm -rf /opq /etc/motd /bin/suid; ln -s x /bin/newlink; mv /big /big2; echo done")
+    assert (r.rc, r.out) == (0, "done\n"), r
+    assert layers_state(store, image) == before
+
+
+def test_image_config_and_overrides(env, store):
+    img = import_image(env, store, make_image(Entrypoint=["echo", "ep"], Cmd=["c1"], User="user"),
+                       "cfg:1")
+    assert box(env, store, "cfg:1").out == "ep c1\n"
+    assert box(env, store, "cfg:1", "x", "y").out == "ep x y\n"              # CMD replaces Cmd
+    assert box(env, store, "--entrypoint", "echo", "cfg:1").out == "\n"      # and drops Cmd
+    assert box(env, store, "--entrypoint", "echo", "cfg:1", "z").out == "z\n"
+    r = box(env, store, "--entrypoint", "", "cfg:1", "sh", "-c", 'echo $FOO $(id -u) $(pwd)')
+    assert (r.rc, r.out) == (0, "bar 1000 /data\n"), r                      # Env, User, WorkingDir
+    r = box(env, store, "--entrypoint", "", "-e", "FOO=baz", "-u", "late", "-w", "/tmp", "cfg:1",
+            "sh", "-c", 'echo $FOO $(id -u):$(id -g) $(pwd) $PATH')
+    assert (r.rc, r.out) == (0, "baz 1234:50 /tmp /bin\n"), r                # -u from layer 3
+    r = box(env, store, "--entrypoint", "", "-u", "0", "cfg:1", "id", "-u")
+    assert (r.rc, r.out) == (0, "0\n"), r
+    assert box(env, store, img.id[:12], "a").out == "ep a\n"               # by id
+    assert env.rt.ids() == []
+
+
+def test_no_command(env, store):
+    import_image(env, store, Image([base_layer()], config={"Env": ["PATH=/bin"]}), "nocmd:1")
+    r = box(env, store, "nocmd:1")
+    assert_box_failed(env, r)
+    assert "neither Entrypoint nor Cmd" in r.err
+    r = box(env, store, "nocmd:1", "echo", "ok")
+    assert (r.rc, r.out) == (0, "ok\n"), r
+
+
+@pytest.mark.parametrize("drv", ["overlay", "vfs"])
+def test_cmd_checked_in_layers(env, store, image, drv):
+    """126/127 through the layers: a whited-out program is gone, a symlink
+    of the top layer reaches (through a symlink of the bottom one) its file."""
+    r = box(env, store, "--storage", drv, "test:1", "hidden")
+    assert r.rc == 127 and "not found" in r.err, r
+    r = box(env, store, "--storage", drv, "test:1", "/bin/notexec")
+    assert r.rc == 126 and "not executable" in r.err, r
+    r = box(env, store, "--storage", drv, "test:1", "/usr/bin/head", "-n1", "/etc/motd")
+    assert (r.rc, r.out) == (0, "motd\n"), r
+    r = box(env, store, "--storage", drv, "test:1", "/opq/olddir/../new")
+    assert r.rc == 127, r      # the opaque dir hides olddir
+    assert env.rt.ids() == []
+
+
+def test_image_rm_refused_while_used(env, store, image):
+    r = box(env, store, "-d", "--name", "user1", "test:1", "sleep", "100")
+    assert r.rc == 0, r
+    assert users(store, image) == ["user1"]
+    r = env.rt("image", "rm", "--storage-root", store, "test:1")
+    assert r.rc != 0 and "used by container user1" in r.err, r
+    env.rt.ok("kill", "user1", "KILL")
+    wait_for(lambda: json.loads(env.rt.ok("state", "user1").out)["status"] == "stopped")
+    env.rt.ok("delete", "user1")
+    assert users(store, image) == []
+    r = env.rt("image", "rm", "--storage-root", store, "test:1")
+    assert r.rc == 0, r
+
+
+def test_foreground_box_forgets_the_image(env, store, image):
+    r = box(env, store, "test:1", "echo", "in")
+    assert (r.rc, r.out) == (0, "in\n"), r
+    assert users(store, image) == []
+
+
+def test_vfs_of_rootfs_dir(env, rootfs):
+    """--storage vfs with a ROOTFS directory: a copy, ROOTFS untouched."""
+    r = env.rt("box", "-d", "--name", "v1", "--storage", "vfs", rootfs, "sleep", "100")
+    assert r.rc == 0, r
+    copy = os.path.join(env.rt.root, "v1", "rootfs")
+    assert os.path.isfile(os.path.join(copy, "bin", "busybox"))
+    r = env.rt("exec", "v1", "sh", "-c", "echo x > /new; cat /new")
+    assert (r.rc, r.out) == (0, "x\n"), r
+    assert os.path.exists(os.path.join(copy, "new"))
+    assert not os.path.exists(os.path.join(rootfs, "new"))
+    env.rt.ok("kill", "v1", "KILL")
+    wait_for(lambda: json.loads(env.rt.ok("state", "v1").out)["status"] == "stopped")
+    env.rt.ok("delete", "v1")
+    assert not os.path.exists(os.path.join(env.rt.root, "v1"))
+
+
+def test_many_layers(env, store):
+    """40 layers stack (their lowerdirs are short links in the state
+    directory), the same through both drivers."""
+    layers = [base_layer()] + [Layer().file(f"l/{i:02d}", f"{i}\n".encode()) for i in range(39)]
+    layers[-1].whiteout("l/05")
+    import_image(env, store, Image(layers, config={"Cmd": ["sh"]}), "many:1")
+    outs = set()
+    for drv in ("overlay", "vfs"):
+        r = box(env, store, "--storage", drv, "many:1", "sh", "-c", "ls /l | xargs")
+        assert r.rc == 0, r
+        outs.add(r.out)
+    assert outs == {" ".join(f"{i:02d}" for i in range(39) if i != 5) + "\n"}
+
+
+def test_too_many_layers_for_overlay(env, store):
+    """More layers than one page of mount options holds: one clear line
+    (vfs has no such limit)."""
+    layers = [base_layer()] + [Layer().file(f"l/{i}", b"") for i in range(250)]
+    import_image(env, store, Image(layers, compression="none", config={"Cmd": ["true"]}),
+                 "huge:1")
+    r = box(env, store, "huge:1")
+    assert_box_failed(env, r)
+    assert "mount options" in r.err and "--storage vfs" in r.err, r
+    r = box(env, store, "--storage", "vfs", "huge:1", "sh", "-c", "ls /l | wc -l")
+    assert r.rc == 0 and r.out.strip() == "250", r
+
+
+def missing_layer(env, store, image):
+    d = os.path.dirname(layer_dir(store, image, 1))
+    os.rename(d, d + ".gone")
+
+
+@pytest.mark.parametrize("args,fix", [
+    (["nosuch:1"], None),
+    (["--storage", "zfs", "test:1"], None),
+    (["--rootfs-rw", "test:1"], None),
+    (["test:1", "nosuchcmd"], None),
+    (["-u", "nobody", "test:1"], None),
+    (["test:1"], missing_layer),
+])
+def test_bad_input_leaves_nothing(env, store, image, args, fix):
+    if fix:
+        fix(env, store, image)
+    r = box(env, store, *args)
+    assert r.rc in (125, 127), r
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("husk: box: "), r
+    assert env.rt.ids() == [] and not mounts_under(env.base)
+    assert users(store, image) == []
+    assert not os.path.isdir(env.rt.root) or os.listdir(env.rt.root) == []
+
+
+def test_no_store_is_made(env):
+    """A name that is no directory, with no store: nothing is created."""
+    store = os.path.join(env.base, "nostore")
+    r = box(env, store, "busybox")
+    assert_box_failed(env, r)
+    assert "no image store" in r.err and not os.path.exists(store), r
+
+
+def test_rootless_image_box(user):
+    """An unprivileged user's own store: its layers belong to the user, who
+    is root in the box's user namespace: the files show as root's, the
+    same through overlay (userxattr: the user.* opaque markers) and vfs."""
+    env = user.env
+    src = make_image().write_oci_dir(os.path.join(env.base, "src-rootless"))
+    store = os.path.join(user.xdg, "store")
+    r = user("image", "import", "--storage-root", store, src, "--name", "test:1")
+    assert r.rc == 0, r
+    out = {}
+    for drv in ("overlay", "vfs"):
+        r = user("box", "--storage-root", store, "--storage", drv, "test:1", "sh", "-c",
+                 LISTING + "echo x > /data/new; id -u")
+        assert r.rc == 0, r
+        out[drv] = r.out.splitlines()
+    # vfs keeps the user's directories writable by it (it copies without
+    # privilege), so directory modes are left out of the comparison
+    def strip(listing):
+        return [[ln.split()[0]] + ln.split()[3:] if ln.split()[1] == "directory" else ln.split()
+                for ln in listing[:-1]]
+    assert strip(out["vfs"]) == strip(out["overlay"])
+    assert out["vfs"][-1] == out["overlay"][-1] == "0"
+    lines = {ln[0]: ln[1:] for ln in strip(out["vfs"])}
+    assert "/etc/removeme" not in lines and "/opq/old" not in lines and "/opq/new" in lines
+    assert lines["/data/file"][3:5] == ["0", "0"]
+    assert user.ids() == [] and not mounts_under(env.base)
