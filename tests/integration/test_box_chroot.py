@@ -15,13 +15,6 @@ pytestmark = pytest.mark.husk_only
 FLAGS = ("ro", "nosuid", "nodev", "noexec")
 
 
-@pytest.fixture
-def rootfs(env):
-    d = os.path.join(env.base, "rootfs")
-    shutil.copytree(env.rootfs_template, d, symlinks=True)
-    return d
-
-
 def chroot_box(rt, *args, **kw):
     return rt("box", "--isolation", "chroot", *args, **kw)
 
@@ -340,3 +333,23 @@ def test_flag_that_cannot_stick_fails(env):
     assert r.out.split() == ["rc=125", "0"], r
     lines = r.err.strip().splitlines()
     assert lines == ["husk: box: mounts[0] bind on /proc: mount /proc: ro did not stick"], r
+
+
+@pytest.mark.parametrize("storage", ["overlay", "vfs"])
+def test_image(env, storage):
+    """An image of the store runs under chroot isolation with either driver."""
+    from images import Image, Layer, busybox_layer
+    img = Image([busybox_layer(applets=("sh", "cat", "grep", "readlink")),
+                 Layer().file("etc/motd", b"from the image\n")],
+                config={"Cmd": ["cat", "/etc/motd"]})
+    store = os.path.join(env.base, "store")
+    src = img.write_oci_dir(os.path.join(env.base, "src"))
+    env.rt.ok("image", "import", "--storage-root", store, src, "--name", "chr:1")
+    r = chroot_box(env.rt, "--storage-root", store, "--storage", storage, "chr:1")
+    assert (r.rc, r.out) == (0, "from the image\n"), r
+    r = chroot_box(env.rt, "--storage-root", store, "--storage", storage, "chr:1", "sh", "-c",
+                   "readlink /proc/self/ns/pid; grep ' /proc ' /proc/self/mounts | cut -d' ' -f4")
+    assert r.rc == 0, r
+    assert r.out.splitlines()[0] == os.readlink("/proc/self/ns/pid"), r
+    assert "ro" in r.out.splitlines()[1].split(","), r
+    assert env.rt.ids() == [] and not mounts_under(env.base)
