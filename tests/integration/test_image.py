@@ -580,6 +580,44 @@ def test_rootless_ids_outside_the_range(user):
     assert (r.rc, r.out.split()) == (0, ["0:0", "0:0", "7:7"]), r
 
 
+def test_rootless_progress_and_bad_layers(user):
+    """Extracting in the user namespace keeps the progress bar (drawn there,
+    finished here at 100%) and the checks: a digest mismatch and a hostile
+    path fail with one line, leaving the store as it was (the partial layer
+    of subordinate ids removed)."""
+    import pty
+    store, uids, gids = rootless_store(user)
+    img = test_image()
+    src = img.write_oci_dir(os.path.join(user.env.base, "src-pty"))
+    master, slave = pty.openpty()
+    argv = ["runuser", "-u", user.name, "--", "env", "-i", f"HOME={user.home}", user.husk,
+            "image", "import", "--storage-root", store, src]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                       universal_newlines=True, timeout=30)
+    os.close(slave)
+    err = os.read(master, 65536).decode()
+    os.close(master)
+    assert r.returncode == 0, err
+    bars = [b for b in err.replace("\r\n", "\n").split("\r") if b.startswith("importing [")]
+    assert bars and "100%" in bars[-1] and bars[-1].endswith("\n"), repr(err)
+    store = os.path.join(user.xdg, "store2")  # none of the layers there yet
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    before = store_state(store)
+    bad = test_image("zstd")
+    d = bad.layer_digests[1]
+    bad.layer_digests[1] = "sha256:" + "0" * 64
+    bsrc = bad.write_oci_dir(os.path.join(user.env.base, "src-bad"))
+    os.rename(f"{bsrc}/blobs/sha256/{d[7:]}", f"{bsrc}/blobs/sha256/{'0' * 64}")
+    for r, why in ((user("image", "import", "--storage-root", store, bsrc), "digest mismatch"),
+                   (user_import(user, store, hostile(HOSTILE["symlink-then-file"]), "evil:1"),
+                    "refused")):
+        errs = [ln for ln in r.err.splitlines() if "device nodes skipped" not in ln]
+        assert r.rc != 0 and len(errs) == 1 and errs[0].startswith("husk: image import: ") \
+            and why in errs[0], r
+        assert store_state(store) == before and not os.path.exists("/tmp/evil")
+    assert subid_files(store, uids, gids) == []
+
+
 def test_rootless_dead_import_cleaned(user):
     """What a dead import left in tmp/ with files of subordinate ids (that
     the user alone may not remove) goes at the next open of the store."""
