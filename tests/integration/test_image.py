@@ -516,6 +516,9 @@ def test_rootless_import_keeps_owners(user):
     assert os.getxattr(top + "/opq", "user.overlay.opaque") == b"y"
     assert stat.S_ISCHR(os.lstat(top + "/etc/removeme").st_mode)
     assert not os.path.lexists(top + "/dev/zero")
+    # set by root of the namespace: a v3 capability naming the user as its root
+    cap = os.getxattr(top + "/bin/capped", "security.capability")
+    assert len(cap) == 24 and int.from_bytes(cap[20:24], "little") == user.uid
     for drv in ("overlay", "vfs"):
         r = user("box", "--storage-root", store, "--storage", drv, "t:1", "sh", "-c", STAT_OWNERS)
         assert (r.rc, r.out.splitlines()) == (0, OWNERS), (drv, r)
