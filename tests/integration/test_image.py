@@ -621,6 +621,52 @@ def test_rootless_progress_and_bad_layers(user):
     assert subid_files(store, uids, gids) == []
 
 
+def user_procs(uid):
+    """Pids of the live (not zombie) processes running as uid."""
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and os.stat(f"/proc/{p}").st_uid == uid and \
+                    "\nState:\tZ" not in open(f"/proc/{p}/status").read():
+                pids.append(int(p))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return pids
+
+
+def test_rootless_sigkill_during_import(user):
+    """A mapped import killed half-way: its extracting child (root of the
+    user namespace) dies with it, and the next open of the store removes
+    the partial layer, files of subordinate ids included."""
+    store, uids, gids = rootless_store(user)
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    before = store_state(store)
+    big = Layer().dir("d", uid=1000, gid=1000).file("d/big", os.urandom(256 << 20), uid=1000)
+    src = Image([busybox_layer(), big], compression="none").write_oci_dir(user.env.base + "/src")
+    assert user_procs(user.uid) == []
+    p = subprocess.Popen(["setpriv", f"--reuid={user.uid}", f"--regid={user.uid}",
+                          "--init-groups", "env", "-i", f"HOME={user.home}", user.husk, "image",
+                          "import", "--storage-root", store, src],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = os.path.join(store, "tmp")
+
+    def extracting():
+        for t in os.listdir(tmp):
+            for c in os.listdir(os.path.join(tmp, t)):
+                if os.path.exists(os.path.join(tmp, t, c, "diff", "d", "big")):
+                    return True
+        return False
+
+    assert wait_for(extracting, timeout=30, interval=0.002), "import never got to the big layer"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert wait_for(lambda: user_procs(user.uid) == [], timeout=10), user_procs(user.uid)
+    assert subid_files(tmp, uids, gids)  # what it left...
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    assert store_state(store) == before  # ...is gone at the next open
+    assert subid_files(store, uids, gids) == []
+
+
 def test_rootless_dead_import_cleaned(user):
     """What a dead import left in tmp/ with files of subordinate ids (that
     the user alone may not remove) goes at the next open of the store."""
