@@ -544,6 +544,8 @@ def test_rootless_unpack_run_rm_prune(user):
     assert os.lstat(rootfs + "/bin/suid").st_uid == user.uid
     assert stat.S_IMODE(os.lstat(rootfs + "/bin/suid").st_mode) == 0o4755
     assert os.getxattr(rootfs + "/data/file", "user.test") == b"hello"
+    cap = os.getxattr(rootfs + "/bin/capped", "security.capability")
+    assert len(cap) == 24 and int.from_bytes(cap[20:24], "little") == user.uid
     lx = json.load(open(bundle + "/config.json"))["linux"]
     assert lx["uidMappings"] == [{"containerID": 0, "hostID": user.uid, "size": 1},
                                  {"containerID": 1, "hostID": uids[0], "size": uids[1]}]
