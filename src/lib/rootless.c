@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,36 +129,64 @@ size_t husk_rootless_mapping(bool gid, struct husk_id_mapping out[2])
 	return 2;
 }
 
-/* The child of husk_rm_rf_mapped: in its own user namespace (a NUL byte on
- * `report` says it is there), root once the parent mapped it and wrote on
- * `go`, removes the tree; its error goes back on `report`. */
-static __attribute__((noreturn)) void rm_child(int dirfd, const char *name, int go, int report)
+bool husk_idmap_maps(const struct husk_id_mapping *m, size_t n, unsigned id)
 {
-	struct husk_error err = { 0 };
+	for (size_t i = 0; i < n; i++)
+		if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+			return true;
+	return false;
+}
+
+bool husk_rootless_has_subids(const char **why)
+{
+	struct husk_id_mapping m[2];
+	if (husk_rootless_mapping(false, m) == 2)
+		return true;
+	if (why) {
+		_cleanup_free_ char *tool = husk_newidmap_path("newuidmap");
+		*why = tool ? "the user has no range in /etc/subuid"
+			    : "newuidmap (package uidmap) is not installed";
+	}
+	return false;
+}
+
+/* What the child sends back after its first byte (0: in its namespace):
+ * fn's status and error, then on success the ret bytes. */
+struct userns_report {
+	int status;
+	struct husk_error err;
+};
+
+/* The child of husk_userns_call: in its own user namespace, root once the
+ * parent mapped it and wrote on `go`, runs fn; the report goes back on
+ * `report`.  It dies with the parent (a killed import stops extracting). */
+static __attribute__((noreturn)) void userns_child(int (*fn)(void *, struct husk_error *),
+						   void *arg, void *ret, size_t ret_len, int go,
+						   int report, pid_t parent)
+{
+	struct userns_report rep = { .status = -1 };
 	char b = 0;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
 	if (unshare(CLONE_NEWUSER) < 0) {
-		husk_errno(&err, "unshare user namespace");
+		husk_errno(&rep.err, "unshare user namespace");
+		b = 1;
+		husk_write_all(report, &b, 1);
 	} else if (husk_write_all(report, &b, 1) < 0 || husk_read_all(go, &b, 1) != 1) {
 		_exit(1);
 	} else if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-		husk_errno(&err, "become root of the user namespace");
-	} else if (husk_rm_rf_at(dirfd, name, &err) == 0) {
-		_exit(0);
+		husk_errno(&rep.err, "become root of the user namespace");
+	} else {
+		rep.status = fn(arg, &rep.err) < 0 ? -1 : 0;
 	}
-	char msg[HUSK_ERR_MSG_MAX + 64];
-	husk_err_str(&err, msg, sizeof(msg));
-	husk_write_all(report, msg, strlen(msg));
-	_exit(1);
+	if (husk_write_all(report, &rep, sizeof(rep)) < 0 ||
+	    (rep.status == 0 && ret_len && husk_write_all(report, ret, ret_len) < 0))
+		_exit(1);
+	_exit(rep.status == 0 ? 0 : 1);
 }
 
-/* What the child reported after its first byte, into msg. */
-static void read_report(int fd, char *msg, size_t len)
-{
-	ssize_t n = husk_read_all(fd, msg, len - 1);
-	msg[n > 0 ? n : 0] = '\0';
-}
-
-int husk_rm_rf_mapped(int dirfd, const char *name, struct husk_error *e)
+int husk_userns_call(int (*fn)(void *arg, struct husk_error *e), void *arg, void *ret,
+		     size_t ret_len, struct husk_error *e)
 {
 	_cleanup_fd_ int go_r = -1, go_w = -1, rep_r = -1, rep_w = -1;
 	int p[2];
@@ -166,23 +196,39 @@ int husk_rm_rf_mapped(int dirfd, const char *name, struct husk_error *e)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return husk_errno(e, "pipe");
 	rep_r = p[0], rep_w = p[1];
+	pid_t parent = getpid();
+	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0)
 		return husk_errno(e, "fork");
 	if (pid == 0)
-		rm_child(dirfd, name, go_r, rep_w);
+		userns_child(fn, arg, ret, ret_len, go_r, rep_w, parent);
 	husk_closep(&rep_w);
 	husk_closep(&go_r);
 	struct husk_id_mapping uids[2], gids[2];
 	size_t nu = husk_rootless_mapping(false, uids), ng = husk_rootless_mapping(true, gids);
-	char msg[HUSK_ERR_MSG_MAX + 64] = "";
+	struct userns_report rep = { .status = -1 };
+	char b = 2;
 	int r = -1;
-	if (husk_read_all(rep_r, msg, 1) != 1 || msg[0]) {
-		read_report(rep_r, msg + 1, sizeof(msg) - 1);
-		husk_err(e, 0, "%s", msg[0] ? msg : "remove in a user namespace: the helper died");
-	} else if (husk_ns_write_maps(pid, uids, nu, gids, ng, e) == 0 &&
-		   husk_write_all(go_w, "g", 1) == 1) {
-		read_report(rep_r, msg, sizeof(msg));
+	if (husk_read_all(rep_r, &b, 1) != 1 || b > 1) {
+		husk_err(e, 0, "user namespace: the helper process died");
+	} else if (b == 1) {
+		/* unshare failed: its report follows */
+		if (husk_read_all(rep_r, &rep, sizeof(rep)) == (ssize_t)sizeof(rep))
+			*e = rep.err;
+		else
+			husk_err(e, 0, "user namespace: the helper process died");
+	} else if (husk_ns_write_maps(pid, uids, nu, gids, ng, e) < 0) {
+		husk_err_wrap(e, "user namespace");
+	} else if (husk_write_all(go_w, "g", 1) != 1) {
+		husk_errno(e, "user namespace: start the helper");
+	} else if (husk_read_all(rep_r, &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
+		husk_err(e, 0, "user namespace: the helper process died");
+	} else if (rep.status < 0) {
+		*e = rep.err;
+	} else if (ret_len && husk_read_all(rep_r, ret, ret_len) != (ssize_t)ret_len) {
+		husk_err(e, 0, "user namespace: the helper process died");
+	} else {
 		r = 0;
 	}
 	husk_closep(&go_w); /* EOF: a child still waiting gives up */
@@ -190,6 +236,23 @@ int husk_rm_rf_mapped(int dirfd, const char *name, struct husk_error *e)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (r == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-		r = husk_err(e, 0, "%s", *msg ? msg : "remove in a user namespace failed");
+		r = husk_err(e, 0, "user namespace: the helper process failed");
 	return r;
+}
+
+struct rm_arg {
+	int dirfd;
+	const char *name;
+};
+
+static int rm_fn(void *arg, struct husk_error *e)
+{
+	struct rm_arg *a = arg;
+	return husk_rm_rf_at(a->dirfd, a->name, e);
+}
+
+int husk_rm_rf_mapped(int dirfd, const char *name, struct husk_error *e)
+{
+	struct rm_arg a = { dirfd, name };
+	return husk_userns_call(rm_fn, &a, NULL, 0, e);
 }

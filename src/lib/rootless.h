@@ -1,6 +1,6 @@
 /* Rootless: the calling user's subordinate ids (/etc/subuid, /etc/subgid),
- * the setuid newuidmap/newgidmap that map them, and removing a tree whose
- * files belong to them. */
+ * the setuid newuidmap/newgidmap that map them, and work on files that
+ * belong to them (as root of a user namespace mapping them). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +30,22 @@ int husk_newidmap(pid_t pid, const struct husk_id_mapping *m, size_t n, bool gid
  * 1.. the caller's subordinate range when the subid file has one and the
  * helper is installed (else only 0).  Returns how many entries (1 or 2). */
 size_t husk_rootless_mapping(bool gid, struct husk_id_mapping out[2]);
+
+/* Is container id `id` in the mapping (m, n entries)? */
+bool husk_idmap_maps(const struct husk_id_mapping *m, size_t n, unsigned id);
+
+/* Does the caller have a subordinate uid range it can map (the range in
+ * /etc/subuid and newuidmap installed): husk_rootless_mapping gives 2?
+ * If not, *why (when why is not NULL) says what is missing. */
+bool husk_rootless_has_subids(const char **why);
+
+/* Run fn(arg, e) in a child process as root of a new user namespace with
+ * the rootless mapping (husk_rootless_mapping), where chown to the mapped
+ * ids works and the files of the subordinate ids are root's.  fn's error
+ * comes back into e; when it succeeds, the ret_len bytes at ret (the
+ * child's copy: fn's results) are copied back into the caller's ret. */
+int husk_userns_call(int (*fn)(void *arg, struct husk_error *e), void *arg, void *ret,
+		     size_t ret_len, struct husk_error *e);
 
 /* rm -rf dirfd/name as root of a new user namespace with that mapping,
  * where the files of the subordinate ids are root's to remove. */

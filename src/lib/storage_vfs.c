@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "image/image_internal.h"
+#include "rootless.h"
 #include "storage.h"
 #include "util.h"
 
@@ -33,6 +34,7 @@ struct link_ent {
 
 struct vfs {
 	bool rootless;
+	bool chown;    /* root, or rootless as root of the mapped user namespace */
 	const char *opaque;  /* the opaque directory xattr */
 	int rootfd;
 	void *links;   /* tsearch tree of struct link_ent */
@@ -92,12 +94,14 @@ static int copy_meta(struct vfs *f, int sfd, int dfd, const char *name, const st
 {
 	const char *what = *name ? name : "/";
 	int flags = *name ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH;
-	if (!f->rootless && fchownat(dfd, name, st->st_uid, st->st_gid, flags) < 0)
+	/* rootless: an owner the namespace does not map (EINVAL) stays root's */
+	if (f->chown && fchownat(dfd, name, st->st_uid, st->st_gid, flags) < 0 &&
+	    !(f->rootless && errno == EINVAL))
 		return husk_errno(e, "%s: chown", what);
 	if (!S_ISLNK(st->st_mode)) {
 		mode_t m = st->st_mode & 07777;
 		/* rootless: a directory must stay writable for the layers above */
-		if (S_ISDIR(st->st_mode) && f->rootless)
+		if (S_ISDIR(st->st_mode) && !f->chown)
 			m |= 0700;
 		if (copy_xattrs(f, sfd, dfd, name, e) < 0)
 			return -1;
@@ -302,6 +306,7 @@ static struct vfs *vfs_new(int rootfd, bool rootless)
 {
 	struct vfs *f = xcalloc(1, sizeof(*f));
 	f->rootless = rootless;
+	f->chown = !rootless || geteuid() == 0;
 	f->opaque = husk_storage_opaque_xattr(rootless);
 	f->rootfd = rootfd;
 	return f;
@@ -327,8 +332,30 @@ int husk_vfs_root_meta(int srcfd, int dstfd, bool rootless, struct husk_error *e
 	return r;
 }
 
+struct copy_call {
+	const struct husk_storage_opts *o;
+	int dst;
+};
+
+static int copy_layers(void *arg, struct husk_error *e)
+{
+	const struct husk_storage_opts *o = ((struct copy_call *)arg)->o;
+	int dst = ((struct copy_call *)arg)->dst;
+	for (size_t i = 0; i < o->n_layers; i++) {
+		_cleanup_fd_ int src = open(o->layers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src < 0)
+			return husk_errno(e, "vfs: layer %s", o->layers[i]);
+		if (husk_vfs_apply(src, dst, o->rootless, e) < 0 ||
+		    husk_vfs_root_meta(src, dst, o->rootless, e) < 0)
+			return husk_err_wrap(e, "vfs: copy of %s", o->layers[i]);
+	}
+	return 0;
+}
+
 /* rootfs/ in the state directory, every layer applied in turn; the root
- * directory takes the top-most layer's owner and mode. */
+ * directory takes the top-most layer's owner and mode.  Rootless with
+ * subordinate ids, the layers' files may be theirs: the copy is made
+ * (owners kept) as root of the user namespace the box will have. */
 static int vfs_prepare(int dirfd, const char *dir, const struct husk_storage_opts *o, char **root,
 		       char **overlay, struct husk_error *e)
 {
@@ -338,14 +365,10 @@ static int vfs_prepare(int dirfd, const char *dir, const struct husk_storage_opt
 				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dst < 0)
 		return husk_errno(e, "vfs: open %s", husk_storage_vfs.root_name);
-	for (size_t i = 0; i < o->n_layers; i++) {
-		_cleanup_fd_ int src = open(o->layers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (src < 0)
-			return husk_errno(e, "vfs: layer %s", o->layers[i]);
-		if (husk_vfs_apply(src, dst, o->rootless, e) < 0 ||
-		    husk_vfs_root_meta(src, dst, o->rootless, e) < 0)
-			return husk_err_wrap(e, "vfs: copy of %s", o->layers[i]);
-	}
+	struct copy_call x = { o, dst };
+	if ((o->rootless && husk_rootless_has_subids(NULL) ? husk_userns_call(copy_layers, &x, NULL, 0, e)
+							    : copy_layers(&x, e)) < 0)
+		return -1;
 	*root = xasprintf("%s/%s", dir, husk_storage_vfs.root_name);
 	*overlay = NULL;
 	return 0;

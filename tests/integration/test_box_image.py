@@ -345,9 +345,11 @@ def test_no_store_is_made(env):
 
 
 def test_rootless_image_box(user):
-    """An unprivileged user's own store: its layers belong to the user, who
-    is root in the box's user namespace: the files show as root's, the
-    same through overlay (userxattr: the user.* opaque markers) and vfs."""
+    """An unprivileged user's own store: the import kept the image's owners
+    as the user namespace shows them (the user is root, its subordinate ids
+    1..N), so the box shows the image's own owners, the same through overlay
+    (userxattr: the user.* opaque markers) and vfs (copied in that
+    namespace, modes and owners exact)."""
     env = user.env
     src = make_image().write_oci_dir(os.path.join(env.base, "src-rootless"))
     store = os.path.join(user.xdg, "store")
@@ -359,14 +361,10 @@ def test_rootless_image_box(user):
                  LISTING + "echo x > /data/new; id -u")
         assert r.rc == 0, r
         out[drv] = r.out.splitlines()
-    # vfs keeps the user's directories writable by it (it copies without
-    # privilege), so directory modes are left out of the comparison
-    def strip(listing):
-        return [[ln.split()[0]] + ln.split()[3:] if ln.split()[1] == "directory" else ln.split()
-                for ln in listing[:-1]]
-    assert strip(out["vfs"]) == strip(out["overlay"])
-    assert out["vfs"][-1] == out["overlay"][-1] == "0"
-    lines = {ln[0]: ln[1:] for ln in strip(out["vfs"])}
+    assert out["vfs"] == out["overlay"]
+    assert out["vfs"][-1] == "0"
+    lines = {ln.split()[0]: ln.split()[1:] for ln in out["vfs"][:-1]}
     assert "/etc/removeme" not in lines and "/opq/old" not in lines and "/opq/new" in lines
-    assert lines["/data/file"][3:5] == ["0", "0"]
+    assert lines["/data/file"][2:5] == ["644", "1000", "50"]
+    assert lines["/bin/suid"][2:5] == ["4755", "0", "0"]
     assert user.ids() == [] and not mounts_under(env.base)

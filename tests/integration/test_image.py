@@ -13,6 +13,7 @@ import pytest
 
 from helpers import HUSK, one_line_error, wait_for
 from images import Image, Layer, busybox_layer, cap_xattr, sha256, write_tar
+from test_box_rootless import user  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.husk_only
 
@@ -428,8 +429,10 @@ def test_help_lists_every_option():
 
 
 def test_rootless_import(env, store):
-    """As an unprivileged user: devices skipped with one warning, files the
-    user's own, whiteouts and opaque dirs still in overlay form."""
+    """As an unprivileged user without subordinate ids (nobody): devices
+    skipped with one warning, files the user's own with one warning that
+    owners are not kept and why, whiteouts and opaque dirs still in
+    overlay form."""
     img = test_image()
     src = img.write_oci_tar(env.base + "/src.tar")
     home = env.base + "/home"
@@ -442,6 +445,8 @@ def test_rootless_import(env, store):
     assert r.returncode == 0, r
     warnings = r.stderr.strip().splitlines()
     assert len([w for w in warnings if "device nodes skipped" in w]) == 1, r
+    kept = [w for w in warnings if "owners are not kept" in w]
+    assert len(kept) == 1 and "no range in /etc/subuid" in kept[0], r
     s = home + "/.local/share/husk"
     top = layer_dir(s, img, 1)
     assert os.lstat(top + "/data/file").st_uid == 65534
@@ -456,6 +461,231 @@ def test_rootless_import(env, store):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert r.returncode == 0, r
     check_rootfs(b + "/rootfs", rootless=True)
+    assert json.load(open(b + "/config.json"))["linux"]["uidMappings"] == [
+        {"containerID": 0, "hostID": 65534, "size": 1}]
+
+
+# --- rootless with subordinate ids: owners as the user namespace shows them ---
+
+def rootless_store(user):
+    from test_box_rootless import subid
+    uids, gids = subid(user.name, "/etc/subuid"), subid(user.name, "/etc/subgid")
+    return os.path.join(user.xdg, "store"), uids, gids
+
+
+def user_import(user, store, img, name):
+    src = img.write_oci_dir(os.path.join(user.env.base, "src-" + name.replace(":", "_")))
+    return user("image", "import", "--storage-root", store, src, "--name", name)
+
+
+def subid_files(top, uids, gids):
+    """Paths below top owned by a subordinate uid or gid of the user."""
+    found = []
+    for dp, dns, fns in os.walk(top):
+        for n in [dp] + [os.path.join(dp, x) for x in dns + fns]:
+            st = os.lstat(n)
+            if uids[0] <= st.st_uid < uids[0] + uids[1] or gids[0] <= st.st_gid < gids[0] + gids[1]:
+                found.append(n)
+    return found
+
+
+STAT_OWNERS = "stat -c '%n %u:%g %a' /data /data/file /bin/suid /bin/sgid /home/user /etc/motd"
+OWNERS = ["/data 1000:50 751", "/data/file 1000:50 644", "/bin/suid 0:0 4755",
+          "/bin/sgid 0:50 2755", "/home/user 1000:1000 755", "/etc/motd 0:0 644"]
+
+
+def test_rootless_import_keeps_owners(user):
+    """A user with subordinate ids imports in a user namespace mapping it to
+    0 and its range to 1..N: on the host a file of uid 0 is the user's, one
+    of 1000 is subuid_start+999; boxes (overlay and vfs) show the image's
+    owners; devices are still skipped (one warning), nothing about owners."""
+    store, uids, gids = rootless_store(user)
+    img = test_image()
+    r = user_import(user, store, img, "t:1")
+    assert r.rc == 0, r
+    warnings = r.err.strip().splitlines()
+    assert len(warnings) == 1 and "device nodes skipped" in warnings[0], r
+    top = layer_dir(store, img, 1)
+    st = os.lstat(top + "/data/file")
+    assert (st.st_uid, st.st_gid) == (uids[0] + 999, gids[0] + 49)
+    assert os.lstat(top + "/data/link").st_ino == st.st_ino
+    st = os.lstat(top + "/bin/suid")
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (user.uid, user.uid, 0o4755)
+    assert os.lstat(top + "/bin/sgid").st_gid == gids[0] + 49
+    assert os.lstat(layer_dir(store, img, 0) + "/home/user").st_uid == uids[0] + 999
+    assert os.getxattr(top + "/opq", "user.overlay.opaque") == b"y"
+    assert stat.S_ISCHR(os.lstat(top + "/etc/removeme").st_mode)
+    assert not os.path.lexists(top + "/dev/zero")
+    # set by root of the namespace: a v3 capability naming the user as its root
+    cap = os.getxattr(top + "/bin/capped", "security.capability")
+    assert len(cap) == 24 and int.from_bytes(cap[20:24], "little") == user.uid
+    for drv in ("overlay", "vfs"):
+        r = user("box", "--storage-root", store, "--storage", drv, "t:1", "sh", "-c", STAT_OWNERS)
+        assert (r.rc, r.out.splitlines()) == (0, OWNERS), (drv, r)
+    assert user.ids() == []
+
+
+def test_rootless_unpack_run_rm_prune(user):
+    """The mapped store's image unpacked by the user (copied in the user
+    namespace: files it could not read) into a bundle whose config maps
+    the same ids, run rootless with the same owners; image rm and prune
+    then leave no file of a subordinate id in the store."""
+    store, uids, gids = rootless_store(user)
+    img = test_image()
+    assert user_import(user, store, img, "t:1").rc == 0
+    # a file only its (subordinate) owner may read
+    top = layer_dir(store, img, 1)
+    os.chmod(top + "/data/file", 0o600)
+    bundle = os.path.join(user.xdg, "bundle")
+    r = user("image", "unpack", "--storage-root", store, "t:1", bundle)
+    assert r.rc == 0, r
+    rootfs = bundle + "/rootfs"
+    assert os.lstat(rootfs + "/data/file").st_uid == uids[0] + 999
+    assert os.lstat(rootfs + "/bin/suid").st_uid == user.uid
+    assert stat.S_IMODE(os.lstat(rootfs + "/bin/suid").st_mode) == 0o4755
+    assert os.getxattr(rootfs + "/data/file", "user.test") == b"hello"
+    cap = os.getxattr(rootfs + "/bin/capped", "security.capability")
+    assert len(cap) == 24 and int.from_bytes(cap[20:24], "little") == user.uid
+    lx = json.load(open(bundle + "/config.json"))["linux"]
+    assert lx["uidMappings"] == [{"containerID": 0, "hostID": user.uid, "size": 1},
+                                 {"containerID": 1, "hostID": uids[0], "size": uids[1]}]
+    assert lx["gidMappings"][1] == {"containerID": 1, "hostID": gids[0], "size": gids[1]}
+    cfg = json.load(open(bundle + "/config.json"))
+    cfg["process"]["args"] = ["sh", "-c", STAT_OWNERS]
+    json.dump(cfg, open(bundle + "/config.json", "w"))
+    r = user("run", "--bundle", bundle, "unpacked")
+    expect = [o.replace(" 644", " 600") if o.startswith("/data/file ") else o for o in OWNERS]
+    assert (r.rc, r.out.splitlines()) == (0, expect), r
+    assert subid_files(store, uids, gids)
+    r = user("image", "rm", "--storage-root", store, "t:1")
+    assert r.rc == 0, r
+    r = user("image", "prune", "--storage-root", store)
+    assert r.rc == 0, r
+    st = store_state(store)
+    assert st["layers"] == [] and st["images"] == [] and st["tmp"] == [], st
+    assert subid_files(store, uids, gids) == []
+
+
+def test_rootless_ids_outside_the_range(user):
+    """An owner the user namespace does not map (above the subordinate
+    range): one warning, the file kept as root's (the user's on the host)."""
+    store, uids, gids = rootless_store(user)
+    big = uids[1] + 10
+    img = Image([busybox_layer(), Layer().file("far", b"x", uid=big, gid=0)
+                 .file("far2", b"y", uid=0, gid=gids[1] + 5).file("near", b"z", uid=7, gid=7)],
+                config={"Cmd": ["sh"]})
+    r = user_import(user, store, img, "far:1")
+    assert r.rc == 0, r
+    warnings = r.err.strip().splitlines()
+    assert len(warnings) == 1 and "does not map" in warnings[0] and str(big) in warnings[0], r
+    top = layer_dir(store, img, 1)
+    assert (os.lstat(top + "/far").st_uid, os.lstat(top + "/far2").st_gid) == (user.uid, user.uid)
+    assert os.lstat(top + "/near").st_uid == uids[0] + 6
+    r = user("box", "--storage-root", store, "far:1", "stat", "-c", "%u:%g", "/far", "/far2", "/near")
+    assert (r.rc, r.out.split()) == (0, ["0:0", "0:0", "7:7"]), r
+
+
+def test_rootless_progress_and_bad_layers(user):
+    """Extracting in the user namespace keeps the progress bar (drawn there,
+    finished here at 100%) and the checks: a digest mismatch and a hostile
+    path fail with one line, leaving the store as it was (the partial layer
+    of subordinate ids removed)."""
+    import pty
+    store, uids, gids = rootless_store(user)
+    img = test_image()
+    src = img.write_oci_dir(os.path.join(user.env.base, "src-pty"))
+    master, slave = pty.openpty()
+    argv = ["runuser", "-u", user.name, "--", "env", "-i", f"HOME={user.home}", user.husk,
+            "image", "import", "--storage-root", store, src]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                       universal_newlines=True, timeout=30)
+    os.close(slave)
+    err = os.read(master, 65536).decode()
+    os.close(master)
+    assert r.returncode == 0, err
+    bars = [b for b in err.replace("\r\n", "\n").split("\r") if b.startswith("importing [")]
+    assert bars and "100%" in bars[-1] and bars[-1].endswith("\n"), repr(err)
+    store = os.path.join(user.xdg, "store2")  # none of the layers there yet
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    before = store_state(store)
+    bad = test_image("zstd")
+    d = bad.layer_digests[1]
+    bad.layer_digests[1] = "sha256:" + "0" * 64
+    bsrc = bad.write_oci_dir(os.path.join(user.env.base, "src-bad"))
+    os.rename(f"{bsrc}/blobs/sha256/{d[7:]}", f"{bsrc}/blobs/sha256/{'0' * 64}")
+    for r, why in ((user("image", "import", "--storage-root", store, bsrc), "digest mismatch"),
+                   (user_import(user, store, hostile(HOSTILE["symlink-then-file"]), "evil:1"),
+                    "refused")):
+        errs = [ln for ln in r.err.splitlines() if "device nodes skipped" not in ln]
+        assert r.rc != 0 and len(errs) == 1 and errs[0].startswith("husk: image import: ") \
+            and why in errs[0], r
+        assert store_state(store) == before and not os.path.exists("/tmp/evil")
+    assert subid_files(store, uids, gids) == []
+
+
+def user_procs(uid):
+    """Pids of the live (not zombie) processes running as uid."""
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and os.stat(f"/proc/{p}").st_uid == uid and \
+                    "\nState:\tZ" not in open(f"/proc/{p}/status").read():
+                pids.append(int(p))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return pids
+
+
+def test_rootless_sigkill_during_import(user):
+    """A mapped import killed half-way: its extracting child (root of the
+    user namespace) dies with it, and the next open of the store removes
+    the partial layer, files of subordinate ids included."""
+    store, uids, gids = rootless_store(user)
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    before = store_state(store)
+    big = Layer().dir("d", uid=1000, gid=1000).file("d/big", os.urandom(256 << 20), uid=1000)
+    src = Image([busybox_layer(), big], compression="none").write_oci_dir(user.env.base + "/src")
+    assert user_procs(user.uid) == []
+    p = subprocess.Popen(["setpriv", f"--reuid={user.uid}", f"--regid={user.uid}",
+                          "--init-groups", "env", "-i", f"HOME={user.home}", user.husk, "image",
+                          "import", "--storage-root", store, src],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tmp = os.path.join(store, "tmp")
+
+    def extracting():
+        for t in os.listdir(tmp):
+            for c in os.listdir(os.path.join(tmp, t)):
+                if os.path.exists(os.path.join(tmp, t, c, "diff", "d", "big")):
+                    return True
+        return False
+
+    assert wait_for(extracting, timeout=30, interval=0.002), "import never got to the big layer"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert wait_for(lambda: user_procs(user.uid) == [], timeout=10), user_procs(user.uid)
+    assert subid_files(tmp, uids, gids)  # what it left...
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    assert store_state(store) == before  # ...is gone at the next open
+    assert subid_files(store, uids, gids) == []
+
+
+def test_rootless_dead_import_cleaned(user):
+    """What a dead import left in tmp/ with files of subordinate ids (that
+    the user alone may not remove) goes at the next open of the store."""
+    store, uids, gids = rootless_store(user)
+    assert user("image", "ls", "--storage-root", store).rc == 0
+    dead = os.path.join(store, "tmp", "1-dead")
+    os.makedirs(dead + "/x/diff/d")
+    with open(dead + "/x/diff/d/f", "w") as f:
+        f.write("x")
+    for p in (dead + "/x/diff/d/f", dead + "/x/diff/d", dead + "/x/diff"):
+        os.chown(p, uids[0] + 5, gids[0] + 5)
+    os.chmod(dead + "/x/diff/d", 0o500)
+    for p in (dead, dead + "/x"):
+        os.chown(p, user.uid, user.uid)
+    r = user("image", "ls", "--storage-root", store)
+    assert r.rc == 0 and r.err == "", r
+    assert os.listdir(os.path.join(store, "tmp")) == []
 
 
 def test_concurrent_imports(env, store):

@@ -352,6 +352,65 @@ static void test_subid(void)
 	ok(husk_idmap_needs_helper(&range, 1, false), "a range from the own uid needs it too");
 }
 
+/* Which container ids a mapping holds. */
+static void test_idmap_maps(void)
+{
+	struct husk_id_mapping m[2] = { { 0, 1000, 1 }, { 1, 100000, 65536 } };
+	ok(husk_idmap_maps(m, 2, 0) && husk_idmap_maps(m, 2, 1) && husk_idmap_maps(m, 2, 999) &&
+		   husk_idmap_maps(m, 2, 65536),
+	   "0, the first and the last of the range are mapped");
+	ok(!husk_idmap_maps(m, 2, 65537) && !husk_idmap_maps(m, 2, 4294967295u),
+	   "past the range: not mapped");
+	ok(!husk_idmap_maps(m, 1, 1) && husk_idmap_maps(m, 1, 0), "only 0 without the range");
+	struct husk_id_mapping hi = { 4294967290u, 0, 5 };
+	ok(husk_idmap_maps(&hi, 1, 4294967294u) && !husk_idmap_maps(&hi, 1, 4294967295u) &&
+		   !husk_idmap_maps(&hi, 1, 3),
+	   "a range at the top of the id space, no wrap");
+	ok(!husk_idmap_maps(NULL, 0, 0), "an empty mapping maps nothing");
+}
+
+/* In the namespace: root there, its uid_map read; an error on demand. */
+static int userns_fn(void *arg, struct husk_error *e)
+{
+	int *want_fail = arg;
+	char map[256] = "";
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, map, sizeof(map) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (geteuid() != 0 || n <= 0)
+		return husk_err(e, 0, "not root of a mapped namespace (euid %d)", (int)geteuid());
+	if (*want_fail)
+		return husk_err(e, EXDEV, "failed on purpose (pid %d)", (int)getpid());
+	/* the result: its first mapping, "0 <caller's euid> 1" */
+	unsigned inside, outside, size;
+	if (sscanf(map, "%u %u %u", &inside, &outside, &size) != 3)
+		return husk_err(e, 0, "uid_map unreadable: %s", map);
+	want_fail[1] = (int)outside;
+	want_fail[2] = (int)getpid();
+	return 0;
+}
+
+static void test_userns_call(void)
+{
+	int arg[3] = { 1, -1, -1 }, ret[3] = { 7, 7, 7 };
+	struct husk_error e = { 0 };
+	int r = husk_userns_call(userns_fn, arg, ret, sizeof(ret), &e);
+	if (r < 0 && strstr(e.msg, "unshare user namespace")) {
+		ok(true, "# SKIP no user namespaces here: %s", e.msg);
+		return;
+	}
+	ok(r < 0 && e.errnum == EXDEV && strstr(e.msg, "failed on purpose") &&
+		   ret[0] == 7 && ret[1] == 7,
+	   "fn's error comes back, errno and message (%s); ret untouched", e.msg);
+	arg[0] = 0;
+	memset(&e, 0, sizeof(e));
+	r = husk_userns_call(userns_fn, arg, arg, sizeof(arg), &e);
+	ok(r == 0 && arg[1] == (int)geteuid() && arg[2] > 0 && arg[2] != getpid(),
+	   "run in a child as root of a namespace mapping 0 to the caller; results copied back "
+	   "(%d %d %s)", arg[1], arg[2], e.msg);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -367,6 +426,8 @@ int main(void)
 	test_parse_long();
 	test_passwd_home();
 	test_subid();
+	test_idmap_maps();
+	test_userns_call();
 	test_fds_and_time();
 	test_cgroup_helpers();
 	test_find_executable();

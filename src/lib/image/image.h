@@ -25,12 +25,20 @@
 
 #include "digest.h"
 #include "error.h"
+#include "spec.h"
 
 struct husk_image_store {
 	char *root;
 	int dirfd;         /* the root, O_DIRECTORY */
 	int lockfd;        /* <root>/lock */
 	bool rootless;     /* not real root: no chown, no device nodes, user.* overlay xattrs */
+	/* Rootless with a subordinate uid range and newuidmap: layers are
+	 * made, copied and removed as root of a user namespace with the
+	 * rootless mapping (rootless.h: 0 the user, 1.. the range), so files
+	 * keep their owners as that namespace shows them. */
+	bool mapped;
+	struct husk_id_mapping uids[2], gids[2];
+	size_t n_uids, n_gids;
 };
 
 /* The default root: /var/lib/husk for root, else $XDG_DATA_HOME/husk

@@ -16,7 +16,13 @@ struct husk_progress {
 void husk_progress_add(struct husk_progress *p, uint64_t n);
 void husk_progress_end(struct husk_progress *p);
 
+/* Warnings an import gives once, not once a layer. */
+struct husk_layer_warned {
+	bool dev, xattr, ids;
+};
+
 struct husk_layer_result {
+	struct husk_layer_warned warned;   /* in and out: given already */
 	char blob_hex[HUSK_HEX_LEN + 1];   /* sha256 of the bytes read */
 	char diff_hex[HUSK_HEX_LEN + 1];   /* sha256 of the uncompressed tar */
 	uint64_t blob_size;
@@ -24,7 +30,9 @@ struct husk_layer_result {
 };
 
 /* Extract the (plain, gzip or zstd) tar read from blobfd into the empty
- * directory dirfd.  Digests are computed on the way; the caller compares. */
+ * directory dirfd.  Digests are computed on the way; the caller compares.
+ * A mapped store (s->mapped) sets owners: the caller runs it as root of
+ * the mapped user namespace (husk_userns_call). */
 int husk_layer_extract(const struct husk_image_store *s, int blobfd, int dirfd,
 		       struct husk_progress *prog, struct husk_layer_result *res,
 		       struct husk_error *e);
@@ -76,6 +84,10 @@ bool husk_store_exists(struct husk_image_store *s, const char *rel);
 /* Remove a tree below the root, making read-only directories writable
  * first (rootless stores cannot rely on CAP_DAC_OVERRIDE). */
 int husk_store_rm(struct husk_image_store *s, const char *rel, struct husk_error *e);
+/* The same for dirfd/name, anywhere: in a mapped store (s->mapped), what
+ * the user may not remove is removed in the mapped user namespace. */
+int husk_store_rm_at(struct husk_image_store *s, int dirfd, const char *name,
+		     struct husk_error *e);
 int husk_rm_tree_at(int dirfd, const char *name, struct husk_error *e);
 
 /* The image config (blob) parsed into img's fields. */

@@ -13,6 +13,7 @@
 
 #include "image_internal.h"
 #include "json_get.h"
+#include "rootless.h"
 #include "util.h"
 
 struct import {
@@ -22,6 +23,7 @@ struct import {
 	struct husk_plan *plans;
 	size_t nplans;
 	struct husk_progress prog;
+	struct husk_layer_warned warned;
 };
 
 static int open_source(struct import *im, const char *path, struct husk_error *e)
@@ -82,6 +84,23 @@ static int verify(const struct husk_plan_layer *l, const struct husk_layer_resul
 	return 0;
 }
 
+/* One layer's extraction, run in the mapped user namespace for a mapped
+ * store: out (progress and results) comes back from there. */
+struct extract_call {
+	const struct husk_image_store *s;
+	int blob, diff;
+	struct {
+		struct husk_progress prog;
+		struct husk_layer_result res;
+	} out;
+};
+
+static int extract_fn(void *arg, struct husk_error *e)
+{
+	struct extract_call *x = arg;
+	return husk_layer_extract(x->s, x->blob, x->diff, &x->out.prog, &x->out.res, e);
+}
+
 /* Layer i of plan p into tmp/<chain>/diff, with its layer.json. */
 static int extract_layer(struct import *im, const struct husk_plan *p, size_t i,
 			 struct husk_error *e)
@@ -98,10 +117,20 @@ static int extract_layer(struct import *im, const struct husk_plan *p, size_t i,
 	_cleanup_fd_ int diff = openat(ldir, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (diff < 0)
 		return husk_errno(e, "open a layer directory");
-	struct husk_layer_result res = { 0 };
-	if (husk_layer_extract(im->s, blob, diff, &im->prog, &res, e) < 0 || verify(l, &res, e) < 0)
+	struct extract_call x = { .s = im->s, .blob = blob, .diff = diff,
+				  .out = { .prog = im->prog, .res = { .warned = im->warned } } };
+	int r = im->s->mapped ? husk_userns_call(extract_fn, &x, &x.out, sizeof(x.out), e)
+			      : extract_fn(&x, e);
+	if (r < 0) {
+		/* the child may have drawn the bar: the error on a line of its own */
+		im->prog.last_ns = im->prog.on && im->s->mapped ? 1 : x.out.prog.last_ns;
 		return -1;
-	return write_layer_json(ldir, p, i, res.size, e);
+	}
+	im->prog = x.out.prog;
+	im->warned = x.out.res.warned;
+	if (verify(l, &x.out.res, e) < 0)
+		return -1;
+	return write_layer_json(ldir, p, i, x.out.res.size, e);
 }
 
 static int extract_all(struct import *im, struct husk_error *e)

@@ -24,6 +24,7 @@
 #include "image_internal.h"
 #include "log.h"
 #include "path.h"
+#include "rootless.h"
 #include "sys.h"
 #include "util.h"
 
@@ -154,7 +155,7 @@ struct layer_ctx {
 	int rootfd;
 	bool plain;      /* the image archive itself: files, dirs, symlinks only */
 	bool rootless;
-	bool warned_dev, warned_xattr;
+	struct husk_layer_warned *warned;
 	uint64_t size;
 	struct dir_fixup *dirs;
 	size_t ndirs, cap;
@@ -191,12 +192,56 @@ static int set_xattrs(struct layer_ctx *c, int dirfd, const char *leaf, struct a
 		if (lsetxattr(p, name, val, len, 0) == 0)
 			continue;
 		if (c->rootless && (errno == EPERM || errno == ENOTSUP || errno == EACCES)) {
-			warn_once(&c->warned_xattr, "image: xattrs an unprivileged user cannot set "
+			warn_once(&c->warned->xattr, "image: xattrs an unprivileged user cannot set "
 				  "(security.*, trusted.*) were skipped");
 			continue;
 		}
 		return husk_errno(e, "set xattr %s", name);
 	}
+	return 0;
+}
+
+/* An id of the entry as the mapped user namespace has it; 0 (root, the
+ * user itself on the host) when the mapping lacks it. */
+static unsigned mapped_id(const struct husk_id_mapping *m, size_t n, la_int64_t id, bool *lost)
+{
+	if (id >= 0 && id <= UINT32_MAX && husk_idmap_maps(m, n, (unsigned)id))
+		return (unsigned)id;
+	*lost = true;
+	return 0;
+}
+
+/* The entry's owner.  A mapped store keeps the ids its user namespace
+ * maps; the others become root's, with one warning.  Rootless without a
+ * mapping: everything stays the user's (one warning if that loses any). */
+static int set_owner(struct layer_ctx *c, int dirfd, const char *leaf, struct archive_entry *en,
+		     struct husk_error *e)
+{
+	const struct husk_image_store *s = c->s;
+	la_int64_t u = archive_entry_uid(en), g = archive_entry_gid(en);
+	uid_t uid = (uid_t)u;
+	gid_t gid = (gid_t)g;
+	if (c->rootless && !s->mapped) {
+		const char *why = "";
+		if ((u || g) && !c->warned->ids && !husk_rootless_has_subids(&why))
+			husk_warn("image: owners are not kept (files of %lld:%lld, maybe others, are "
+				  "the user's): %s", (long long)u, (long long)g, why);
+		c->warned->ids |= u || g;
+		return 0;
+	}
+	if (s->mapped) {
+		bool lost = false;
+		uid = mapped_id(s->uids, s->n_uids, u, &lost);
+		gid = mapped_id(s->gids, s->n_gids, g, &lost);
+		if (lost && !c->warned->ids)
+			husk_warn("image: files owned by ids the user namespace does not map (%lld:%lld, "
+				  "maybe others) are kept as root's: /etc/subuid and /etc/subgid give "
+				  "uids 0-%u, gids 0-%u", (long long)u, (long long)g,
+				  s->n_uids > 1 ? s->uids[1].size : 0, s->n_gids > 1 ? s->gids[1].size : 0);
+		c->warned->ids |= lost;
+	}
+	if (fchownat(dirfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return husk_errno(e, "chown");
 	return 0;
 }
 
@@ -215,10 +260,8 @@ static int apply_meta(struct layer_ctx *c, int dirfd, const char *leaf, const ch
 		ts[0] = ts[1];
 	if (c->plain)
 		mode = type == AE_IFDIR ? 0755 : 0644;
-	if (!c->plain && !c->rootless &&
-	    fchownat(dirfd, leaf, (uid_t)archive_entry_uid(en), (gid_t)archive_entry_gid(en),
-		     AT_SYMLINK_NOFOLLOW) < 0)
-		return husk_errno(e, "chown");
+	if (!c->plain && set_owner(c, dirfd, leaf, en, e) < 0)
+		return -1;
 	if (type == AE_IFDIR) {
 		if (c->ndirs == c->cap)
 			c->dirs = xrealloc(c->dirs, (c->cap = c->cap ? 2 * c->cap : 64) * sizeof(*c->dirs));
@@ -365,7 +408,7 @@ static int skip_type(struct layer_ctx *c, mode_t type, struct husk_error *e)
 		if (c->plain)
 			return 1;
 		if (c->rootless) {
-			warn_once(&c->warned_dev, "image: device nodes skipped (an unprivileged "
+			warn_once(&c->warned->dev, "image: device nodes skipped (an unprivileged "
 				  "user cannot create them)");
 			return 1;
 		}
@@ -551,7 +594,8 @@ int husk_layer_extract(const struct husk_image_store *s, int blobfd, int dirfd,
 	struct blob_src *b = xcalloc(1, sizeof(*b));
 	struct tar_src *t = xcalloc(1, sizeof(*t));
 	struct layer_ctx *c = xcalloc(1, sizeof(*c));
-	*c = (struct layer_ctx){ .s = s, .rootfd = dirfd, .rootless = s->rootless };
+	*c = (struct layer_ctx){ .s = s, .rootfd = dirfd, .rootless = s->rootless,
+				 .warned = &res->warned };
 	b->fd = blobfd;
 	b->prog = prog;
 	husk_sha256_init(&b->h);
@@ -591,7 +635,9 @@ int husk_layer_extract_plain(int archfd, int dirfd, struct husk_error *e)
 {
 	static const struct husk_image_store plain_store = { .rootless = true };
 	struct layer_ctx *c = xcalloc(1, sizeof(*c));
-	*c = (struct layer_ctx){ .s = &plain_store, .rootfd = dirfd, .plain = true, .rootless = true };
+	struct husk_layer_warned warned = { 0 };
+	*c = (struct layer_ctx){ .s = &plain_store, .rootfd = dirfd, .plain = true, .rootless = true,
+				 .warned = &warned };
 	struct archive *a = archive_read_new();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);

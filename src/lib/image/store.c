@@ -13,6 +13,7 @@
 #include "image_internal.h"
 #include "json_get.h"
 #include "log.h"
+#include "rootless.h"
 #include "util.h"
 
 char *husk_image_default_root(void)
@@ -34,7 +35,19 @@ const char *husk_image_opaque_xattr(const struct husk_image_store *s)
 
 int husk_store_rm(struct husk_image_store *s, const char *rel, struct husk_error *e)
 {
-	return husk_rm_tree_at(s->dirfd, rel, e);
+	return husk_store_rm_at(s, s->dirfd, rel, e);
+}
+
+int husk_store_rm_at(struct husk_image_store *s, int dirfd, const char *name,
+		     struct husk_error *e)
+{
+	/* What the plain removal could not take belongs to subordinate ids:
+	 * root of the mapped namespace removes the rest. */
+	if (husk_rm_tree_at(dirfd, name, e) < 0 &&
+	    (!s->mapped || (e->errnum != EACCES && e->errnum != EPERM) ||
+	     husk_rm_rf_mapped(dirfd, name, e) < 0))
+		return -1;
+	return 0;
 }
 
 /* rm -rf that first gives a directory u+rwx when it cannot be read or
@@ -106,7 +119,7 @@ static void clean_tmp(struct husk_image_store *s)
 			continue; /* a live import */
 		struct husk_error e = { 0 };
 		husk_debug("image store: removing stale tmp/%s", de->d_name);
-		if (husk_rm_tree_at(tfd, de->d_name, &e) < 0) {
+		if (husk_store_rm_at(s, tfd, de->d_name, &e) < 0) {
 			char buf[HUSK_ERR_MSG_MAX + 128];
 			husk_warn("image store: %s", husk_err_str(&e, buf, sizeof(buf)));
 		}
@@ -117,6 +130,11 @@ int husk_image_store_open(const char *root, struct husk_image_store *s, struct h
 {
 	*s = (struct husk_image_store){ .dirfd = -1, .lockfd = -1, .rootless = geteuid() != 0 };
 	s->root = root ? xstrdup(root) : husk_image_default_root();
+	if (s->rootless && husk_rootless_has_subids(NULL)) {
+		s->mapped = true;
+		s->n_uids = husk_rootless_mapping(false, s->uids);
+		s->n_gids = husk_rootless_mapping(true, s->gids);
+	}
 	if (husk_mkdir_p(s->root, 0711, e) < 0)
 		goto fail;
 	s->dirfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -184,7 +202,7 @@ void husk_tmp_remove(struct husk_image_store *s, struct husk_tmp *t)
 	if (!t->name[0])
 		return;
 	struct husk_error e = { 0 };
-	if (husk_rm_tree_at(s->dirfd, t->name, &e) < 0) {
+	if (husk_store_rm_at(s, s->dirfd, t->name, &e) < 0) {
 		char buf[HUSK_ERR_MSG_MAX + 128];
 		husk_warn("image store: %s", husk_err_str(&e, buf, sizeof(buf)));
 	}

@@ -12,6 +12,7 @@
 
 #include "image_internal.h"
 #include "path.h"
+#include "rootless.h"
 #include "spec.h"
 #include "storage.h"
 #include "sys.h"
@@ -121,11 +122,27 @@ static json_t *strv_json(char **v)
 	return a;
 }
 
+static json_t *mapping_json(const struct husk_id_mapping *m, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID",
+						   (json_int_t)m[i].container_id, "hostID",
+						   (json_int_t)m[i].host_id, "size", (json_int_t)m[i].size));
+	return a;
+}
+
 static int write_config(const struct husk_image_store *s, const struct husk_image *img, int dirfd,
 			int rootfd, struct husk_error *e)
 {
 	_cleanup_free_ char *def = husk_spec_default_json(s->rootless);
 	json_t *doc = json_loads(def, 0, NULL);
+	if (s->mapped) {
+		/* the owners the rootfs was made with */
+		json_t *lx = json_object_get(doc, "linux");
+		json_object_set_new(lx, "uidMappings", mapping_json(s->uids, s->n_uids));
+		json_object_set_new(lx, "gidMappings", mapping_json(s->gids, s->n_gids));
+	}
 	json_t *proc = json_object_get(doc, "process");
 	json_t *args = strv_json(img->entrypoint);
 	json_t *cmd = strv_json(img->cmd);
@@ -153,6 +170,21 @@ static int write_config(const struct husk_image_store *s, const struct husk_imag
 	return husk_write_file_atomic_at(dirfd, "config.json", text, strlen(text), 0644, e);
 }
 
+struct unpack_call {
+	struct husk_image_store *s;
+	const struct husk_image *img;
+	int dirfd;
+};
+
+static int unpack_into(struct husk_image_store *s, const struct husk_image *img, int dirfd,
+		       struct husk_error *e);
+
+static int unpack_fn(void *arg, struct husk_error *e)
+{
+	struct unpack_call *x = arg;
+	return unpack_into(x->s, x->img, x->dirfd, e);
+}
+
 /* dir: created, or an existing empty directory.  *created tells which. */
 static int open_bundle(const char *dir, bool *created, struct husk_error *e)
 {
@@ -174,6 +206,12 @@ static int open_bundle(const char *dir, bool *created, struct husk_error *e)
 static int unpack_into(struct husk_image_store *s, const struct husk_image *img, int dirfd,
 		       struct husk_error *e)
 {
+	/* The layers' files may belong to subordinate ids: they are copied
+	 * (owners kept) by root of the mapped user namespace. */
+	if (s->mapped && geteuid() != 0) {
+		struct unpack_call x = { s, img, dirfd };
+		return husk_userns_call(unpack_fn, &x, NULL, 0, e);
+	}
 	if (mkdirat(dirfd, "rootfs", 0755) < 0)
 		return husk_errno(e, "create rootfs");
 	_cleanup_fd_ int rootfd = openat(dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -203,7 +241,7 @@ int husk_image_unpack(struct husk_image_store *s, const char *ref, const char *d
 		r = -1;
 	if (r == 0 && unpack_into(s, img, dirfd, e) < 0) {
 		struct husk_error ig = { 0 };
-		husk_rm_tree_at(dirfd, "rootfs", &ig);
+		husk_store_rm_at(s, dirfd, "rootfs", &ig);
 		unlinkat(dirfd, "config.json", 0);
 		if (created)
 			rmdir(dir);
