@@ -117,7 +117,7 @@ const struct husk_cmd husk_box_cmd = {
 	.name = "box",
 	.run = run,
 	.summary = "run a root filesystem in one command, never writing into it",
-	.args = "[OPTIONS] ROOTFS|IMAGE [CMD [ARG...]]",
+	.args = "ROOTFS|IMAGE [CMD [ARG...]]",
 	.description =
 		"   Build a container config in memory (husk spec's default with Docker's\n"
 		"   defaults: its capabilities, masked paths and seccomp profile, generated\n"
