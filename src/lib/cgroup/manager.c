@@ -42,7 +42,9 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id,
 	/* An unprivileged user's own subtree, where there is one; root can
 	 * make the default anywhere. */
 	bool dflt = !spec || !spec->cgroups_path || !*spec->cgroups_path;
-	int r = o->rootless && dflt && geteuid() != 0 ? husk_cg_delegated_create(&host, spec, id, out, e) : 0;
+	int r = 0;
+	if (o->rootless && dflt && geteuid() != 0)
+		r = husk_cg_delegated_create(&host, spec, id, out, e);
 	if (r != 0)
 		return r < 0 ? husk_err_wrap(e, "cgroup") : 0;
 	if (husk_cgfs_create(&host, spec, id, out, e) == 0)
