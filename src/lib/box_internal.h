@@ -28,8 +28,9 @@ struct box {
 	size_t n_files;
 	bool rootless;             /* run by an unprivileged user */
 	/* The limit options given, optional when rootless (create warns and
-	 * drops them when the user may not make a cgroup). */
-	const char *limits[8];
+	 * drops them when the user may not make a cgroup, or its delegated
+	 * subtree lacks their controller). */
+	struct husk_optional_limit limits[8];
 	size_t n_limits;
 	/* box IMAGE (box_image.c): the store (locked until the root exists),
 	 * the image, its layers (lowest first) */

@@ -1,8 +1,10 @@
 /* husk box run by an unprivileged user: root of a user namespace that maps
  * the user to 0 and its subordinate ids to 1..N (as podman does), so the
  * image's own owners exist; the rest of the config as root's.  Cgroup
- * limits stay, optional: create drops each with a warning when the user may
- * not make a cgroup (no delegated subtree). */
+ * limits stay, optional: the container's cgroup goes into the user's
+ * delegated cgroup v2 subtree when there is one, and create drops each
+ * limit with a warning when the user may not make a cgroup, or when the
+ * subtree does not offer the limit's controller. */
 #include <string.h>
 #include <unistd.h>
 
@@ -79,16 +81,16 @@ int box_rootless(struct box *b, struct husk_error *e)
 	if (o->net && !strcmp(o->net, "host"))
 		sys_bind(mounts);
 	const struct {
-		const char *name;
+		struct husk_optional_limit l;
 		bool given;
 	} limits[] = {
-		{ "--memory", o->memory },	   { "--memory-swap", o->memory_swap },
-		{ "--cpus", o->cpus },		   { "--cpu-shares", o->cpu_shares },
-		{ "--pids-limit", o->pids_limit },
+		{ { "--memory", "memory" }, o->memory }, { { "--memory-swap", "memory" }, o->memory_swap },
+		{ { "--cpus", "cpu" }, o->cpus },	 { { "--cpu-shares", "cpu" }, o->cpu_shares },
+		{ { "--pids-limit", "pids" }, o->pids_limit },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
 		if (limits[i].given)
-			b->limits[b->n_limits++] = limits[i].name;
+			b->limits[b->n_limits++] = limits[i].l;
 	}
 	return 0;
 }

@@ -22,6 +22,12 @@ struct husk_state_file {
 	const char *content;
 };
 
+/* A box limit option ("--memory") and the cgroup v2 controller it needs. */
+struct husk_optional_limit {
+	const char *option;
+	const char *controller;
+};
+
 struct husk_create_opts {
 	const char *id;
 	const char *bundle;        /* NULL = current directory */
@@ -44,8 +50,9 @@ struct husk_create_opts {
 	const struct husk_state_file *state_files; /* box: written into the state dir at create */
 	size_t n_state_files;
 	/* box: the options behind linux.resources; a rootless container that
-	 * may not make a cgroup runs without them, with a warning each. */
-	const char *const *optional_limits;
+	 * may not make a cgroup, or whose delegated subtree lacks the
+	 * controller, runs without them, with a warning each. */
+	const struct husk_optional_limit *optional_limits;
 	size_t n_optional_limits;
 	bool no_cgroup;            /* box --isolation chroot: the caller's cgroups (none manager) */
 	bool verify_mount_flags;   /* box --isolation chroot: statvfs after every mount */

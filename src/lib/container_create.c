@@ -286,10 +286,25 @@ static int drop_limits(struct create *c, struct husk_error *e)
 	husk_err_str(e, why, sizeof(why));
 	for (size_t i = 0; i < c->o.n_optional_limits; i++)
 		husk_warn("%s ignored: rootless, and no cgroup may be made (%s)",
-			  c->o.optional_limits[i], why);
+			  c->o.optional_limits[i].option, why);
 	husk_resources_free(&c->spec->resources);
 	memset(&c->spec->resources, 0, sizeof(c->spec->resources));
 	return 0;
+}
+
+/* box, rootless, a cgroup in the user's delegated subtree: the limits
+ * whose controller the subtree does not offer go, one warning each. */
+static void drop_undelegated(struct create *c)
+{
+	for (size_t i = 0; i < c->o.n_optional_limits; i++) {
+		const struct husk_optional_limit *l = &c->o.optional_limits[i];
+		const char *d = husk_cgroup_undelegated(c->cg, l->controller);
+		if (!d)
+			continue;
+		husk_warn("%s ignored: rootless, and the %s cgroup controller is not delegated to %s",
+			  l->option, l->controller, d);
+		husk_cgroup_resources_drop(&c->spec->resources, l->controller);
+	}
 }
 
 /* The cgroup, made, with its limits. */
@@ -304,6 +319,7 @@ static int create_cgroup(struct create *c, struct husk_error *e)
 	    (!cgo.rootless || !c->o.n_optional_limits || drop_limits(c, e) < 0 ||
 	     husk_cgroup_create(c->spec, c->o.id, &cgo, &c->cg, e) < 0))
 		return -1;
+	drop_undelegated(c);
 	if (husk_cgroup_check_reused(c->cg, e) < 0)
 		return husk_err_wrap(e, "cgroup");
 	return husk_cgroup_apply(c->cg, &c->spec->resources, e);

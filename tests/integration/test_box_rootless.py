@@ -1,10 +1,12 @@
 """husk box run by an unprivileged user the test creates: root of a user
 namespace mapping the user and its subordinate ids, an overlay mounted in
-that namespace, state under $XDG_RUNTIME_DIR, limits skipped with a warning;
-and the overlay of any box mounted only in the container's namespace."""
+that namespace, state under $XDG_RUNTIME_DIR, limits skipped with a warning
+or set in a delegated cgroup v2 subtree; and the overlay of any box mounted
+only in the container's namespace."""
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -53,9 +55,10 @@ class User:
         os.chown(self.xdg, self.uid, self.uid)
         self.n = 0
 
-    def __call__(self, *args, timeout=30):
+    def __call__(self, *args, timeout=30, cgroup=None):
         """husk ARGS as the user, with a clean environment; stdio to files
-        (a detached container inherits them)."""
+        (a detached container inherits them).  cgroup: a cgroup v2
+        directory the command starts in."""
         self.n += 1
         base = os.path.join(self.env.base, f"{self.name}-cmd{self.n}")
         keep = [f"{k}={os.environ[k]}" for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")
@@ -63,6 +66,8 @@ class User:
         argv = ["runuser", "-u", self.name, "--", "env", "-i", f"PATH={PATH}",
                 f"XDG_RUNTIME_DIR={self.xdg}", f"HOME={self.home}"] + keep + \
             [self.husk] + [str(a) for a in args]
+        if cgroup:
+            argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup] + argv
         with open(base + ".out", "w+") as out, open(base + ".err", "w+") as err:
             rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=self.home, timeout=timeout).returncode
@@ -230,3 +235,137 @@ def test_root_box_overlay_not_on_host(env):
     assert (r.rc, r.out) == (0, "hi\n1\n"), r
     env.rt.ok("delete", "--force", "bx2")
     assert env.rt.ids() == [] and not os.path.exists(os.path.join(rootfs, "f"))
+
+
+# ---- a delegated cgroup v2 subtree ----
+
+def cgroup2_root():
+    for d in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.isfile(os.path.join(d, "cgroup.subtree_control")):
+            return d
+    return None
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class Delegated:
+    """parent (root's) / deleg (the user's, chowned as systemd delegates a
+    service's cgroup) / shell (the user's, where its commands start).  The
+    parent's cgroup.subtree_control decides what deleg is offered."""
+
+    FILES = ("cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
+
+    def __init__(self, root, user):
+        self.parent = os.path.join(root, "husk-test-deleg-" + uuid.uuid4().hex[:8])
+        self.deleg = os.path.join(self.parent, "user")
+        self.shell = os.path.join(self.deleg, "shell")
+        os.mkdir(self.parent)
+        for d in (self.deleg, self.shell):
+            os.mkdir(d)
+            for n in [d] + [os.path.join(d, f) for f in self.FILES]:
+                os.chown(n, user.uid, user.uid)
+
+    def offer(self, *controllers):
+        """Offer deleg those of controllers the parent has; the ones offered."""
+        have = read(os.path.join(self.parent, "cgroup.controllers")).split()
+        want = [c for c in controllers if c in have]
+        if want:
+            with open(os.path.join(self.parent, "cgroup.subtree_control"), "w") as f:
+                f.write(" ".join("+" + c for c in want))
+        return want
+
+    def children(self):
+        return sorted(n for n in os.listdir(self.deleg)
+                      if os.path.isdir(os.path.join(self.deleg, n)))
+
+    def remove(self):
+        for d in [os.path.join(self.deleg, n) for n in self.children()] + \
+                [self.deleg, self.parent]:
+            for _ in range(50):  # emptied cgroups are busy for a moment
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+@pytest.fixture
+def delegated(request, user):
+    root = cgroup2_root()
+    if not root:
+        pytest.skip("no cgroup2 hierarchy is mounted")
+    d = Delegated(root, user)
+
+    def fin():
+        user.delete_all()  # before the cgroups go, even when the test failed
+        left = [n for n in d.children() if n != "shell"]
+        d.remove()
+        assert not os.path.exists(d.parent), f"could not remove {d.parent}"
+        assert not left, f"cgroups left in the delegated subtree: {left}"
+    request.addfinalizer(fin)
+    return d
+
+
+def test_rootless_delegated_limits_set(user, delegated):
+    """memory and pids offered: the limits land in <deleg>/husk-<id>, without
+    a warning, and delete removes it."""
+    got = delegated.offer("memory", "pids")
+    if got != ["memory", "pids"]:
+        pytest.skip(f"the cgroup2 hierarchy offers {got} of memory and pids "
+                    f"(v1 controllers on this host)")
+    r = user("box", "--memory", "64m", "--pids-limit", "50", user.rootfs, "sh", "-c",
+             "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max", cgroup=delegated.shell)
+    assert (r.rc, r.out, r.err) == (0, "67108864\n50\n", ""), r
+    assert delegated.children() == ["shell"]
+    r = user("box", "-d", "--name", "dl1", "--memory", "64m", "--pids-limit", "50",
+             user.rootfs, "sleep", "100", cgroup=delegated.shell)
+    assert (r.rc, r.err) == (0, ""), r
+    cg = os.path.join(delegated.deleg, "husk-dl1")
+    assert read(os.path.join(cg, "memory.max")) == "67108864\n"
+    assert read(os.path.join(cg, "pids.max")) == "50\n"
+    assert read(os.path.join(cg, "cgroup.procs")).split(), "the init is in the cgroup"
+    assert "memory" in read(os.path.join(delegated.deleg, "cgroup.subtree_control")).split()
+    r = user("ps", "dl1", cgroup=delegated.shell)
+    assert r.rc == 0 and "sleep" in r.out, r
+    r = user("delete", "--force", "dl1", cgroup=delegated.shell)
+    assert r.rc == 0, r
+    assert delegated.children() == ["shell"]
+
+
+def test_rootless_delegated_lacking_controller_warns(user, delegated):
+    """A controller the subtree is not offered: its limit goes with one
+    warning naming the subtree, the box runs in <deleg>/husk-<id> anyway."""
+    delegated.offer("pids")
+    if "memory" in read(os.path.join(delegated.deleg, "cgroup.controllers")).split():
+        pytest.skip("memory is offered to the delegated cgroup")
+    r = user("box", "-d", "--name", "dl2", "--memory", "64m", user.rootfs, "sleep", "100",
+             cgroup=delegated.shell)
+    assert r.rc == 0, r
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and "warning" in lines[0] and "--memory" in lines[0] and \
+        "not delegated to " + delegated.deleg in lines[0], r
+    cg = os.path.join(delegated.deleg, "husk-dl2")
+    assert read(os.path.join(cg, "cgroup.procs")).split(), "the init is in the cgroup"
+    assert not os.path.exists(os.path.join(cg, "memory.max"))
+    r = user("exec", "dl2", "echo", "ran", cgroup=delegated.shell)
+    assert (r.rc, r.out) == (0, "ran\n"), r
+    r = user("delete", "--force", "dl2", cgroup=delegated.shell)
+    assert r.rc == 0, r
+    assert delegated.children() == ["shell"]
+
+
+def test_rootless_caller_in_delegated_cgroup_itself(user, delegated):
+    """The caller in the delegated cgroup itself may enable no controllers
+    below it (no internal processes): no cgroup there, the limit is
+    dropped as without delegation."""
+    delegated.offer("memory", "pids")
+    r = user("box", "--memory", "64m", user.rootfs, "echo", "ran", cgroup=delegated.deleg)
+    assert (r.rc, r.out) == (0, "ran\n"), r
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and "--memory" in lines[0] and "no cgroup may be made" in lines[0], r
+    assert delegated.children() == ["shell"]

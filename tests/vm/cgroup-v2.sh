@@ -42,7 +42,7 @@ if [ $# -eq 0 ]; then
 	set -- tests/integration/test_cgroup_resources.py tests/integration/test_cgroup_commands.py \
 		tests/integration/test_cgroups.py tests/integration/test_cgroup_v2.py \
 		tests/integration/test_exec.py tests/integration/test_lifecycle.py \
-		tests/integration/test_systemd_cgroup.py
+		tests/integration/test_systemd_cgroup.py tests/integration/test_box_rootless.py
 fi
 [ -n "${HUSK_SYSTEMD:-}" ] || { [ -x "$REPO/build/husk" ] && HUSK_SYSTEMD=$REPO/build/husk; } || HUSK_SYSTEMD=$HUSK
 
@@ -78,6 +78,10 @@ cat > "$INITRD/stage2.sh" <<STAGE2
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root HUSK='$HUSK' HUSK_SYSTEMD='$HUSK_SYSTEMD' PYTHONDONTWRITEBYTECODE=1 PY_COLORS=0 LANG=C.UTF-8
 modprobe fuse 2>/dev/null  # /dev/fuse for the device rule tests
+# The rootless tests create a user: /etc and /home writable in the guest,
+# copies on its tmpfs.
+mkdir -p /run/vm/etc && cp -a /etc/. /run/vm/etc/ && mount --bind /run/vm/etc /etc
+mount -t tmpfs -o mode=0755 tmpfs /home
 cd '$REPO'
 echo "HUSK-VM: kernel \$(uname -r), \$(grep " /sys/fs/cgroup" /proc/mounts | tr "\\n" " ")"
 echo "HUSK-VM: controllers: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"

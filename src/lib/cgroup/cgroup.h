@@ -64,8 +64,10 @@ struct husk_cgroup_opts {
 };
 
 /* Resolve cgroupsPath (absolute: from each hierarchy root; relative: below
- * the caller's own cgroup; NULL/empty: "/husk/<id>" style default) and
- * create the directories.  Nothing is left behind on failure.  The systemd
+ * the caller's own cgroup; NULL/empty: "/husk/<id>" style default, or for
+ * an unprivileged rootless caller with a delegated cgroup v2 subtree
+ * "<subtree>/husk-<id>" in the unified hierarchy) and create the
+ * directories.  Nothing is left behind on failure.  The systemd
  * manager only works out the unit here: it starts it with the init in it
  * (init_attach). */
 int husk_cgroup_create(const struct husk_spec *spec, const char *id,
@@ -120,6 +122,14 @@ void husk_cgroup_join_free(struct husk_cgroup_join *j);
 /* A JSON-safe description kept in the state so delete can find it again;
  * NULL when there is nothing to keep (no cgroup). */
 char *husk_cgroup_serialize(const struct husk_cgroup *cg);
+/* A cgroup made in a delegated subtree that does not offer controller
+ * ("memory", "cpu", "pids", as cgroup v2 names it): the subtree's
+ * directory, for the warning of a limit dropped.  NULL when it does, and
+ * for any other cgroup. */
+const char *husk_cgroup_undelegated(struct husk_cgroup *cg, const char *controller);
+/* Clear what res asks of controller ("memory", "cpu" but cpuset's cpus
+ * and mems, "pids"; box's limits). */
+void husk_cgroup_resources_drop(struct husk_resources *res, const char *controller);
 /* text NULL: the container has no cgroup (the none manager). */
 int husk_cgroup_deserialize(const char *text, struct husk_cgroup **out, struct husk_error *e);
 /* Pids in the cgroup (for kill --all); *out malloc'd. */

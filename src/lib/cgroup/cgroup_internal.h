@@ -74,6 +74,7 @@ struct husk_cgroup {
 	 * names its path (the spec's rules decide that device, as in runc). */
 	uint32_t dev_skip;
 	bool no_device_rules; /* an unprivileged owner, who can set none */
+	char *delegate;       /* rootless: the delegated subtree it was made in */
 	void *priv;           /* the manager's own (systemd: its unit) */
 };
 struct husk_cgroup *husk_cg_alloc(const struct husk_cgroup_ops *ops, enum cg_layout layout, size_t n);
@@ -234,6 +235,21 @@ size_t husk_cgfs_hierarchies(const struct husk_cgroup *cg, struct husk_cgroup_hi
 int husk_cgfs_is_v2(const struct husk_cgroup *cg);
 /* Free what every manager has (hierarchies, resources); not priv. */
 void husk_cgfs_free(struct husk_cgroup *cg);
+
+/* ---- a rootless caller's delegated cgroup v2 subtree (delegate.c) ---- */
+
+/* The subtree delegated to uid above own (the caller's cgroup, as
+ * /proc/self/cgroup shows it, below the unified mount mfd): the highest
+ * cgroup below the root that uid owns, with its cgroup.procs and
+ * cgroup.subtree_control.  1 and *out (malloc'd, relative to the mount)
+ * when found; 0 when there is none, or when the caller lives in it
+ * itself (it could enable no controllers for its children). */
+int husk_cg_delegated_find(int mfd, const char *own, uid_t uid, char **out);
+/* A rootless create without cgroupsPath: the container's cgroup
+ * <subtree>/husk-<id> in the unified hierarchy only.  1 made, 0 no
+ * delegated subtree (nothing done), -1 error. */
+int husk_cg_delegated_create(const struct husk_cg_layout *host, const struct husk_spec *spec,
+			     const char *id, struct husk_cgroup **out, struct husk_error *e);
 
 /* ---- the state record (state_record.c) ---- */
 

@@ -657,6 +657,7 @@ void husk_cgfs_free(struct husk_cgroup *cg)
 	}
 	free(cg->h);
 	free(cg->v2_avail);
+	free(cg->delegate);
 	json_decref(cg->resources);
 }
 

@@ -39,6 +39,14 @@ int husk_cgroup_create(const struct husk_spec *spec, const char *id,
 	if (o->systemd)
 		return husk_cg_systemd_create(spec, id, out, e);
 	struct husk_cg_layout host = { .root = HUSK_CG_ROOT, .sys = &husk_cg_sys_real };
+	/* An unprivileged user's own subtree, where there is one; root can
+	 * make the default anywhere. */
+	bool dflt = !spec || !spec->cgroups_path || !*spec->cgroups_path;
+	int r = 0;
+	if (o->rootless && dflt && geteuid() != 0)
+		r = husk_cg_delegated_create(&host, spec, id, out, e);
+	if (r != 0)
+		return r < 0 ? husk_err_wrap(e, "cgroup") : 0;
 	if (husk_cgfs_create(&host, spec, id, out, e) == 0)
 		return 0;
 	/* Rootless without resource limits runs without a cgroup of its own

@@ -1,6 +1,7 @@
 /* What the state keeps about a container's cgroup, so that later
  * commands find it again: the layout, each hierarchy's directory and how
- * much of it we created, the resources as applied, and the manager's own
+ * much of it we created, the resources as applied, whether device rules
+ * are left out (an unprivileged owner), and the manager's own
  * part (systemd: its unit).  A container without a cgroup keeps nothing. */
 #include "cgroup/cgroup.h"
 #include "cgroup/cgroup_internal.h"
@@ -25,6 +26,8 @@ char *husk_cg_record_encode(const struct husk_cgroup *cg)
 		json_object_set(o, "resources", cg->resources);
 	if (cg->dev_skip)
 		json_object_set_new(o, "devicesSkip", json_integer(cg->dev_skip));
+	if (cg->no_device_rules)
+		json_object_set_new(o, "noDeviceRules", json_true());
 	if (cg->ops->save)
 		cg->ops->save(cg, o);
 	char *s = json_dumps(o, JSON_COMPACT);
@@ -74,6 +77,7 @@ int husk_cg_record_decode(const char *text, struct husk_cgroup **out, struct hus
 		cg->resources = json_incref(v);
 	if ((v = json_object_get(o, "devicesSkip")) && json_is_integer(v))
 		cg->dev_skip = (uint32_t)json_integer_value(v);
+	cg->no_device_rules = json_is_true(json_object_get(o, "noDeviceRules"));
 	if (json_object_get(o, "systemd") && husk_cg_systemd_load(cg, o, e) < 0) {
 		husk_cgroup_free(cg);
 		json_decref(o);
