@@ -46,7 +46,8 @@ static char *box_config(struct box *b, struct husk_error *e)
 	b->iso = husk_isolation_find(b->o->isolation, e);
 	if (!b->iso || b->iso->check(b->o, e) < 0)
 		return NULL;
-	if (box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
+	if (box_rootless(b, e) < 0 || box_userns(b, e) < 0 || box_process(b, e) < 0 ||
+	    box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
 		return NULL;
 	if (b->iso->config(b, e) < 0)

@@ -24,7 +24,7 @@ static json_t *mapping_json(bool gid)
 }
 
 /* gid=5 (tty) on devpts only when gid 5 is mapped. */
-static void devpts_gid(json_t *mounts, bool mapped)
+void box_devpts_gid(json_t *mounts, bool mapped)
 {
 	size_t i, j;
 	json_t *m, *o;
@@ -43,7 +43,7 @@ static void devpts_gid(json_t *mounts, bool mapped)
 
 /* With the host's network namespace sysfs may not be mounted: the host's
  * /sys is bound instead, read-only. */
-static void sys_bind(json_t *mounts)
+void box_sys_bind(json_t *mounts)
 {
 	size_t i;
 	json_t *m;
@@ -75,9 +75,9 @@ int box_rootless(struct box *b, struct husk_error *e)
 	 * the container from mknod anyway. */
 	json_object_del(lx, "resources");
 	json_t *mounts = json_object_get(b->doc, "mounts");
-	devpts_gid(mounts, gid5);
+	box_devpts_gid(mounts, gid5);
 	if (o->net && !strcmp(o->net, "host"))
-		sys_bind(mounts);
+		box_sys_bind(mounts);
 	const struct {
 		const char *name;
 		bool given;
