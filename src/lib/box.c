@@ -161,6 +161,7 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		.layers = b->img ? (const char *const *)b->img->layer_dirs : one,
 		.n_layers = b->img ? b->img->nlayers : 1,
 		.root_ready = b->img ? box_image_ready : NULL,
+		.root_dir = b->img && storage == &husk_storage_vfs ? box_image_root_dir : NULL,
 		.root_ready_arg = b,
 		.state_files = b->files,
 		.n_state_files = b->n_files,

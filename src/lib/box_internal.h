@@ -51,6 +51,8 @@ void box_image_close(struct box *b);
 /* create's root_ready: the container recorded as the image's user; the
  * store unlocked. */
 int box_image_ready(void *arg, struct husk_error *e);
+/* create's root_dir for vfs: the container's directory in the store. */
+int box_image_root_dir(void *arg, const char *state_dir, char **dir, struct husk_error *e);
 /* path opened in the root (ROOTFS with RESOLVE_IN_ROOT, an image's
  * layers as the overlay will show them): the fd, or -errno. */
 int box_root_open(const struct box *b, const char *path, int flags);
