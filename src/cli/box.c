@@ -48,6 +48,10 @@ static const struct husk_flag flags[] = {
 	  " UTS namespaces, the host's /dev, /proc and /sys read-only, no cgroup: for use inside"
 	  " a container)" },
 	{ "read-only", 0, B, O(read_only), "make the container's root read-only" },
+	{ "uidmap", 0, L, O(uidmap),
+	  "CONTAINER:HOST:SIZE: a user namespace mapping these uids (root only; alone it maps the"
+	  " gids too; the root is shown owned by the mapped ids); repeatable" },
+	{ "gidmap", 0, L, O(gidmap), "CONTAINER:HOST:SIZE: the same for gids; repeatable" },
 	/* security */
 	{ "cap-add", 0, L, O(cap_add), "add a capability (or ALL); repeatable" },
 	{ "cap-drop", 0, L, O(cap_drop), "drop a capability (or ALL); repeatable" },
@@ -65,7 +69,8 @@ static const struct husk_flag flags[] = {
 	{ "ulimit", 0, L, O(ulimit), "NAME=SOFT[:HARD], e.g. nofile=1024:2048; repeatable" },
 	/* images */
 	{ "storage", 0, S, O(storage),
-	  "overlay (the layers under an overlay; the default) or vfs (a copy of them) in the state directory" },
+	  "overlay (the layers under an overlay in the state directory; the default) or vfs (a copy"
+	  " of them: an image's in its store, a ROOTFS's in the state directory)" },
 	{ "storage-root", 0, S, O(storage_root),
 	  "the image store (default: /var/lib/husk, or ~/.local/share/husk unprivileged)" },
 	{ "print-config", 0, B, O(print_config),
@@ -80,7 +85,8 @@ static void opts_free(struct husk_box_opts *o)
 {
 	struct husk_list *lists[] = { &o->env, &o->env_files, &o->volumes, &o->mounts, &o->tmpfs,
 				      &o->dns, &o->dns_search, &o->dns_option, &o->add_host,
-				      &o->cap_add, &o->cap_drop, &o->security_opt, &o->ulimit };
+				      &o->cap_add, &o->cap_drop, &o->security_opt, &o->ulimit,
+				      &o->uidmap, &o->gidmap };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		free(lists[i]->v);
 }

@@ -189,7 +189,9 @@ static const struct sub subs[] = {
 	    "   By name, only that name goes while the image has others; by id (or its last\n"
 	    "   name) the image goes.  Refused while a container uses the image, unless -f.\n"
 	    "   Its layers stay until `husk image prune`.\n", rm_flags, NULL }, do_rm, 1, 1 },
-	{ { "image prune", NULL, "remove the layers and blobs no image uses", "", NULL, plain_flags, NULL },
+	{ { "image prune", NULL,
+	    "remove the layers and blobs no image uses, and vfs copies of containers that are gone",
+	    "", NULL, plain_flags, NULL },
 	  do_prune, 0, 0 },
 	{ { "image unpack", NULL, "write an OCI bundle (config.json and rootfs/) from an image",
 	    "NAME|ID DIR",

@@ -46,7 +46,8 @@ static char *box_config(struct box *b, struct husk_error *e)
 	b->iso = husk_isolation_find(b->o->isolation, e);
 	if (!b->iso || b->iso->check(b->o, e) < 0)
 		return NULL;
-	if (box_rootless(b, e) < 0 || box_process(b, e) < 0 || box_resources(b, e) < 0 ||
+	if (box_rootless(b, e) < 0 || box_userns(b, e) < 0 || box_process(b, e) < 0 ||
+	    box_resources(b, e) < 0 ||
 	    box_mounts(b, e) < 0)
 		return NULL;
 	if (b->iso->config(b, e) < 0)
@@ -160,6 +161,7 @@ static int box_run(struct box *b, int *exit_status, struct husk_error *e)
 		.layers = b->img ? (const char *const *)b->img->layer_dirs : one,
 		.n_layers = b->img ? b->img->nlayers : 1,
 		.root_ready = b->img ? box_image_ready : NULL,
+		.root_dir = b->img && storage == &husk_storage_vfs ? box_image_root_dir : NULL,
 		.root_ready_arg = b,
 		.state_files = b->files,
 		.n_state_files = b->n_files,

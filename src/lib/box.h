@@ -28,6 +28,7 @@ struct husk_box_opts {
 	const char *shm_size;
 	bool rootfs_rw, read_only;
 	const char *storage, *storage_root; /* --storage overlay|vfs; an image's store */
+	struct husk_list uidmap, gidmap;    /* --uidmap/--gidmap CONTAINER:HOST:SIZE (root) */
 	/* security */
 	struct husk_list cap_add, cap_drop, security_opt;
 	bool privileged;

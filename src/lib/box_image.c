@@ -2,7 +2,10 @@
  * store stays locked from the lookup until the container's root exists
  * and its use is recorded (root_ready), so no `image rm` or `prune` can
  * take the layers in between; `image rm` refuses while the record's state
- * directory exists, and delete (or box's own end) removes the record. */
+ * directory exists, and delete (or box's own end) removes the record.
+ * A vfs copy of the image lives in the store too (containers/<id>, next to
+ * the layers, so it can share their extents), made under the same lock
+ * and removed with the record. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -16,6 +19,7 @@
 #include "box_internal.h"
 #include "image/image.h"
 #include "storage.h"
+#include "sys.h"
 #include "util.h"
 
 /* The state file naming the store and the image, for delete. */
@@ -103,6 +107,12 @@ int box_image_ready(void *arg, struct husk_error *e)
 	return 0;
 }
 
+int box_image_root_dir(void *arg, const char *state_dir, char **dir, struct husk_error *e)
+{
+	struct box *b = arg;
+	return husk_image_copy_make(b->store, b->id, state_dir, dir, e);
+}
+
 int box_root_open(const struct box *b, const char *path, int flags)
 {
 	if (b->img)
@@ -130,17 +140,28 @@ void husk_box_image_forget(int rootfd, const char *id)
 		*nl = '\0';
 	if (strlen(image_id) != HUSK_HEX_LEN || strspn(image_id, "0123456789abcdef") != HUSK_HEX_LEN)
 		return;
+	char self[HUSK_PROCFD_LEN];
+	_cleanup_free_ char *real = realpath(husk_procfd(self, rootfd), NULL);
+	_cleanup_free_ char *state = real ? xasprintf("%s/%s", real, id) : NULL;
 	/* No record: the create failed before it, while its box still holds
-	 * the store's lock (which opening the store would wait for). */
+	 * the store's lock (which opening the store would wait for); its vfs
+	 * copy, if it got that far, is removed without. */
 	_cleanup_free_ char *rec = xasprintf("%s/images/%s/users/%s", text, image_id, id);
 	struct stat st;
-	if (lstat(rec, &st) < 0)
+	if (lstat(rec, &st) < 0) {
+		_cleanup_fd_ int sfd = open(text, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd >= 0 && state)
+			husk_image_copy_remove(sfd, id, state, &ignored);
 		return;
+	}
 	struct husk_image_store s;
 	if (husk_image_store_open(text, &s, &ignored) < 0)
 		return;
 	if (husk_image_store_lock(&s, true, &ignored) == 0) {
 		husk_image_use_remove(&s, image_id, id, &ignored);
+		/* a copy left by a failure here goes with prune */
+		if (state)
+			husk_image_copy_remove(s.dirfd, id, state, &ignored);
 		husk_image_store_unlock(&s);
 	}
 	husk_image_store_close(&s);

@@ -52,12 +52,26 @@ void box_image_close(struct box *b);
 /* create's root_ready: the container recorded as the image's user; the
  * store unlocked. */
 int box_image_ready(void *arg, struct husk_error *e);
+/* create's root_dir for vfs: the container's directory in the store. */
+int box_image_root_dir(void *arg, const char *state_dir, char **dir, struct husk_error *e);
 /* path opened in the root (ROOTFS with RESOLVE_IN_ROOT, an image's
  * layers as the overlay will show them): the fd, or -errno. */
 int box_root_open(const struct box *b, const char *path, int flags);
 
 /* box_rootless.c: the user namespace of an unprivileged user's box. */
 int box_rootless(struct box *b, struct husk_error *e);
+/* devpts without gid=5 where gid 5 is not mapped; the host's /sys bound
+ * (read-only) instead of a sysfs the user namespace may not mount. */
+void box_devpts_gid(json_t *mounts, bool mapped);
+void box_sys_bind(json_t *mounts);
+/* box_userns.c: --uidmap/--gidmap, root's box in a user namespace. */
+int box_userns(struct box *b, struct husk_error *e);
+/* CONTAINER:HOST:SIZE into m; -1 when malformed. */
+struct husk_id_mapping;
+int box_parse_idmap(const char *s, struct husk_id_mapping *m);
+/* A list of them, checked (no overlaps, container id 0 mapped). */
+int box_idmap_list(const struct husk_list *l, const char *opt, struct husk_id_mapping **out,
+		   struct husk_error *e);
 /* box_process.c: args, env, cwd, user, capabilities, security options. */
 int box_process(struct box *b, struct husk_error *e);
 /* The program the config runs (args[0]) and the PATH it is looked up in. */

@@ -26,7 +26,7 @@ static json_t *mapping_json(bool gid)
 }
 
 /* gid=5 (tty) on devpts only when gid 5 is mapped. */
-static void devpts_gid(json_t *mounts, bool mapped)
+void box_devpts_gid(json_t *mounts, bool mapped)
 {
 	size_t i, j;
 	json_t *m, *o;
@@ -45,7 +45,7 @@ static void devpts_gid(json_t *mounts, bool mapped)
 
 /* With the host's network namespace sysfs may not be mounted: the host's
  * /sys is bound instead, read-only. */
-static void sys_bind(json_t *mounts)
+void box_sys_bind(json_t *mounts)
 {
 	size_t i;
 	json_t *m;
@@ -77,9 +77,9 @@ int box_rootless(struct box *b, struct husk_error *e)
 	 * the container from mknod anyway. */
 	json_object_del(lx, "resources");
 	json_t *mounts = json_object_get(b->doc, "mounts");
-	devpts_gid(mounts, gid5);
+	box_devpts_gid(mounts, gid5);
 	if (o->net && !strcmp(o->net, "host"))
-		sys_bind(mounts);
+		box_sys_bind(mounts);
 	const struct {
 		struct husk_optional_limit l;
 		bool given;

@@ -47,6 +47,10 @@ struct husk_create_opts {
 	size_t n_layers;
 	int (*root_ready)(void *arg, struct husk_error *e);
 	void *root_ready_arg;
+	/* box: before the root is made, the directory (absolute, in *dir) a
+	 * vfs copy goes in instead of the state directory (state_dir: the
+	 * state directory's real path), or NULL; root_ready_arg is its arg. */
+	int (*root_dir)(void *arg, const char *state_dir, char **dir, struct husk_error *e);
 	const struct husk_state_file *state_files; /* box: written into the state dir at create */
 	size_t n_state_files;
 	/* box: the options behind linux.resources; a rootless container that

@@ -207,6 +207,9 @@ struct create {
 	struct husk_cgroup *cg;
 	int listen_fd;               /* the start socket */
 	char *overlay;               /* box: the overlay's mount options, mounted by the init */
+	char *root_dir, *lower_dir;  /* box: where a vfs copy went; <state dir>/lower */
+	struct husk_rootfs_box box;  /* box with a user namespace: the runtime makes the root */
+	bool root_by_runtime;
 	struct husk_ns_plan ns;
 	bool ns_ready;
 	char *state_json;            /* "creating": for the hooks and the seccomp agent */
@@ -269,10 +272,25 @@ static int create_state_dir(struct create *c, struct husk_error *e)
 		return husk_errno(e, "resolve state directory");
 	struct husk_storage_opts so = { .layers = c->o.layers, .n_layers = c->o.n_layers,
 					.rootless = geteuid() != 0 };
+	if (c->o.root_dir && c->o.root_dir(c->o.root_ready_arg, dir, &c->root_dir, e) < 0)
+		return -1;
+	so.root_dir = c->root_dir;
+	/* root's box with a user namespace: the root shows the mapped ids,
+	 * and the runtime makes it (the container's root may not reach it) */
+	c->root_by_runtime = geteuid() == 0 && c->spec->namespaces[HUSK_NS_USER].present;
+	if (c->root_by_runtime) {
+		so.uid_map = c->spec->uid_mappings;
+		so.n_uid_map = c->spec->n_uid_mappings;
+		so.gid_map = c->spec->gid_mappings;
+		so.n_gid_map = c->spec->n_gid_mappings;
+	}
 	if (c->o.storage->prepare(c->dirfd, dir, &so, &root, &c->overlay, e) < 0)
 		return -1;
 	free(c->spec->root_path);
 	c->spec->root_path = root;
+	c->lower_dir = xasprintf("%s/lower", dir);
+	c->box = (struct husk_rootfs_box){ .overlay = c->overlay, .layers = c->o.layers,
+					   .n_layers = c->o.n_layers, .lower_dir = c->lower_dir };
 	return c->o.root_ready ? c->o.root_ready(c->o.root_ready_arg, e) : 0;
 }
 
@@ -353,6 +371,7 @@ static int create_spawn(struct create *c, struct husk_error *e)
 		.listen_fd = c->listen_fd,
 		.cgroup = c->cg,
 		.overlay = c->overlay,
+		.root_by_runtime = c->root_by_runtime,
 	};
 	bool two_stage;
 	if (husk_init_spawn(&ic, &two_stage, e) < 0)
@@ -361,7 +380,8 @@ static int create_spawn(struct create *c, struct husk_error *e)
 	if (husk_init_release(&ic, two_stage, e) < 0)
 		return -1;
 	/* idmap requests may come before and after the intermediate's pid. */
-	if (husk_rootfs_idmap_serve(&husk_sys_real, c->l.sync[0], c->spec, e) < 0)
+	const struct husk_rootfs_box *box = c->root_by_runtime ? &c->box : NULL;
+	if (husk_rootfs_idmap_serve(&husk_sys_real, c->l.sync[0], c->spec, box, e) < 0)
 		return -1;
 	if (!two_stage) {
 		husk_launch_first_is_process(&c->l);
@@ -369,7 +389,7 @@ static int create_spawn(struct create *c, struct husk_error *e)
 	}
 	if (husk_launch_child_pid(&c->l, NULL, e) < 0)
 		return -1;
-	return husk_rootfs_idmap_serve(&husk_sys_real, c->l.sync[0], c->spec, e);
+	return husk_rootfs_idmap_serve(&husk_sys_real, c->l.sync[0], c->spec, box, e);
 }
 
 /* Network devices and resctrl groups, before any hook or the process
@@ -474,6 +494,8 @@ static void create_free(struct create *c)
 	}
 	free(c->state_json);
 	free(c->overlay);
+	free(c->root_dir);
+	free(c->lower_dir);
 	json_decref(c->netdevs);
 	json_decref(c->rdt);
 	husk_launch_free(&c->l);

@@ -174,6 +174,7 @@ static __attribute__((noreturn)) void init_main(struct husk_init_config *c)
 		.verify_flags = c->opts->verify_mount_flags,
 		.rootfs_fd = -1,
 		.overlay = c->overlay,
+		.root_by_runtime = c->root_by_runtime,
 	};
 	if (husk_rootfs_prepare(&rctx, e) < 0)
 		husk_sync_fail(sync_fd, e);

@@ -24,6 +24,7 @@ struct husk_init_config {
 	struct husk_cgroup *cgroup; /* its manager's (none when running without one); the
 				     * init updates its copy once the manager placed it */
 	const char *overlay; /* box: the root's overlay mount options, or NULL */
+	bool root_by_runtime; /* box, user namespace, root: the root comes from the runtime */
 };
 
 /* True when the prestart/createRuntime round trip is needed. */

@@ -164,7 +164,7 @@ static int apply_idmap(const struct husk_sys *sys, const struct husk_spec *spec,
 /* One request: returns 1 when one was served, 0 when the next message is
  * something else (left in the socket), -1 on a broken socket. */
 static int serve_one(const struct husk_sys *sys, int sock, const struct husk_spec *spec,
-		     struct husk_error *e)
+		     const struct husk_rootfs_box *box, struct husk_error *e)
 {
 	struct husk_sync_msg h;
 	ssize_t r;
@@ -173,7 +173,8 @@ static int serve_one(const struct husk_sys *sys, int sock, const struct husk_spe
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return husk_errno(e, "sync: receive");
-	if ((size_t)r < sizeof(h) || (h.type != SYNC_IDMAP_REQ && h.type != SYNC_BIND_SRC))
+	if ((size_t)r < sizeof(h) ||
+	    (h.type != SYNC_IDMAP_REQ && h.type != SYNC_BIND_SRC && h.type != SYNC_ROOT))
 		return 0;
 
 	union {
@@ -206,6 +207,8 @@ static int serve_one(const struct husk_sys *sys, int sock, const struct husk_spe
 		husk_err(&err, EPROTO, "sync: no file descriptor in the request");
 	else if (h.type == SYNC_BIND_SRC)
 		ok = tree = rootfs_bind_source_clone(sys, spec, h.val, fds[0], &err);
+	else if (h.type == SYNC_ROOT)
+		ok = tree = rootfs_root_serve(sys, spec, box, fds[0], n > 1 ? fds[1] : -1, &err);
 	else
 		ok = apply_idmap(sys, spec, h.val, fds[0], n > 1 ? fds[1] : -1, &err);
 	for (size_t i = 0; i < n; i++)
@@ -213,21 +216,21 @@ static int serve_one(const struct husk_sys *sys, int sock, const struct husk_spe
 	/* The init reports the failure with its own context. */
 	if (ok < 0)
 		return husk_sync_send_error(sock, &err) < 0 ? husk_err(e, err.errnum, "%s", err.msg) : 1;
-	if (h.type == SYNC_BIND_SRC)
-		return husk_sync_send_fd(sock, SYNC_BIND_SRC, tree, e) < 0 ? -1 : 1;
+	if (h.type == SYNC_BIND_SRC || h.type == SYNC_ROOT)
+		return husk_sync_send_fd(sock, (enum husk_sync_type)h.type, tree, e) < 0 ? -1 : 1;
 	return husk_sync_send(sock, SYNC_IDMAP_REQ, 0, NULL, 0, e) < 0 ? -1 : 1;
 }
 
 int husk_rootfs_idmap_serve(const struct husk_sys *sys, int sock, const struct husk_spec *spec,
-			    struct husk_error *e)
+			    const struct husk_rootfs_box *box, struct husk_error *e)
 {
-	bool any = rootfs_bind_source_served(spec);
+	bool any = box || rootfs_bind_source_served(spec);
 	for (size_t i = 0; i < spec->n_mounts && !any; i++)
 		any = opt_is_idmap(&spec->mounts[i]);
 	if (!any)
 		return 0;
 	int r;
-	while ((r = serve_one(sys, sock, spec, e)) > 0)
+	while ((r = serve_one(sys, sock, spec, box, e)) > 0)
 		;
 	return r;
 }

@@ -103,14 +103,15 @@ static int bind_rootfs(const struct husk_sys *sys, int fd, const char *root, str
 
 /* box's overlay on root.path, here where only the container sees it.  In a
  * user namespace (rootless) its metadata goes to user.overlay.* xattrs,
- * the trusted.* ones being the host root's. */
+ * the trusted.* ones being the host root's; with one made by root the
+ * runtime mounts it (idmapped layers) or hands over the vfs copy. */
 static int mount_overlay(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 {
+	if (ctx->root_by_runtime)
+		return rootfs_root_from_runtime(ctx, e);
 	const char *root = ctx->spec->root_path;
-	_cleanup_free_ char *data = xasprintf("%s%s", ctx->overlay,
-					      ctx->in_userns ? ",userxattr" : "");
-	if (ctx->sys->mount("overlay", root, "overlay", MS_NODEV, data) < 0)
-		return husk_errno(e, "overlay: mount on %s", root);
+	if (husk_rootfs_overlay_mount(ctx->sys, ctx->overlay, root, ctx->in_userns, e) < 0)
+		return -1;
 	return open_rootfs(ctx->sys, root, e);
 }
 
@@ -654,14 +655,16 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 
 	if (spec->n_sysctl && husk_sysctl_check(sys, spec, e) < 0)
 		return -1;
-	/* An overlay root is opened once it is mounted. */
-	_cleanup_fd_ int fd = ctx->overlay ? -1 : open_rootfs(sys, spec->root_path, e);
-	if (fd < 0 && !ctx->overlay)
+	/* An overlay root is opened once it is mounted; the runtime's (box
+	 * with a user namespace) comes from it. */
+	bool later = ctx->overlay || ctx->root_by_runtime;
+	_cleanup_fd_ int fd = later ? -1 : open_rootfs(sys, spec->root_path, e);
+	if (fd < 0 && !later)
 		return -1;
 	if (!ctx->own_mount_ns) {
-		if (spec->n_mounts || ctx->overlay)
+		if (spec->n_mounts || later)
 			return husk_err(e, 0, "%s need a mount namespace of the container's own",
-					ctx->overlay ? "an overlay root and mounts" : "mounts");
+					later ? "an overlay root and mounts" : "mounts");
 		ctx->rootfs_fd = move_fd(&fd);
 	} else {
 		/* Nothing the container mounts may reach the host: "/" is
@@ -673,7 +676,7 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e)
 									      : MS_SLAVE | MS_REC;
 		if (sys->mount(NULL, "/", NULL, prop, NULL) < 0)
 			return husk_errno(e, "make / %s", prop_name(prop));
-		if (ctx->overlay && (fd = mount_overlay(ctx, e)) < 0)
+		if (later && (fd = mount_overlay(ctx, e)) < 0)
 			return -1;
 		ctx->rootfs_fd = bind_rootfs(sys, fd, spec->root_path, e);
 		if (ctx->rootfs_fd < 0)

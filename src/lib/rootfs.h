@@ -27,6 +27,9 @@ struct husk_rootfs_ctx {
 	int idmap_sock;        /* the sync socket, for idmap mounts and bind sources (<= 0: none) */
 	const char *overlay;   /* box: overlay mount options; the overlay is mounted on
 				* root.path first, in the container's mount namespace */
+	bool root_by_runtime;  /* box with a user namespace, run by root: the runtime
+				* mounts the overlay (idmapped lower layers) and hands
+				* over the root, which the init may not reach itself */
 	bool verify_flags;     /* statvfs every mount (and submount) for ro, nosuid, nodev,
 				* noexec asked for: remount once, else fail (box --isolation chroot) */
 	/* owned by the module between prepare and finalize (prepare sets them;
@@ -50,10 +53,28 @@ int husk_rootfs_prepare(struct husk_rootfs_ctx *ctx, struct husk_error *e);
  * the host's /dev/null reopened on the container's. */
 int husk_rootfs_finalize(struct husk_rootfs_ctx *ctx, struct husk_error *e);
 
+/* What the runtime needs to serve a box's root (root_by_runtime): the
+ * overlay's options (NULL: the root is a plain directory, vfs) and the
+ * layer trees (lowest first) whose idmapped clones go on <state>/lower/N,
+ * to the container's user namespace (mount_overlay.c). */
+struct husk_rootfs_box {
+	const char *overlay;
+	const char *const *layers;
+	size_t n_layers;
+	const char *lower_dir;
+};
+
 /* In the runtime, after SYNC_GO (and again after SYNC_CHILD_PID when there
  * is an intermediate): serve the init's requests to idmap its idmap/ridmap
- * bind mounts and, with a user namespace, to clone its bind sources, until
- * the next message on the sync socket is another one (left unread).
- * Returns at once when config.json has neither. */
+ * bind mounts, with a user namespace to clone its bind sources, and with
+ * box its request for the root (SYNC_ROOT), until the next message on the
+ * sync socket is another one (left unread).  Returns at once when
+ * config.json has neither and box is NULL. */
 int husk_rootfs_idmap_serve(const struct husk_sys *sys, int sync_sock, const struct husk_spec *spec,
-			    struct husk_error *e);
+			    const struct husk_rootfs_box *box, struct husk_error *e);
+
+/* box's overlay on target: mount(2) when its options fit the page that
+ * takes, else the new mount API with one "lowerdir+" per layer (Linux
+ * 6.8).  userxattr: mounted in a user namespace (user.overlay.*). */
+int husk_rootfs_overlay_mount(const struct husk_sys *sys, const char *options, const char *target,
+			      bool userxattr, struct husk_error *e);

@@ -76,3 +76,11 @@ bool rootfs_bind_source_served(const struct husk_spec *spec);
  * of the runtime enters it); the tree, or -1 with e filled. */
 int rootfs_bind_source_clone(const struct husk_sys *sys, const struct husk_spec *spec, int32_t idx,
 			     int mntns, struct husk_error *e);
+
+/* mount_overlay.c: box's root asked of the runtime (root_by_runtime): an
+ * O_PATH fd of it, or -1 with e filled. */
+int rootfs_root_from_runtime(struct husk_rootfs_ctx *ctx, struct husk_error *e);
+/* The runtime's side: the root made (the overlay with idmapped layers
+ * to userns) and opened inside the mount namespace mntns; its fd. */
+int rootfs_root_serve(const struct husk_sys *sys, const struct husk_spec *spec,
+		      const struct husk_rootfs_box *box, int mntns, int userns, struct husk_error *e);

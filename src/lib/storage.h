@@ -8,20 +8,34 @@
  *            the state directory
  *   vfs      the root is a copy of the layers applied in order (whiteouts
  *            and opaque directories applied as it goes), reflinked where
- *            the filesystem can, in the state directory's rootfs/
+ *            the filesystem can, in rootfs/ of the state directory (or of
+ *            root_dir: an image's copy lives in its store)
  *
- * Both leave only directories in the state directory, so removing it
- * (delete, or a failed create) is the whole cleanup. */
+ * Both leave only directories in the state directory (and root_dir), so
+ * removing it (delete, or a failed create) is the whole cleanup. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
+
+struct husk_id_mapping;
 
 struct husk_storage_opts {
 	const char *const *layers;  /* absolute paths of the layer trees, lowest first */
 	size_t n_layers;
 	bool rootless;              /* no chown; user.overlay.* xattrs (overlay's userxattr) */
+	/* A user namespace's mappings (root's box with --uidmap): the root is
+	 * shown owned by the mapped ids.  overlay: upper/ and work/ owned by
+	 * the host ids, lower/N directories on which the runtime attaches the
+	 * layers idmapped (mount_overlay.c); vfs: every owner shifted from
+	 * container to host id while copying (one unmapped: an error). */
+	const struct husk_id_mapping *uid_map, *gid_map;
+	size_t n_uid_map, n_gid_map;
+	/* vfs: the directory (absolute) the copy goes in, instead of the
+	 * state directory: an image's, in its store (NULL: the state dir). */
+	const char *root_dir;
 };
 
 struct husk_storage_ops {
@@ -42,14 +56,18 @@ const struct husk_storage_ops *husk_storage_find(const char *name);
 /* "overlay, vfs": for messages and --help. */
 const char *husk_storage_names(void);
 
+/* id (a container's) through the mapping m: 0 and *out the host's, or -1
+ * when the mapping has no such id.  No mapping (n 0): id itself. */
+int husk_storage_map_id(const struct husk_id_mapping *m, size_t n, uint32_t id, uint32_t *out);
+
 /* The xattr that marks an opaque directory in layers made by this user. */
 const char *husk_storage_opaque_xattr(bool rootless);
 
 /* storage_overlay.c: the overlay's mount options, lowerdir= top-most
  * first.  Lower paths are links under dir/lower/ (so a store path may hold
- * ',' or ':', and more layers fit); -1 with e filled when the options
- * would pass the page that mount(2) takes (room is kept for the init's
- * ",userxattr"). */
+ * ',' or ':', and more layers fit).  Past the page that mount(2) takes
+ * (room kept for ",userxattr") the init mounts them through the new mount
+ * API (husk_rootfs_overlay_mount). */
 int husk_overlay_options(const char *dir, size_t n_layers, char **out, struct husk_error *e);
 #define HUSK_OVERLAY_DATA_MAX 4095 /* mount(2) copies one page, NUL included */
 

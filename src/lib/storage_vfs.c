@@ -35,6 +35,7 @@ struct link_ent {
 struct vfs {
 	bool rootless;
 	bool chown;    /* root, or rootless as root of the mapped user namespace */
+	const struct husk_storage_opts *shift; /* owners mapped through its uid/gid maps */
 	const char *opaque;  /* the opaque directory xattr */
 	int rootfd;
 	void *links;   /* tsearch tree of struct link_ent */
@@ -94,9 +95,14 @@ static int copy_meta(struct vfs *f, int sfd, int dfd, const char *name, const st
 {
 	const char *what = *name ? name : "/";
 	int flags = *name ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH;
+	uint32_t uid = st->st_uid, gid = st->st_gid;
+	const struct husk_storage_opts *m = f->shift;
+	if (m && (husk_storage_map_id(m->uid_map, m->n_uid_map, st->st_uid, &uid) < 0 ||
+		  husk_storage_map_id(m->gid_map, m->n_gid_map, st->st_gid, &gid) < 0))
+		return husk_err(e, 0, "%s: owner %u:%u is outside the user namespace's mapping", what,
+				(unsigned)st->st_uid, (unsigned)st->st_gid);
 	/* rootless: an owner the namespace does not map (EINVAL) stays root's */
-	if (f->chown && fchownat(dfd, name, st->st_uid, st->st_gid, flags) < 0 &&
-	    !(f->rootless && errno == EINVAL))
+	if (f->chown && fchownat(dfd, name, uid, gid, flags) < 0 && !(f->rootless && errno == EINVAL))
 		return husk_errno(e, "%s: chown", what);
 	if (!S_ISLNK(st->st_mode)) {
 		mode_t m = st->st_mode & 07777;
@@ -302,34 +308,47 @@ static int apply_dir(struct vfs *f, int sfd, int dfd, const char *path, struct h
 	return 0;
 }
 
-static struct vfs *vfs_new(int rootfd, bool rootless)
+static struct vfs *vfs_new(int rootfd, bool rootless, const struct husk_storage_opts *shift)
 {
 	struct vfs *f = xcalloc(1, sizeof(*f));
 	f->rootless = rootless;
 	f->chown = !rootless || geteuid() == 0;
+	f->shift = shift && (shift->n_uid_map || shift->n_gid_map) ? shift : NULL;
 	f->opaque = husk_storage_opaque_xattr(rootless);
 	f->rootfd = rootfd;
 	return f;
 }
 
-int husk_vfs_apply(int srcfd, int dstfd, bool rootless, struct husk_error *e)
+static int vfs_apply(int srcfd, int dstfd, bool rootless, const struct husk_storage_opts *shift,
+		     struct husk_error *e)
 {
-	struct vfs *f = vfs_new(dstfd, rootless);
+	struct vfs *f = vfs_new(dstfd, rootless, shift);
 	int r = apply_dir(f, srcfd, dstfd, "", e);
 	tdestroy(f->links, link_free);
 	free(f);
 	return r;
 }
 
-int husk_vfs_root_meta(int srcfd, int dstfd, bool rootless, struct husk_error *e)
+static int vfs_root_meta(int srcfd, int dstfd, bool rootless, const struct husk_storage_opts *shift,
+			 struct husk_error *e)
 {
 	struct stat st;
 	if (fstat(srcfd, &st) < 0)
 		return husk_errno(e, "/: stat");
-	struct vfs *f = vfs_new(dstfd, rootless);
+	struct vfs *f = vfs_new(dstfd, rootless, shift);
 	int r = copy_meta(f, srcfd, dstfd, "", &st, e);
 	free(f);
 	return r;
+}
+
+int husk_vfs_apply(int srcfd, int dstfd, bool rootless, struct husk_error *e)
+{
+	return vfs_apply(srcfd, dstfd, rootless, NULL, e);
+}
+
+int husk_vfs_root_meta(int srcfd, int dstfd, bool rootless, struct husk_error *e)
+{
+	return vfs_root_meta(srcfd, dstfd, rootless, NULL, e);
 }
 
 struct copy_call {
@@ -345,31 +364,36 @@ static int copy_layers(void *arg, struct husk_error *e)
 		_cleanup_fd_ int src = open(o->layers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (src < 0)
 			return husk_errno(e, "vfs: layer %s", o->layers[i]);
-		if (husk_vfs_apply(src, dst, o->rootless, e) < 0 ||
-		    husk_vfs_root_meta(src, dst, o->rootless, e) < 0)
+		if (vfs_apply(src, dst, o->rootless, o, e) < 0 ||
+		    vfs_root_meta(src, dst, o->rootless, o, e) < 0)
 			return husk_err_wrap(e, "vfs: copy of %s", o->layers[i]);
 	}
 	return 0;
 }
 
-/* rootfs/ in the state directory, every layer applied in turn; the root
- * directory takes the top-most layer's owner and mode.  Rootless with
- * subordinate ids, the layers' files may be theirs: the copy is made
- * (owners kept) as root of the user namespace the box will have. */
+/* rootfs/ in the state directory (or o->root_dir), every layer applied in
+ * turn, owners shifted through the mapping; the root directory takes the
+ * top-most layer's owner and mode.  Rootless with subordinate ids, the
+ * layers' files may be theirs: the copy is made (owners kept) as root of
+ * the user namespace the box will have. */
 static int vfs_prepare(int dirfd, const char *dir, const struct husk_storage_opts *o, char **root,
 		       char **overlay, struct husk_error *e)
 {
-	if (mkdirat(dirfd, husk_storage_vfs.root_name, 0700) < 0)
-		return husk_errno(e, "vfs: create %s", husk_storage_vfs.root_name);
-	_cleanup_fd_ int dst = openat(dirfd, husk_storage_vfs.root_name,
-				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *name = husk_storage_vfs.root_name;
+	_cleanup_fd_ int other = o->root_dir ? open(o->root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (o->root_dir && other < 0)
+		return husk_errno(e, "vfs: %s", o->root_dir);
+	int at = o->root_dir ? other : dirfd;
+	if (mkdirat(at, name, 0700) < 0)
+		return husk_errno(e, "vfs: create %s", name);
+	_cleanup_fd_ int dst = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dst < 0)
-		return husk_errno(e, "vfs: open %s", husk_storage_vfs.root_name);
+		return husk_errno(e, "vfs: open %s", name);
 	struct copy_call x = { o, dst };
 	if ((o->rootless && husk_rootless_has_subids(NULL) ? husk_userns_call(copy_layers, &x, NULL, 0, e)
 							    : copy_layers(&x, e)) < 0)
 		return -1;
-	*root = xasprintf("%s/%s", dir, husk_storage_vfs.root_name);
+	*root = xasprintf("%s/%s", o->root_dir ? o->root_dir : dir, name);
 	*overlay = NULL;
 	return 0;
 }

@@ -33,6 +33,12 @@ enum husk_sync_type {
 	 * source cloned (open_tree) by the runtime, or SYNC_ERROR
 	 * (mount_source.c). */
 	SYNC_BIND_SRC,
+	/* init -> parent: SCM_RIGHTS carries the init's mount and user
+	 * namespaces; box's root (its overlay, with idmapped lower layers,
+	 * mounted there by a child of the runtime) is wanted.  The reply is
+	 * the same type with an O_PATH fd of the root, or SYNC_ERROR
+	 * (mount_overlay.c). */
+	SYNC_ROOT,
 };
 
 struct husk_sync_msg {

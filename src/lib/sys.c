@@ -24,6 +24,18 @@ static int real_mount_setattr(int dfd, const char *path, unsigned flags, struct 
 {
 	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, size);
 }
+static int real_fsopen(const char *fsname, unsigned flags)
+{
+	return (int)syscall(SYS_fsopen, fsname, flags);
+}
+static int real_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+static int real_fsmount(int fd, unsigned flags, unsigned attr_flags)
+{
+	return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
+}
 static int real_pivot_root(const char *new_root, const char *put_old)
 {
 	return (int)syscall(SYS_pivot_root, new_root, put_old);
@@ -43,6 +55,9 @@ const struct husk_sys husk_sys_real = {
 	.open_tree = real_open_tree,
 	.move_mount = real_move_mount,
 	.mount_setattr = real_mount_setattr,
+	.fsopen = real_fsopen,
+	.fsconfig = real_fsconfig,
+	.fsmount = real_fsmount,
 	.pivot_root = real_pivot_root,
 	.chroot = chroot,
 	.chdir = chdir,

@@ -34,6 +34,11 @@ struct husk_sys {
 	int (*move_mount)(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags);
 	int (*mount_setattr)(int dfd, const char *path, unsigned flags, struct mount_attr *attr,
 			     size_t size);
+	/* the new mount API's filesystem contexts (box's overlay past a page
+	 * of options) */
+	int (*fsopen)(const char *fsname, unsigned flags);
+	int (*fsconfig)(int fd, unsigned cmd, const char *key, const void *value, int aux);
+	int (*fsmount)(int fd, unsigned flags, unsigned attr_flags);
 	int (*pivot_root)(const char *new_root, const char *put_old);
 	int (*chroot)(const char *path);
 	int (*chdir)(const char *path);

@@ -178,7 +178,7 @@ def test_host_view_xattrs(env, store, image):
         root = f"/proc/{init_pid(env, cid)}/root"
         views[drv] = host_view(root)
         if drv == "vfs":
-            copy = os.path.join(env.rt.root, cid, "rootfs")
+            copy = os.path.join(store, "containers", cid, "rootfs")
             check_rootfs(copy)
             big = os.lstat(os.path.join(copy, "big"))
             assert big.st_blocks * 512 < big.st_size, "holes kept"
@@ -188,6 +188,7 @@ def test_host_view_xattrs(env, store, image):
         wait_for(lambda: json.loads(env.rt.ok("state", "bx-" + drv).out)["status"] == "stopped")
         env.rt.ok("delete", "bx-" + drv)
         assert not os.path.exists(os.path.join(env.rt.root, "bx-" + drv))
+        assert not os.path.exists(os.path.join(store, "containers", "bx-" + drv))
     assert views["overlay"] == views["vfs"]
     v = views["vfs"]
     assert "security.capability" in v["bin/capped"][5]
@@ -298,17 +299,30 @@ def test_many_layers(env, store):
     assert outs == {" ".join(f"{i:02d}" for i in range(39) if i != 5) + "\n"}
 
 
-def test_too_many_layers_for_overlay(env, store):
-    """More layers than one page of mount options holds: one clear line
-    (vfs has no such limit)."""
+def kernel_at_least(major, minor):
+    rel = os.uname().release.split(".")
+    return (int(rel[0]), int(rel[1].split("-")[0])) >= (major, minor)
+
+
+@pytest.mark.skipif(not kernel_at_least(6, 8), reason="overlayfs's lowerdir+ needs Linux 6.8")
+def test_layers_past_a_page_of_options(env, store):
+    """More layers than one page of mount options holds: the overlay is
+    mounted through fsopen with one lowerdir+ per layer (by the init, or
+    with --uidmap by the runtime), the same tree as vfs's, and a whiteout
+    in the top layer still applies."""
     layers = [base_layer()] + [Layer().file(f"l/{i}", b"") for i in range(250)]
+    layers[-1].whiteout("l/7")
     import_image(env, store, Image(layers, compression="none", config={"Cmd": ["true"]}),
                  "huge:1")
-    r = box(env, store, "huge:1")
-    assert_box_failed(env, r)
-    assert "mount options" in r.err and "--storage vfs" in r.err, r
-    r = box(env, store, "--storage", "vfs", "huge:1", "sh", "-c", "ls /l | wc -l")
-    assert r.rc == 0 and r.out.strip() == "250", r
+    outs = set()
+    # the last: the runtime mounts it, its 251 layers idmapped
+    for drv, extra in (("overlay", []), ("vfs", []), ("overlay", MAP)):
+        r = box(env, store, "--storage", drv, *extra, "huge:1", "sh", "-c",
+                "ls /l | wc -l; test -e /l/7 || echo whiteout; cat /etc/removeme")
+        assert r.rc == 0 and r.err == "", r
+        outs.add(r.out)
+    assert outs == {"249\nwhiteout\ngone\n"}
+    assert env.rt.ids() == [] and not mounts_under(env.base)
 
 
 def missing_layer(env, store, image):
@@ -368,3 +382,132 @@ def test_rootless_image_box(user):
     assert lines["/data/file"][2:5] == ["644", "1000", "50"]
     assert lines["/bin/suid"][2:5] == ["4755", "0", "0"]
     assert user.ids() == [] and not mounts_under(env.base)
+
+
+# --- --uidmap/--gidmap: root's box in a user namespace -----------------------
+
+MAP = ["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"]
+IDS = "cat /proc/self/uid_map /proc/self/gid_map; stat -c '%u:%g %n' /bin/busybox /data/file /; id -u"
+
+
+def copies(store):
+    d = os.path.join(store, "containers")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.mark.parametrize("drv", ["overlay", "vfs"])
+def test_uidmap_image(env, store, image, drv):
+    """The image's owners show through the mapping (idmapped layers, a
+    shifted copy), the same tree as without a user namespace; what the
+    container writes belongs to the mapped ids on the host; the layers stay
+    untouched."""
+    before = layers_state(store, image)
+    plain = box(env, store, "--storage", drv, "test:1", "sh", "-c", LISTING)
+    mapped = box(env, store, "--storage", drv, *MAP, "test:1", "sh", "-c", LISTING)
+    assert plain.rc == 0 and mapped.rc == 0 and mapped.err == "", mapped
+    assert mapped.out == plain.out
+    r = box(env, store, "-d", "--name", "m1", "--storage", drv, *MAP, "test:1", "sh", "-c",
+            "echo hi > /new; mkdir /data/d; chown 1000:50 /data/d; echo x >> /data/file; sleep 100")
+    assert r.rc == 0, r
+    r = env.rt("exec", "m1", "sh", "-c", IDS)
+    assert r.rc == 0, r
+    assert r.out == ("         0     100000      65536\n" * 2 +
+                     "0:0 /bin/busybox\n1000:50 /data/file\n0:0 /\n0\n"), r
+    wait_for(lambda: env.rt("exec", "m1", "test", "-d", "/data/d").rc == 0)
+    host = (os.path.join(env.rt.root, "m1", "upper") if drv == "overlay"
+            else os.path.join(store, "containers", "m1", "rootfs"))
+    owner = lambda p: (os.lstat(os.path.join(host, p)).st_uid, os.lstat(os.path.join(host, p)).st_gid)
+    assert owner("new") == (100000, 100000)
+    assert owner("data/d") == (101000, 100050)
+    assert owner("data/file") == (101000, 100050)       # copied up: still the mapped owner
+    assert owner(".") == (100000, 100000)
+    env.rt.ok("kill", "m1", "KILL")
+    wait_for(lambda: json.loads(env.rt.ok("state", "m1").out)["status"] == "stopped")
+    env.rt.ok("delete", "m1")
+    assert layers_state(store, image) == before
+    assert env.rt.ids() == [] and users(store, image) == [] and copies(store) == []
+    assert not mounts_under(env.base)
+
+
+@pytest.mark.parametrize("drv", ["overlay", "vfs"])
+def test_uidmap_rootfs(env, rootfs, drv):
+    """A ROOTFS directory the same way, --uidmap alone mapping the gids too;
+    ROOTFS untouched (owners included)."""
+    os.chown(os.path.join(rootfs, "home", "user"), 1000, 1000)
+    before = tree_state(rootfs)
+    r = env.rt("box", "-d", "--name", "r1", "--storage", drv, "--uidmap", "0:200000:2000",
+               rootfs, "sh", "-c", "touch /home/user/f; sleep 100")
+    assert r.rc == 0, r
+    r = env.rt("exec", "r1", "sh", "-c",
+               "cat /proc/self/uid_map /proc/self/gid_map; stat -c '%u:%g' /bin/busybox /home/user")
+    assert r.out == "         0     200000       2000\n" * 2 + "0:0\n1000:1000\n", r
+    host = os.path.join(env.rt.root, "r1", "upper" if drv == "overlay" else "rootfs")
+    wait_for(lambda: os.path.exists(os.path.join(host, "home/user/f")))
+    st = os.lstat(os.path.join(host, "home/user/f"))
+    assert (st.st_uid, st.st_gid) == (200000, 200000)
+    env.rt.ok("kill", "r1", "KILL")
+    wait_for(lambda: json.loads(env.rt.ok("state", "r1").out)["status"] == "stopped")
+    env.rt.ok("delete", "r1")
+    assert tree_state(rootfs) == before
+    assert env.rt.ids() == [] and not os.path.exists(os.path.join(env.rt.root, "r1"))
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--uidmap", "0:100000"], "expected CONTAINER:HOST:SIZE"),
+    (["--uidmap", "0:100000:0"], "expected CONTAINER:HOST:SIZE"),
+    (["--uidmap", "x:1:1"], "expected CONTAINER:HOST:SIZE"),
+    (["--uidmap", "0:4294967295:2"], "expected CONTAINER:HOST:SIZE"),
+    (["--gidmap", "0:-1:5"], "expected CONTAINER:HOST:SIZE"),
+    (["--uidmap", "1:100000:10"], "container id 0 must be mapped"),
+    (["--uidmap", "0:100000:10", "--uidmap", "5:200000:10"], "overlaps 0:100000:10 (container ids)"),
+    (["--uidmap", "0:100000:10", "--uidmap", "20:100005:10"], "overlaps 0:100000:10 (host ids)"),
+    (["--uidmap", "0:100000:65536", "--gidmap", "1:1:1"], "--gidmap: container id 0 must be mapped"),
+    # vfs: a file of the image (of uid 1000) outside the mapping, found half-way through the copy
+    (["--storage", "vfs", "--uidmap", "0:100000:1000"], "is outside the user namespace's mapping"),
+])
+def test_bad_uidmap_leaves_nothing(env, store, image, args, msg):
+    r = box(env, store, *args, "test:1", "true")
+    assert_box_failed(env, r)
+    assert msg in r.err, r
+    assert users(store, image) == [] and copies(store) == []
+    assert not os.path.isdir(env.rt.root) or os.listdir(env.rt.root) == []
+
+
+def test_uidmap_not_with_rootfs_rw(env, rootfs):
+    before = tree_state(rootfs)
+    r = env.rt("box", "--uidmap", "0:100000:65536", "--rootfs-rw", rootfs, "true")
+    assert_box_failed(env, r)
+    assert "not with --rootfs-rw" in r.err, r
+    assert tree_state(rootfs) == before
+
+
+def test_uidmap_refused_rootless(user):
+    r = user("box", "--uidmap", "0:100000:65536", user.env.base, "true")
+    assert r.rc == 125 and "only root's boxes take it" in r.err, r
+    assert user.ids() == []
+
+
+def test_vfs_copy_in_store(env, store, image):
+    """The vfs copy lives in the store, not the state root: prune keeps it
+    while the container exists and removes one whose state dir is gone."""
+    r = box(env, store, "-d", "--name", "c1", "--storage", "vfs", "test:1", "sleep", "100")
+    assert r.rc == 0, r
+    assert copies(store) == ["c1"]
+    copy = os.path.join(store, "containers", "c1")
+    with open(os.path.join(copy, "state")) as f:
+        assert f.read() == os.path.realpath(os.path.join(env.rt.root, "c1"))
+    assert not os.path.exists(os.path.join(env.rt.root, "c1", "rootfs"))
+    # a leftover of a container whose state dir is gone, and one of a live one
+    os.makedirs(os.path.join(store, "containers", "gone", "rootfs", "x"))
+    with open(os.path.join(store, "containers", "gone", "state"), "w") as f:
+        f.write(os.path.join(env.base, "no-such-state", "gone"))
+    r = env.rt("image", "prune", "--storage-root", store)
+    assert r.rc == 0, r
+    assert copies(store) == ["c1"]
+    r = env.rt("exec", "c1", "sh", "-c", "echo hi > /new; cat /new")
+    assert (r.rc, r.out) == (0, "hi\n"), r
+    assert os.path.exists(os.path.join(copy, "rootfs", "new"))
+    env.rt.ok("kill", "c1", "KILL")
+    wait_for(lambda: json.loads(env.rt.ok("state", "c1").out)["status"] == "stopped")
+    env.rt.ok("delete", "c1")
+    assert copies(store) == [] and users(store, image) == []

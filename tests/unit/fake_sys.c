@@ -28,6 +28,7 @@ unsigned long fake_st_path_flags;
 bool fake_remount_sets;
 unsigned long fake_remount_stflags;
 const char *fake_mountinfo;
+const char *fake_fsconfig_einval;
 
 void fake_logf(const char *fmt, ...)
 {
@@ -101,10 +102,33 @@ int fake_no_open_tree(int dfd, const char *path, unsigned flags)
 }
 static int fake_move_mount(int from, const char *fp, int to, const char *tp, unsigned flags)
 {
-	(void)fp, (void)tp, (void)flags, (void)from;
+	(void)fp, (void)flags, (void)from;
 	char b[PATH_MAX];
-	fake_logf("move_mount -> %s", show(NULL, to, b));
+	fake_logf("move_mount -> %s", tp && *tp ? show(tp, -1, b) : show(NULL, to, b));
 	return 0;
+}
+/* fs contexts: real fds (of /dev/null) that the code closes */
+static int fake_fsopen(const char *fs, unsigned flags)
+{
+	(void)flags;
+	fake_logf("fsopen %s", fs);
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+static int fake_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
+{
+	(void)fd, (void)aux;
+	fake_logf("fsconfig %u %s %s", cmd, key ? key : "-", value ? (const char *)value : "-");
+	if (fake_fsconfig_einval && key && !strcmp(key, fake_fsconfig_einval)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+static int fake_fsmount(int fd, unsigned flags, unsigned attr)
+{
+	(void)fd, (void)flags;
+	fake_logf("fsmount %#x", attr);
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 static int fake_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *a,
 			      size_t size)
@@ -216,6 +240,9 @@ void fake_sys_init(void)
 	fake.mount = fake_mount;
 	fake.open_tree = fake_open_tree;
 	fake.move_mount = fake_move_mount;
+	fake.fsopen = fake_fsopen;
+	fake.fsconfig = fake_fsconfig;
+	fake.fsmount = fake_fsmount;
 	fake.mount_setattr = fake_mount_setattr;
 	fake.mknodat = fake_mknodat;
 	fake.fchownat = fake_fchownat;

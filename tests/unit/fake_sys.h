@@ -33,6 +33,8 @@ extern bool fake_remount_sets;
 extern unsigned long fake_remount_stflags;
 /* When set, opening /proc/self/mountinfo opens this file instead. */
 extern const char *fake_mountinfo;
+/* fsconfig of this key fails EINVAL when set (a kernel without it). */
+extern const char *fake_fsconfig_einval;
 
 void fake_sys_init(void);
 /* the recording open_tree (an O_PATH fd of the source), and one that

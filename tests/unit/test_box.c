@@ -1,5 +1,6 @@
 /* Unit tests (TAP) for husk box's parsers in Docker's syntax (sizes,
  * --cpus) and the Docker-profile-to-OCI seccomp conversion. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -198,8 +199,45 @@ static void test_containers_common(void)
 #endif
 }
 
+/* --uidmap/--gidmap CONTAINER:HOST:SIZE, one and as a list */
+static void test_idmaps(void)
+{
+	struct husk_id_mapping m;
+	ok(box_parse_idmap("0:100000:65536", &m) == 0 && m.container_id == 0 &&
+	   m.host_id == 100000 && m.size == 65536, "0:100000:65536");
+	ok(box_parse_idmap("4294967295:0:1", &m) == 0, "the last id");
+	static const char *const bad[] = { "", "0:1", "0:1:0", "0:1:2:3", "a:1:1", "-1:1:1",
+					   "0:1:1x", " 0:1:1", "0::1", "4294967295:0:2",
+					   "0:4294967295:2", "0:99999999999:1", "+0:1:1" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ok(box_parse_idmap(bad[i], &m) < 0, "\"%s\" refused", bad[i]);
+	struct {
+		const char *v[3];
+		size_t n;
+		const char *err;
+	} lists[] = {
+		{ { "0:100000:1000", "1000:200000:10" }, 2, NULL },
+		{ { "1:100000:10" }, 1, "--uidmap: container id 0 must be mapped" },
+		{ { "0:100000:10", "9:200000:10" }, 2, "overlaps 0:100000:10 (container ids)" },
+		{ { "0:100000:10", "10:100009:10" }, 2, "overlaps 0:100000:10 (host ids)" },
+		{ { "0:1:1", "x" }, 2, "--uidmap x: expected CONTAINER:HOST:SIZE" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		struct husk_list l = { lists[i].v, lists[i].n };
+		struct husk_id_mapping *out = NULL;
+		struct husk_error e = { 0 };
+		int r = box_idmap_list(&l, "--uidmap", &out, &e);
+		if (!lists[i].err)
+			ok(r == 0 && out[1].host_id == 200000, "list %zu accepted", i);
+		else
+			ok(r < 0 && strstr(e.msg, lists[i].err) && !out, "list %zu: %s", i, e.msg);
+		free(out);
+	}
+}
+
 int main(void)
 {
+	test_idmaps();
 	test_sizes();
 	test_cpus();
 	test_filtering();

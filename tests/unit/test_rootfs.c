@@ -218,6 +218,49 @@ static void test_rootfs_errors(void)
 	}
 }
 
+/* More layers than a page of mount(2) options: the new mount API, one
+ * lowerdir+ each (top-most first); a kernel without lowerdir+ gets one
+ * clear error and nothing mounted. */
+static void test_rootfs_overlay_many(struct husk_rootfs_ctx *ctx, const char *rfs)
+{
+	char *opts = xstrdup("lowerdir="), msg[2048], want[PATH_MAX + 64];
+	for (int i = 129; i >= 0; i--) {
+		char *n = xasprintf("%s/state/with/a/rather/long/path/lower/%d%s", opts, i, i ? ":" : "");
+		free(opts);
+		opts = n;
+	}
+	char *n = xasprintf("%s,upperdir=/u,workdir=/w", opts);
+	free(opts);
+	opts = n;
+	ctx->overlay = opts;
+	int r = prepare_fake(ctx, msg, sizeof(msg));
+	ok(r == 0 && !strstr(fake_log, "mount overlay") && has_line("fsopen overlay"),
+	   "%zu bytes of options: fsopen, not mount(2) (%s)", strlen(opts), msg);
+	ok(before("fsconfig 1 lowerdir+ /state/with/a/rather/long/path/lower/129",
+		  "fsconfig 1 lowerdir+ /state/with/a/rather/long/path/lower/0") &&
+		   has_line("fsconfig 1 lowerdir+ /state/with/a/rather/long/path/lower/64"),
+	   "one lowerdir+ per layer, the top-most first");
+	snprintf(want, sizeof(want), "move_mount -> %s", rfs);
+	ok(before("fsconfig 1 upperdir /u", "fsconfig 6 - -") && has_line("fsconfig 1 workdir /w") &&
+		   before("fsconfig 6 - -", "fsmount 0x4") && before("fsmount 0x4", want) &&
+		   before(want, "open_tree / rec"),
+	   "upper and work, created, mounted nodev on root.path before the rootfs is bound");
+	ctx->in_userns = true;
+	r = prepare_fake(ctx, msg, sizeof(msg));
+	ok(r == 0 && before("fsconfig 0 userxattr -", "fsconfig 1 lowerdir+"),
+	   "in a user namespace: the userxattr flag");
+	ctx->in_userns = false;
+	fake_fsconfig_einval = "lowerdir+";
+	r = prepare_fake(ctx, msg, sizeof(msg));
+	ok(r < 0 && strstr(msg, "130 layers make mount options of") &&
+		   strstr(msg, "this kernel has no lowerdir+ (Linux 6.8): use --storage vfs") &&
+		   !strstr(fake_log, "fsmount") && !strstr(fake_log, "move_mount"),
+	   "a kernel without lowerdir+: %s", msg);
+	fake_fsconfig_einval = NULL;
+	ctx->overlay = NULL;
+	free(opts);
+}
+
 /* box's overlay: mounted on root.path in the container's mount namespace,
  * after / is made rslave (so it cannot reach the host) and before the
  * rootfs is opened (the root is the overlay, not the empty dir below). */
@@ -255,6 +298,7 @@ static void test_rootfs_overlay(void)
 	ctx.overlay = NULL;
 	r = prepare_fake(&ctx, msg, sizeof(msg));
 	ok(r == 0 && !strstr(fake_log, "overlay"), "no overlay without box");
+	test_rootfs_overlay_many(&ctx, rfs);
 }
 
 /* cgroup v1/hybrid and v2 layouts */

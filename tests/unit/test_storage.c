@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "spec.h"
 #include "storage.h"
 #include "util.h"
 #include "tap.h"
@@ -76,20 +77,79 @@ static void test_overlay_options(void)
 	   "lowerdir top-most first, through the state dir's links: %s", s ? s : "(null)");
 	free(s);
 	s = NULL;
-	ok(husk_overlay_options("/run/husk/c1", 500, &s, &e) < 0 && e.errnum == E2BIG &&
-	   strstr(e.msg, "--storage vfs"), "past a page: a clear error");
+	/* past a page: the same options, which the init then mounts through
+	 * the new mount API (test_rootfs) */
+	ok(husk_overlay_options("/run/husk/c1", 500, &s, &e) == 0 &&
+	   strlen(s) > HUSK_OVERLAY_DATA_MAX && strstr(s, "lowerdir=/run/husk/c1/lower/499:") &&
+	   strstr(s, ":/run/husk/c1/lower/0,upperdir="), "500 layers: past a page, all listed");
+	free(s);
 	ok(husk_overlay_options("/run/a,b", 1, &s, &e) < 0, "a state dir with ',' refused");
 	ok(husk_overlay_options("/run/husk/c1", 0, &s, &e) < 0, "no layers refused");
-	/* the longest that fits leaves room for ",userxattr" */
-	size_t n = 1;
-	while (husk_overlay_options("/run/husk/c1", n + 1, &s, &e) == 0) {
-		free(s);
-		n++;
+}
+
+static void test_map_id(void)
+{
+	struct husk_id_mapping m[2] = { { 0, 100000, 1000 }, { 5000, 300000, 10 } };
+	uint32_t h = 0;
+	ok(husk_storage_map_id(m, 2, 0, &h) == 0 && h == 100000, "0 -> 100000");
+	ok(husk_storage_map_id(m, 2, 999, &h) == 0 && h == 100999, "the range's last id");
+	ok(husk_storage_map_id(m, 2, 5009, &h) == 0 && h == 300009, "a second range");
+	ok(husk_storage_map_id(m, 2, 1000, &h) < 0 && husk_storage_map_id(m, 2, 5010, &h) < 0,
+	   "ids past the ranges are unmapped");
+	ok(husk_storage_map_id(NULL, 0, 1234, &h) == 0 && h == 1234, "no mapping: the id itself");
+}
+
+/* root: the vfs copy shifted through a mapping, in root_dir; an owner
+ * outside the mapping is one clear error. */
+static void test_vfs_shift(void)
+{
+	if (rootless) {
+		diag_str("skip", "vfs shift: needs root to chown");
+		return;
 	}
-	husk_overlay_options("/run/husk/c1", n, &s, &e);
-	ok(strlen(s) + strlen(",userxattr") <= HUSK_OVERLAY_DATA_MAX && n > 100,
-	   "%zu layers fit in a page", n);
-	free(s);
+	char l0[512], l1[512], state[512], other[512];
+	snprintf(l0, sizeof(l0), "%s/l0", base);
+	snprintf(l1, sizeof(l1), "%s/l1", base);
+	tree_mk(base, "state", S_IFDIR, NULL);
+	tree_mk(base, "other", S_IFDIR, NULL);
+	snprintf(state, sizeof(state), "%s/state", base);
+	snprintf(other, sizeof(other), "%s/other", base);
+	char p[600];
+	snprintf(p, sizeof(p), "%s/l1/x/a", base);
+	if (chown(p, 1000, 50) < 0)
+		abort();
+	const char *layers[] = { l0, l1 };
+	struct husk_id_mapping u = { 0, 100000, 65536 }, g = { 0, 200000, 65536 };
+	struct husk_storage_opts o = { .layers = layers, .n_layers = 2, .uid_map = &u, .n_uid_map = 1,
+				       .gid_map = &g, .n_gid_map = 1, .root_dir = other };
+	struct husk_error e = { 0 };
+	char *root = NULL, *ov = NULL;
+	int sfd = dirfd_of("state");
+	ok(husk_storage_vfs.prepare(sfd, state, &o, &root, &ov, &e) == 0, "shifted copy made (%s)",
+	   e.msg);
+	char want[600];
+	snprintf(want, sizeof(want), "%s/rootfs", other);
+	ok(root && !strcmp(root, want) && !ov, "in root_dir: %s", root ? root : "(null)");
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/rootfs/x/a", other);
+	ok(stat(p, &st) == 0 && st.st_uid == 101000 && st.st_gid == 200050 &&
+	   (st.st_mode & 07777) == 0640, "a file's owner shifted, its mode kept");
+	snprintf(p, sizeof(p), "%s/rootfs/etc/passwd", other);
+	ok(stat(p, &st) == 0 && st.st_uid == 100000 && (st.st_mode & 07777) == 04755,
+	   "root's file owned by the mapped root, setuid kept");
+	snprintf(p, sizeof(p), "%s/rootfs", other);
+	ok(stat(p, &st) == 0 && st.st_uid == 100000 && st.st_gid == 200000, "the root too");
+	ok(!tree_has(base, "state/rootfs", 0), "nothing in the state directory");
+	free(root);
+	root = NULL;
+	tree_mk(base, "other2", S_IFDIR, NULL);
+	snprintf(other, sizeof(other), "%s/other2", base);
+	u.size = 1000;
+	ok(husk_storage_vfs.prepare(sfd, state, &o, &root, &ov, &e) < 0 &&
+	   strstr(e.msg, ": owner 1000:50 is outside the user namespace's mapping"),
+	   "an unmapped owner: %s", e.msg);
+	close(sfd);
+	free(root);
 }
 
 /* l0: a base; l1: a whiteout, an opaque dir, a new file replacing a dir,
@@ -221,6 +281,8 @@ int main(void)
 	test_overlay_options();
 	test_vfs_apply();
 	test_lookup();
+	test_map_id();
+	test_vfs_shift();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	if (system(cmd) != 0)

@@ -198,7 +198,7 @@ static uint64_t tree_bytes(int dirfd, const char *name)
 static int prune_locked(struct husk_image_store *s, json_t *layers, json_t *blobs, size_t *nlayers,
 			uint64_t *bytes, struct husk_error *e)
 {
-	if (referenced(s, layers, blobs, e) < 0)
+	if (referenced(s, layers, blobs, e) < 0 || husk_image_copies_prune(s, e) < 0)
 		return -1;
 	_cleanup_strv_ char **ls = hex_entries(s, "layers");
 	for (char **l = ls; *l; l++) {

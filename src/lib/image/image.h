@@ -9,6 +9,8 @@
  *   images/<id hex>/       image.json (config and manifest digests, chain ids,
  *                          size); users/<container id> (the container's
  *                          state dir) while a container uses the image
+ *   containers/<id>/       a container's vfs copy (rootfs/) and its state
+ *                          dir's path (state), while it exists
  *   tmp/<random>/          imports in progress; each holds a flock()ed
  *                          ".lock", so a dead import's dir is found and
  *                          removed at the next open
@@ -88,6 +90,19 @@ int husk_image_use_remove(struct husk_image_store *s, const char *image_id,
 /* Container ids using the image now (NULL-terminated, maybe empty). */
 int husk_image_users(struct husk_image_store *s, const char *image_id, char ***out,
 		     struct husk_error *e);
+
+/* containers/<container_id>/ (copies.c): the container's own directory
+ * in the store, for its vfs copy, naming its state directory; made with
+ * the lock held (exclusive).  A leftover of the same id whose state
+ * directory is gone is replaced.  *dir: its absolute path. */
+int husk_image_copy_make(struct husk_image_store *s, const char *container_id,
+			 const char *state_dir, char **dir, struct husk_error *e);
+/* Remove it (storefd: the store's root), unless it names another state
+ * directory.  Callers hold the lock, or made it under a lock they hold. */
+int husk_image_copy_remove(int storefd, const char *container_id, const char *state_dir,
+			   struct husk_error *e);
+/* Remove those whose state directory is gone (prune).  Lock held. */
+int husk_image_copies_prune(struct husk_image_store *s, struct husk_error *e);
 
 struct husk_import_opts {
 	const char *name;        /* NAME[:TAG] to give the image; NULL: the archive's own */
