@@ -15,14 +15,7 @@
 static json_t *mapping_json(bool gid)
 {
 	struct husk_id_mapping m[2];
-	size_t n = husk_rootless_mapping(gid, m);
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID",
-						   (json_int_t)m[i].container_id, "hostID",
-						   (json_int_t)m[i].host_id, "size",
-						   (json_int_t)m[i].size));
-	return a;
+	return husk_idmap_json(m, husk_rootless_mapping(gid, m));
 }
 
 /* gid=5 (tty) on devpts only when gid 5 is mapped. */

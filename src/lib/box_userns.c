@@ -10,6 +10,7 @@
 
 #include "box_internal.h"
 #include "spec.h"
+#include "rootless.h"
 #include "util.h"
 
 /* The kernel takes at most this many lines in a map. */
@@ -83,16 +84,6 @@ int box_idmap_list(const struct husk_list *l, const char *opt, struct husk_id_ma
 	return 0;
 }
 
-static json_t *mapping_json(const struct husk_id_mapping *m, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID",
-						   (json_int_t)m[i].container_id, "hostID",
-						   (json_int_t)m[i].host_id, "size", (json_int_t)m[i].size));
-	return a;
-}
-
 int box_userns(struct box *b, struct husk_error *e)
 {
 	const struct husk_box_opts *o = b->o;
@@ -114,8 +105,8 @@ int box_userns(struct box *b, struct husk_error *e)
 		return -1;
 	json_t *lx = json_object_get(b->doc, "linux");
 	json_array_append_new(json_object_get(lx, "namespaces"), json_pack("{s:s}", "type", "user"));
-	json_object_set_new(lx, "uidMappings", mapping_json(u, ul->n));
-	json_object_set_new(lx, "gidMappings", mapping_json(g, gl->n));
+	json_object_set_new(lx, "uidMappings", husk_idmap_json(u, ul->n));
+	json_object_set_new(lx, "gidMappings", husk_idmap_json(g, gl->n));
 	bool gid5 = false;
 	for (size_t i = 0; i < gl->n; i++)
 		gid5 |= 5 >= g[i].container_id && 5 - g[i].container_id < g[i].size;

@@ -70,22 +70,6 @@ static int verify_one(const struct husk_sys *sys, int fd, uint64_t want, const c
 	return 0;
 }
 
-/* mountinfo's escapes (\040 for a space, ...) undone in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 /* Every mount below the destination (mountinfo names them by their real
  * paths, which start with the rootfs's), reached again inside the root. */
 static int verify_submounts(struct mnt *t, uint64_t want, struct husk_error *e)
@@ -106,7 +90,7 @@ static int verify_submounts(struct mnt *t, uint64_t want, struct husk_error *e)
 		char *mp = line + off, *sp = strchr(mp, ' ');
 		if (sp)
 			*sp = '\0';
-		unescape(mp);
+		husk_unescape_octal(mp);
 		if (strncmp(mp, top, top_len) || !mp[top_len])
 			continue;
 		const char *rel = mp + root_len; /* "/sys/fs/cgroup" */

@@ -21,21 +21,6 @@ static bool path_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-static void unescape_octal(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 /* Without pivot_root the host's mounts stay in the namespace below the
  * moved rootfs.  Detach every one that is neither the rootfs, inside it,
  * nor one of the mounts it sits on (each top-level branch takes its
@@ -63,7 +48,7 @@ static int hide_host_mounts(const struct husk_sys *sys, const char *root_real, s
 		char *mp = line + off, *sp = strchr(mp, ' ');
 		if (sp)
 			*sp = '\0';
-		unescape_octal(mp);
+		husk_unescape_octal(mp);
 		if (n == cap)
 			v = xrealloc(v, (cap *= 2) * sizeof(*v));
 		v[n++] = (struct ent){ id, parent, mp };

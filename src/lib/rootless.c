@@ -107,6 +107,16 @@ done:
 	return r;
 }
 
+json_t *husk_idmap_json(const struct husk_id_mapping *m, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID",
+						   (json_int_t)m[i].container_id, "hostID",
+						   (json_int_t)m[i].host_id, "size", (json_int_t)m[i].size));
+	return a;
+}
+
 size_t husk_rootless_mapping(bool gid, struct husk_id_mapping out[2])
 {
 	unsigned own = gid ? (unsigned)getegid() : (unsigned)geteuid();

@@ -2,6 +2,7 @@
  * the setuid newuidmap/newgidmap that map them, and work on files that
  * belong to them (as root of a user namespace mapping them). */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -25,6 +26,9 @@ bool husk_idmap_needs_helper(const struct husk_id_mapping *m, size_t n, bool gid
 /* Write pid's uid_map (gid false) or gid_map through newuidmap/newgidmap. */
 int husk_newidmap(pid_t pid, const struct husk_id_mapping *m, size_t n, bool gid,
 		  struct husk_error *e);
+
+/* linux.uidMappings/gidMappings JSON of m[0..n). */
+json_t *husk_idmap_json(const struct husk_id_mapping *m, size_t n);
 
 /* The mapping a rootless container gets: 0 is the caller's effective id,
  * 1.. the caller's subordinate range when the subid file has one and the

@@ -71,6 +71,21 @@ void husk_strv_free(char **v)
 	free(v);
 }
 
+void husk_unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
 void husk_list_push(struct husk_list *l, const char *s)
 {
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));

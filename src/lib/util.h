@@ -76,6 +76,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 size_t husk_strv_len(char *const *v);
 
+/* mountinfo's octal escapes (\040 for a space, ...) undone in place. */
+void husk_unescape_octal(char *s);
+
 /* A growing list of borrowed strings (repeatable command-line options). */
 struct husk_list {
 	const char **v;

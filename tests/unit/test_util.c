@@ -411,6 +411,17 @@ static void test_userns_call(void)
 	   "(%d %d %s)", arg[1], arg[2], e.msg);
 }
 
+static void test_unescape_octal(void)
+{
+	char a[] = "/mnt/a\\040b\\011c\\134d", b[] = "/x\\9y\\04", c[] = "";
+	husk_unescape_octal(a);
+	husk_unescape_octal(b);
+	husk_unescape_octal(c);
+	ok(strcmp(a, "/mnt/a b\tc\\d") == 0, "mountinfo escapes undone (%s)", a);
+	ok(strcmp(b, "/x\\9y\\04") == 0, "what is not an escape is kept (%s)", b);
+	ok(c[0] == '\0', "empty string");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -419,6 +430,7 @@ int main(void)
 		return 1;
 	}
 	test_alloc();
+	test_unescape_octal();
 	test_cleanup();
 	test_errors();
 	test_files();

@@ -122,16 +122,6 @@ static json_t *strv_json(char **v)
 	return a;
 }
 
-static json_t *mapping_json(const struct husk_id_mapping *m, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:I, s:I, s:I}", "containerID",
-						   (json_int_t)m[i].container_id, "hostID",
-						   (json_int_t)m[i].host_id, "size", (json_int_t)m[i].size));
-	return a;
-}
-
 static int write_config(const struct husk_image_store *s, const struct husk_image *img, int dirfd,
 			int rootfd, struct husk_error *e)
 {
@@ -140,8 +130,8 @@ static int write_config(const struct husk_image_store *s, const struct husk_imag
 	if (s->mapped) {
 		/* the owners the rootfs was made with */
 		json_t *lx = json_object_get(doc, "linux");
-		json_object_set_new(lx, "uidMappings", mapping_json(s->uids, s->n_uids));
-		json_object_set_new(lx, "gidMappings", mapping_json(s->gids, s->n_gids));
+		json_object_set_new(lx, "uidMappings", husk_idmap_json(s->uids, s->n_uids));
+		json_object_set_new(lx, "gidMappings", husk_idmap_json(s->gids, s->n_gids));
 	}
 	json_t *proc = json_object_get(doc, "process");
 	json_t *args = strv_json(img->entrypoint);
