@@ -64,11 +64,13 @@ int husk_storage_map_id(const struct husk_id_mapping *m, size_t n, uint32_t id, 
 const char *husk_storage_opaque_xattr(bool rootless);
 
 /* storage_overlay.c: the overlay's mount options, lowerdir= top-most
- * first.  Lower paths are links under dir/lower/ (so a store path may hold
- * ',' or ':', and more layers fit).  Past the page that mount(2) takes
+ * first.  Lower paths are lowers[] (absolute, free of ',', ':' and '\\')
+ * or, lowers NULL, links under dir/lower/ (so a store path may hold ',' or
+ * ':', and an idmapped clone can be attached there).  Past the page that mount(2) takes
  * (room kept for ",userxattr") the init mounts them through the new mount
  * API (husk_rootfs_overlay_mount). */
-int husk_overlay_options(const char *dir, size_t n_layers, char **out, struct husk_error *e);
+int husk_overlay_options(const char *dir, const char *const *lowers, size_t n_layers, char **out,
+			 struct husk_error *e);
 #define HUSK_OVERLAY_DATA_MAX 4095 /* mount(2) copies one page, NUL included */
 
 /* storage_vfs.c: apply the layer tree at srcfd onto the tree at dstfd (as

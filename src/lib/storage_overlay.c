@@ -17,7 +17,8 @@
 
 #define LOWER_DIR "lower"
 
-int husk_overlay_options(const char *dir, size_t n_layers, char **out, struct husk_error *e)
+int husk_overlay_options(const char *dir, const char *const *lowers, size_t n_layers, char **out,
+			 struct husk_error *e)
 {
 	if (!n_layers)
 		return husk_err(e, 0, "overlay: no layers");
@@ -25,10 +26,15 @@ int husk_overlay_options(const char *dir, size_t n_layers, char **out, struct hu
 	if (strpbrk(dir, ",:\\"))
 		return husk_err(e, 0, "overlay: paths may not hold ',', ':' or '\\' (%s)", dir);
 	size_t cap = 64 + n_layers * (strlen(dir) + sizeof(LOWER_DIR) + 24) + 2 * strlen(dir);
+	for (size_t i = 0; lowers && i < n_layers; i++)
+		cap += strlen(lowers[i]) + 1;
 	char *s = xmalloc(cap);
 	size_t len = (size_t)snprintf(s, cap, "lowerdir=");
-	for (size_t i = n_layers; i-- > 0;)
-		len += (size_t)snprintf(s + len, cap - len, "%s/" LOWER_DIR "/%zu%s", dir, i, i ? ":" : "");
+	for (size_t i = n_layers; i-- > 0;) {
+		const char *sep = i ? ":" : "";
+		len += lowers ? (size_t)snprintf(s + len, cap - len, "%s%s", lowers[i], sep)
+			      : (size_t)snprintf(s + len, cap - len, "%s/" LOWER_DIR "/%zu%s", dir, i, sep);
+	}
 	snprintf(s + len, cap - len, ",upperdir=%s/upper,workdir=%s/work", dir, dir);
 	*out = s;
 	return 0;
@@ -67,20 +73,40 @@ static int upper_owner(int dirfd, const struct husk_storage_opts *o, struct husk
 	return 0;
 }
 
-/* upper, work, merged and lower/N in the state directory.  The merged root
- * takes the upper directory's owner and mode: the top-most layer's root's,
- * or a non-root process could not enter its own /. */
+/* The layers' own paths, when the mount options can hold them (no ',',
+ * ':' or '\\') and they need no idmapped clone: no lower/ links to make
+ * and remove (each a journaled inode on the state root's filesystem). */
+static char **direct_lowers(const struct husk_storage_opts *o)
+{
+	if (o->n_uid_map)
+		return NULL;
+	char **v = xcalloc(o->n_layers + 1, sizeof(*v));
+	for (size_t i = 0; i < o->n_layers; i++) {
+		v[i] = realpath(o->layers[i], NULL);
+		if (!v[i] || strpbrk(v[i], ",:\\")) {
+			husk_strv_free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* upper, work, merged and, where the layers' paths cannot be used as they
+ * are, lower/N in the state directory.  The merged root takes the upper
+ * directory's owner and mode: the top-most layer's root's, or a non-root
+ * process could not enter its own /. */
 static int overlay_prepare(int dirfd, const char *dir, const struct husk_storage_opts *o,
 			   char **root, char **overlay, struct husk_error *e)
 {
 	static const char *const dirs[] = { "upper", "work", "merged", LOWER_DIR };
-	if (husk_overlay_options(dir, o->n_layers, overlay, e) < 0)
+	_cleanup_strv_ char **direct = direct_lowers(o);
+	if (husk_overlay_options(dir, (const char *const *)direct, o->n_layers, overlay, e) < 0)
 		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(dirs) - (direct ? 1 : 0); i++) {
 		if (mkdirat(dirfd, dirs[i], 0700) < 0)
 			return husk_errno(e, "overlay: create %s", dirs[i]);
 	}
-	for (size_t i = 0; i < o->n_layers; i++)
+	for (size_t i = 0; !direct && i < o->n_layers; i++)
 		if (lower_entry(dirfd, i, o, e) < 0)
 			return -1;
 	if (upper_owner(dirfd, o, e) < 0)

@@ -70,7 +70,7 @@ static void test_overlay_options(void)
 {
 	struct husk_error e = { 0 };
 	char *s = NULL;
-	int r = husk_overlay_options("/run/husk/c1", 3, &s, &e);
+	int r = husk_overlay_options("/run/husk/c1", NULL, 3, &s, &e);
 	ok(r == 0 &&
 	   !strcmp(s, "lowerdir=/run/husk/c1/lower/2:/run/husk/c1/lower/1:/run/husk/c1/lower/0,"
 		      "upperdir=/run/husk/c1/upper,workdir=/run/husk/c1/work"),
@@ -79,12 +79,18 @@ static void test_overlay_options(void)
 	s = NULL;
 	/* past a page: the same options, which the init then mounts through
 	 * the new mount API (test_rootfs) */
-	ok(husk_overlay_options("/run/husk/c1", 500, &s, &e) == 0 &&
+	ok(husk_overlay_options("/run/husk/c1", NULL, 500, &s, &e) == 0 &&
 	   strlen(s) > HUSK_OVERLAY_DATA_MAX && strstr(s, "lowerdir=/run/husk/c1/lower/499:") &&
 	   strstr(s, ":/run/husk/c1/lower/0,upperdir="), "500 layers: past a page, all listed");
 	free(s);
-	ok(husk_overlay_options("/run/a,b", 1, &s, &e) < 0, "a state dir with ',' refused");
-	ok(husk_overlay_options("/run/husk/c1", 0, &s, &e) < 0, "no layers refused");
+	const char *lowers[] = { "/img/l0", "/img/l1" };
+	ok(husk_overlay_options("/run/husk/c1", lowers, 2, &s, &e) == 0 &&
+	   !strcmp(s, "lowerdir=/img/l1:/img/l0,upperdir=/run/husk/c1/upper,workdir=/run/husk/c1/work"),
+	   "the layers' own paths, top-most first: %s", s ? s : "(null)");
+	free(s);
+	s = NULL;
+	ok(husk_overlay_options("/run/a,b", NULL, 1, &s, &e) < 0, "a state dir with ',' refused");
+	ok(husk_overlay_options("/run/husk/c1", NULL, 0, &s, &e) < 0, "no layers refused");
 }
 
 static void test_map_id(void)
