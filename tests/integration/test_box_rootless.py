@@ -3,6 +3,7 @@ namespace mapping the user and its subordinate ids, an overlay mounted in
 that namespace, state under $XDG_RUNTIME_DIR, limits skipped with a warning
 or set in a delegated cgroup v2 subtree; and the overlay of any box mounted
 only in the container's namespace."""
+import json
 import os
 import shutil
 import subprocess
@@ -369,3 +370,32 @@ def test_rootless_caller_in_delegated_cgroup_itself(user, delegated):
     lines = r.err.splitlines()
     assert len(lines) == 1 and "--memory" in lines[0] and "no cgroup may be made" in lines[0], r
     assert delegated.children() == ["shell"]
+
+
+def test_rootless_run_undelegated_limit_names_the_subtree(user, delegated):
+    """husk run (no box to drop the limit): a controller the delegated
+    subtree is not offered fails with one line saying so, not that the
+    host lacks it, and leaves no container and no cgroup."""
+    delegated.offer("pids")
+    if "memory" in read(os.path.join(delegated.deleg, "cgroup.controllers")).split():
+        pytest.skip("memory is offered to the delegated cgroup")
+    bundle = os.path.join(user.home, "bundle")
+    os.mkdir(bundle)
+    os.chown(bundle, user.uid, user.uid)
+    r = user("spec", "--rootless", "--bundle", bundle)
+    assert r.rc == 0, r
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["root"] = {"path": user.rootfs}
+    cfg["process"]["args"] = ["true"]
+    cfg["process"]["terminal"] = False
+    cfg["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    r = user("run", "--bundle", bundle, "ul1", cgroup=delegated.shell)
+    lines = r.err.splitlines()
+    assert r.rc != 0 and len(lines) == 1, r
+    assert "linux.resources.memory" in lines[0] and \
+        "memory controller is not delegated to this user (" + delegated.deleg in lines[0], r
+    assert user.ids() == [] and delegated.children() == ["shell"]

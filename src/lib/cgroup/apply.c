@@ -106,6 +106,9 @@ static int do_writes(struct husk_cgroup *cg, const struct cg_plan *p, struct hus
 		const struct cg_write *w = &p->w[i];
 		bool v2;
 		struct hier *h = husk_cg_locate(cg, w->ctrl, &v2);
+		if (!h && cg->delegate)
+			return husk_err(e, 0, "linux.resources.%s: the %s controller is not delegated to this user (%s)",
+					w->what, ctrl_name(w->ctrl), cg->delegate);
 		if (!h)
 			return husk_err(e, 0, "linux.resources.%s: the host has no %s cgroup controller", w->what,
 					ctrl_name(w->ctrl));
