@@ -9,6 +9,12 @@
 #include "util.h"
 
 static int log_fd = -1;
+static bool line_drawn;
+
+void husk_log_line_drawn(bool drawn)
+{
+	line_drawn = drawn;
+}
 static enum husk_log_format log_format = HUSK_LOG_TEXT;
 static bool log_debug;
 
@@ -38,7 +44,8 @@ void husk_log_move_above(int min_fd)
 static void emit(enum husk_log_level lvl, const char *msg)
 {
 	if (log_fd < 0) {
-		dprintf(2, "husk: %s: %s\n", level_names[lvl], msg);
+		dprintf(2, "%shusk: %s: %s\n", line_drawn ? "\r\033[K" : "", level_names[lvl], msg);
+		line_drawn = false;
 		return;
 	}
 	char ts[48];
@@ -76,7 +83,8 @@ void husk_log_fatal(const char *cmd, const char *id, const struct husk_error *e)
 		snprintf(line, sizeof(line), "%s %s: %s", cmd, id, why);
 	else
 		snprintf(line, sizeof(line), "%s: %s", cmd, why);
-	dprintf(2, "husk: %s\n", line);
+	dprintf(2, "%shusk: %s\n", line_drawn ? "\n" : "", line);
+	line_drawn = false;
 	if (log_fd >= 0)
 		emit(HUSK_LOG_ERROR, line);
 }

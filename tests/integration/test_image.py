@@ -605,6 +605,11 @@ def test_rootless_progress_and_bad_layers(user):
     assert r.returncode == 0, err
     bars = [b for b in err.replace("\r\n", "\n").split("\r") if b.startswith("importing [")]
     assert bars and "100%" in bars[-1] and bars[-1].endswith("\n"), repr(err)
+    # a warning (device nodes skipped) clears the bar's line first
+    for line in err.replace("\r\n", "\n").split("\n"):
+        if "warning" in line:
+            assert line.startswith("husk: warning") or "\r\x1b[Khusk: warning" in line, repr(err)
+    assert "device nodes skipped" in err, repr(err)
     store = os.path.join(user.xdg, "store2")  # none of the layers there yet
     assert user("image", "ls", "--storage-root", store).rc == 0
     before = store_state(store)

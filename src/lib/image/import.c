@@ -13,6 +13,7 @@
 
 #include "image_internal.h"
 #include "json_get.h"
+#include "log.h"
 #include "rootless.h"
 #include "util.h"
 
@@ -121,11 +122,11 @@ static int extract_layer(struct import *im, const struct husk_plan *p, size_t i,
 				  .out = { .prog = im->prog, .res = { .warned = im->warned } } };
 	int r = im->s->mapped ? husk_userns_call(extract_fn, &x, &x.out, sizeof(x.out), e)
 			      : extract_fn(&x, e);
-	if (r < 0) {
-		/* the child may have drawn the bar: the error on a line of its own */
-		im->prog.last_ns = im->prog.on && im->s->mapped ? 1 : x.out.prog.last_ns;
+	/* a bar the child drew: the next message clears or ends it */
+	if (im->s->mapped && im->prog.on && (r < 0 || x.out.prog.last_ns))
+		husk_log_line_drawn(true);
+	if (r < 0)
 		return -1;
-	}
 	im->prog = x.out.prog;
 	im->warned = x.out.res.warned;
 	if (verify(l, &x.out.res, e) < 0)
@@ -306,8 +307,6 @@ int husk_image_import(struct husk_image_store *s, const char *path,
 	r = commit(&im, name, ids, e);
 	husk_image_store_unlock(s);
 out:
-	if (r < 0 && im.prog.on && im.prog.last_ns)
-		fputc('\n', stderr);
 	if (r < 0 && *ids) {
 		husk_strv_free(*ids);
 		*ids = NULL;

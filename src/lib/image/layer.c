@@ -53,6 +53,7 @@ static void progress_print(struct husk_progress *p)
 	memset(bar + pct * 30 / 100, '.', 30 - pct * 30 / 100);
 	bar[30] = '\0';
 	fprintf(stderr, "\rimporting [%s] %3u%% %s / %s ", bar, pct, a, b);
+	husk_log_line_drawn(true);
 }
 
 void husk_progress_add(struct husk_progress *p, uint64_t n)
@@ -73,6 +74,7 @@ void husk_progress_end(struct husk_progress *p)
 		p->done = p->total;
 		progress_print(p);
 		fputc('\n', stderr);
+		husk_log_line_drawn(false);
 	}
 }
 
