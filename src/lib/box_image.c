@@ -69,7 +69,9 @@ int box_image_open(struct box *b, struct husk_error *e)
 		b->store = NULL;
 		return -1;
 	}
-	if (husk_image_store_lock(b->store, true, e) < 0)
+	/* shared: boxes start side by side; an image's removal waits until
+	 * this one's use is recorded */
+	if (husk_image_store_lock(b->store, false, e) < 0)
 		return -1;
 	b->store_locked = true;
 	if (husk_image_get(b->store, ref, &b->img, e) < 0) {
@@ -143,9 +145,9 @@ void husk_box_image_forget(int rootfd, const char *id)
 	char self[HUSK_PROCFD_LEN];
 	_cleanup_free_ char *real = realpath(husk_procfd(self, rootfd), NULL);
 	_cleanup_free_ char *state = real ? xasprintf("%s/%s", real, id) : NULL;
-	/* No record: the create failed before it, while its box still holds
-	 * the store's lock (which opening the store would wait for); its vfs
-	 * copy, if it got that far, is removed without. */
+	/* No record: the create failed before it, and its box may still
+	 * hold the store's lock; its vfs copy, if it got that far, is removed
+	 * without taking it. */
 	_cleanup_free_ char *rec = xasprintf("%s/images/%s/users/%s", text, image_id, id);
 	struct stat st;
 	if (lstat(rec, &st) < 0) {
@@ -157,7 +159,7 @@ void husk_box_image_forget(int rootfd, const char *id)
 	struct husk_image_store s;
 	if (husk_image_store_open(text, &s, &ignored) < 0)
 		return;
-	if (husk_image_store_lock(&s, true, &ignored) == 0) {
+	if (husk_image_store_lock(&s, false, &ignored) == 0) {
 		husk_image_use_remove(&s, image_id, id, &ignored);
 		/* a copy left by a failure here goes with prune */
 		if (state)

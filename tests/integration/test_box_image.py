@@ -511,3 +511,53 @@ def test_vfs_copy_in_store(env, store, image):
     wait_for(lambda: json.loads(env.rt.ok("state", "c1").out)["status"] == "stopped")
     env.rt.ok("delete", "c1")
     assert copies(store) == [] and users(store, image) == []
+
+
+def test_boxes_share_the_store_lock(env, store, image):
+    """Boxes hold the store's lock shared: one starts (a vfs copy
+    included) while another holds it; what removes images holds it
+    exclusive, and a box waits for that."""
+    import fcntl
+    import threading
+    lock = os.open(os.path.join(store, "lock"), os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        for drv in ("overlay", "vfs"):
+            r = box(env, store, "--storage", drv, "test:1", "echo", "ran", timeout=20)
+            assert (r.rc, r.out) == (0, "ran\n"), r
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as image rm and prune do
+        done = []
+        t = threading.Thread(target=lambda: done.append(
+            box(env, store, "--storage", "vfs", "test:1", "echo", "ran", timeout=20)))
+        t.start()
+        t.join(1.0)
+        assert not done, "a box started while the store was locked exclusively"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        t.join(20)
+        assert done and (done[0].rc, done[0].out) == (0, "ran\n"), done
+    finally:
+        os.close(lock)
+    assert copies(store) == [] and users(store, image) == [] and env.rt.ids() == []
+
+
+def test_vfs_copy_of_another_live_container(env, store, image):
+    """A copy under this name that belongs to a live container of another
+    state root is neither used nor removed; a leftover whose state dir is
+    gone is replaced; an unfinished one (.new-*, no state) goes with prune."""
+    other = os.path.join(env.base, "other-state", "c3")
+    os.makedirs(other)
+    theirs = os.path.join(store, "containers", "c3")
+    os.makedirs(os.path.join(theirs, "rootfs"))
+    with open(os.path.join(theirs, "state"), "w") as f:
+        f.write(other)
+    r = box(env, store, "--name", "c3", "--storage", "vfs", "test:1", "true")
+    assert_box_failed(env, r)
+    assert "containers/c3: in use by container c3 of " + other in r.err, r
+    assert os.path.isdir(os.path.join(theirs, "rootfs")) and copies(store) == ["c3"]
+    os.rmdir(other)
+    r = box(env, store, "--name", "c3", "--storage", "vfs", "test:1", "cat", "/etc/motd")
+    assert (r.rc, r.out) == (0, "motd\n"), r
+    assert copies(store) == []
+    os.makedirs(os.path.join(store, "containers", ".new-1-0", "rootfs"))
+    env.rt.ok("image", "prune", "--storage-root", store)
+    assert copies(store) == []

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +51,25 @@ static int remove_copy(int copiesfd, const char *id, struct husk_error *e)
 	return husk_rm_rf_mapped(copiesfd, id, e);
 }
 
+/* Move tmp (a copy with its state file) to id; one left by a container
+ * of this id whose state directory is gone is replaced. */
+static int copy_place(int cfd, const char *tmp, const char *id, const char *state_dir,
+		      struct husk_error *e)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		if (renameat2(cfd, tmp, cfd, id, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+		_cleanup_free_ char *other = copy_state(cfd, id);
+		if (other && strcmp(other, state_dir) != 0 && exists(other))
+			return husk_err(e, EEXIST, "in use by container %s of %s", id, other);
+		if (remove_copy(cfd, id, e) < 0)
+			return husk_err_wrap(e, "replace it");
+	}
+	return husk_errno(e, "rename %s", tmp);
+}
+
 int husk_image_copy_make(struct husk_image_store *s, const char *id, const char *state_dir,
 			 char **dir, struct husk_error *e)
 {
@@ -60,25 +80,22 @@ int husk_image_copy_make(struct husk_image_store *s, const char *id, const char 
 	_cleanup_fd_ int cfd = openat(s->dirfd, COPIES, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cfd < 0)
 		return husk_errno(e, "open %s/" COPIES, s->root);
-	if (mkdirat(cfd, id, 0700) < 0) {
-		if (errno != EEXIST)
-			return husk_errno(e, "create %s/" COPIES "/%s", s->root, id);
-		/* Left by a container of this id whose state directory is gone
-		 * (or is ours: made just now, so that one is gone too). */
-		_cleanup_free_ char *other = copy_state(cfd, id);
-		if (other && strcmp(other, state_dir) != 0 && exists(other))
-			return husk_err(e, EEXIST, "%s/" COPIES "/%s is the copy of container %s of %s",
-					s->root, id, id, other);
-		if (remove_copy(cfd, id, e) < 0 || mkdirat(cfd, id, 0700) < 0)
-			return husk_err_wrap(e, "replace %s/" COPIES "/%s", s->root, id);
-	}
-	_cleanup_fd_ int fd = openat(cfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Made under a name of its own with its state file, then renamed:
+	 * boxes hold the store's lock shared, and another box of this id
+	 * never finds a copy without its owner. */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), ".new-%d-%016llx", (int)getpid(),
+		 (unsigned long long)husk_now_ns());
+	if (mkdirat(cfd, tmp, 0700) < 0)
+		return husk_errno(e, "create %s/" COPIES "/%s", s->root, tmp);
+	_cleanup_fd_ int fd = openat(cfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		husk_errno(e, "open %s/" COPIES "/%s", s->root, tmp);
 	if (fd < 0 ||
-	    husk_write_file_atomic_at(fd, STATE_FILE, state_dir, strlen(state_dir), 0600, e) < 0) {
-		if (fd < 0)
-			husk_errno(e, "open %s/" COPIES "/%s", s->root, id);
-		remove_copy(cfd, id, &(struct husk_error){ 0 });
-		return -1;
+	    husk_write_file_atomic_at(fd, STATE_FILE, state_dir, strlen(state_dir), 0600, e) < 0 ||
+	    copy_place(cfd, tmp, id, state_dir, e) < 0) {
+		remove_copy(cfd, tmp, &(struct husk_error){ 0 });
+		return husk_err_wrap(e, "%s/" COPIES "/%s", s->root, id);
 	}
 	*dir = xasprintf("%s/" COPIES "/%s", s->root, id);
 	return 0;
@@ -109,11 +126,11 @@ int husk_image_copies_prune(struct husk_image_store *s, struct husk_error *e)
 		return husk_errno(e, "open %s/" COPIES, s->root);
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		_cleanup_free_ char *state = copy_state(cfd, de->d_name);
 		/* a copy being made holds the store's lock, as we do: without
-		 * "state" it is a leftover too */
+		 * "state" (a .new-* one too) it is a leftover */
 		if (state && exists(state))
 			continue;
 		if (remove_copy(cfd, de->d_name, e) < 0)

@@ -17,9 +17,11 @@
  *
  * An image id is its config's sha256 (hex).  husk_image_import, _remove,
  * _prune and _unpack take the lock themselves; husk_image_get, _list and
- * the _use functions expect the caller to hold it (husk_image_store_lock),
- * so `husk box` can resolve an image and record its use in one critical
- * section. */
+ * the _use and _copy functions expect the caller to hold it
+ * (husk_image_store_lock), so `husk box` can resolve an image and record
+ * its use in one critical section.  Boxes hold it shared (starts, vfs
+ * copies included, run side by side); what changes images and layers
+ * holds it exclusive. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,7 +50,8 @@ struct husk_image_store {
 char *husk_image_default_root(void);
 
 /* Open (creating) the store at root (NULL: the default); removes what
- * dead imports left in tmp/.  *s is filled; close with _close. */
+ * dead imports left in tmp/ when nobody holds the lock.  *s is filled;
+ * close with _close. */
 int husk_image_store_open(const char *root, struct husk_image_store *s, struct husk_error *e);
 void husk_image_store_close(struct husk_image_store *s);
 int husk_image_store_lock(struct husk_image_store *s, bool exclusive, struct husk_error *e);

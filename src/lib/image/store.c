@@ -157,10 +157,12 @@ int husk_image_store_open(const char *root, struct husk_image_store *s, struct h
 		husk_errno(e, "open %s/lock", s->root);
 		goto fail;
 	}
-	if (husk_image_store_lock(s, true, e) < 0)
-		goto fail;
-	clean_tmp(s);
-	husk_image_store_unlock(s);
+	/* Only when the store is idle: a box holding it shared (this
+	 * process's own, on a failure path, included) is not waited for. */
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) {
+		clean_tmp(s);
+		husk_image_store_unlock(s);
+	}
 	return 0;
 fail:
 	husk_image_store_close(s);
