@@ -244,10 +244,43 @@ static int wait_pidfd(int pidfd, int timeout_ms)
 	return r;
 }
 
-/* Signal every process in the container's cgroup; wait: until they are
- * gone (a frozen cgroup is thawed for SIGKILL). */
+/* Signal every process in the container's mount namespace (one without
+ * a cgroup or pid namespace of its own); the count signalled. */
+static int signal_mount_ns(const struct husk_state *st, int sig)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = husk_state_mount_ns_pids(st, &pids);
+	int hit = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* the pidfd, then the check again: a pid reused since is not hit */
+		_cleanup_fd_ int pidfd = husk_pidfd_open(pids[i]);
+		if (pidfd >= 0 && husk_state_in_mount_ns(st, pids[i]) &&
+		    husk_pidfd_send_signal(pidfd, sig) == 0)
+			hit++;
+	}
+	return hit;
+}
+
+static int kill_mount_ns(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
+{
+	int n = signal_mount_ns(st, sig);
+	/* zombies leave the namespace: none is counted */
+	for (int tries = 0; wait && n > 0; tries++) {
+		if (tries == 1000)
+			return husk_err(e, ETIMEDOUT, "wait for the container's processes to die");
+		usleep(10000);
+		n = signal_mount_ns(st, sig);
+	}
+	return 0;
+}
+
+/* Signal every process in the container's cgroup (or, without one, its
+ * mount namespace); wait: until they are gone (a frozen cgroup is thawed
+ * for SIGKILL). */
 static int kill_cgroup(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
 {
+	if (!st->cgroup && st->mnt_ns_ino)
+		return kill_mount_ns(st, sig, wait, e);
 	struct husk_cgroup *cg = NULL;
 	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
 		return -1;
@@ -321,6 +354,9 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 	}
 	if (!running && st->net_devices)
 		give_back_pinned(st);
+	/* the init's end ended none of the others */
+	if (!running && !st->cgroup && st->mnt_ns_ino && kill_mount_ns(st, SIGKILL, true, e) < 0)
+		return -1;
 	if (st->hooks) {
 		_cleanup_free_ char *stopped = husk_state_oci_json(st, "stopped", false);
 		struct husk_error herr;

@@ -76,7 +76,9 @@ int husk_container_pids(const struct husk_global_opts *g, const char *id, pid_t 
 	*pids = NULL;
 	*n = 0;
 	int r = open_cg(g, id, false, &o, e);
-	if (r == 0)
+	if (r == 0 && !o.st->cgroup && o.st->mnt_ns_ino)
+		*n = husk_state_mount_ns_pids(o.st, pids); /* no cgroup: its mount namespace */
+	else if (r == 0)
 		r = husk_cgroup_pids(o.cg, pids, n, e);
 	/* A stopped container lists what is left in its cgroup (nothing,
 	 * unless its processes escaped the init's death), as runc's ps. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -441,6 +442,17 @@ static int create_commit(struct create *c, struct husk_error *e)
 		.net_devices = c->netdevs,
 		.intel_rdt = c->rdt,
 	};
+	/* Nothing else holds the container's processes together (nor ends
+	 * them with its init): its mount namespace names them for delete. */
+	struct stat mnt;
+	char nspath[64];
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)c->l.pid);
+	if (!st.cgroup && !spec->namespaces[HUSK_NS_PID].present &&
+	    spec->namespaces[HUSK_NS_MNT].present && !spec->namespaces[HUSK_NS_MNT].path &&
+	    stat(nspath, &mnt) == 0) {
+		st.mnt_ns_dev = (unsigned long long)mnt.st_dev;
+		st.mnt_ns_ino = (unsigned long long)mnt.st_ino;
+	}
 	if (spec->n_annotations) {
 		st.annotations = json_object();
 		for (size_t i = 0; i < spec->n_annotations; i++)

@@ -1,5 +1,6 @@
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -103,6 +104,10 @@ int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e
 		json_object_set_new(o, "cgroup", json_string(s->cgroup));
 	if (s->namespaces)
 		json_object_set(o, "namespaces", s->namespaces);
+	if (s->mnt_ns_ino)
+		json_object_set_new(o, "mntNamespace",
+				    json_pack("{s:I, s:I}", "dev", (json_int_t)s->mnt_ns_dev, "ino",
+					      (json_int_t)s->mnt_ns_ino));
 	if (s->process)
 		json_object_set(o, "process", s->process);
 	if (s->seccomp)
@@ -162,6 +167,9 @@ int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e)
 	s->hooks = ref_field(o, "hooks");
 	s->cgroup = dup_field(o, "cgroup");
 	s->namespaces = ref_field(o, "namespaces");
+	json_t *mnt = json_object_get(o, "mntNamespace");
+	s->mnt_ns_dev = (unsigned long long)json_integer_value(json_object_get(mnt, "dev"));
+	s->mnt_ns_ino = (unsigned long long)json_integer_value(json_object_get(mnt, "ino"));
 	s->process = ref_field(o, "process");
 	s->seccomp = ref_field(o, "seccomp");
 	s->mempolicy = ref_field(o, "memoryPolicy");
@@ -262,4 +270,32 @@ char *husk_state_oci_json(const struct husk_state *s, const char *status, bool p
 	char *text = json_dumps(o, pretty ? JSON_INDENT(2) : JSON_COMPACT);
 	json_decref(o);
 	return text ? text : xstrdup("{}");
+}
+
+bool husk_state_in_mount_ns(const struct husk_state *s, pid_t pid)
+{
+	char ns[64];
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
+	struct stat sb;
+	return s->mnt_ns_ino && stat(ns, &sb) == 0 && (unsigned long long)sb.st_dev == s->mnt_ns_dev &&
+	       (unsigned long long)sb.st_ino == s->mnt_ns_ino;
+}
+
+size_t husk_state_mount_ns_pids(const struct husk_state *s, pid_t **out)
+{
+	size_t n = 0, cap = 16;
+	pid_t *v = xmalloc(cap * sizeof(*v));
+	_cleanup_dir_ DIR *d = s->mnt_ns_ino ? opendir("/proc") : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > INT32_MAX || !husk_state_in_mount_ns(s, (pid_t)pid))
+			continue;
+		if (n == cap)
+			v = xrealloc(v, (cap *= 2) * sizeof(*v));
+		v[n++] = (pid_t)pid;
+	}
+	*out = v;
+	return n;
 }

@@ -33,6 +33,10 @@ struct husk_state {
 	json_t *mempolicy;             /* linux.memoryPolicy as written, for exec */
 	json_t *net_devices;           /* what husk_netdev_move_in moved, for delete */
 	json_t *intel_rdt;             /* husk_rdt_apply's record, for exec and delete */
+	/* No cgroup and the caller's pid namespace (box --isolation chroot):
+	 * the container's processes are those in its mount namespace, this
+	 * one (st_dev, st_ino of /proc/PID/ns/mnt); 0 when not recorded. */
+	unsigned long long mnt_ns_dev, mnt_ns_ino;
 };
 
 /* Open (creating with mode 0700 when create) the state root. */
@@ -49,6 +53,11 @@ int husk_state_dir_remove(int rootfd, const char *id, struct husk_error *e);
 int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e);
 int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e);
 void husk_state_free(struct husk_state *s);
+
+/* With mnt_ns_ino recorded: whether pid is in that mount namespace, and
+ * every such pid (a /proc scan; *out malloc'd, the count returned). */
+bool husk_state_in_mount_ns(const struct husk_state *s, pid_t pid);
+size_t husk_state_mount_ns_pids(const struct husk_state *s, pid_t **out);
 
 /* "created", "running", "stopped" (or "paused"), from the live process. */
 const char *husk_state_status(int dirfd, const struct husk_state *s);

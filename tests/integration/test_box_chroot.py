@@ -2,13 +2,15 @@
 UTS namespaces of its own, the host's /proc, /dev and /sys bound read-only,
 no cgroup, every mount's flags verified; it runs inside an unprivileged
 container where --isolation oci is refused."""
+import json
 import os
 import shutil
 import subprocess
 
 import pytest
 
-from helpers import CAP_NAMES, HUSK, add_userns, mountinfo, mountinfo_map, mounts_under
+from helpers import (CAP_NAMES, HUSK, add_userns, mountinfo, mountinfo_map, mounts_under,
+                     wait_for)
 
 pytestmark = pytest.mark.husk_only
 
@@ -178,6 +180,42 @@ def test_detach_exec_delete(env, rootfs):
     r = env.rt("exec", "cb1", "sh", "-c", "readlink /proc/self/ns/pid; hostname")
     assert r.rc == 0 and r.out.split() == [os.readlink("/proc/self/ns/pid"), "cb1"], r
     env.rt.ok("delete", "--force", "cb1")
+    assert env.rt.ids() == [] and not mounts_under(env.base)
+
+
+def alive(pid):
+    """pid runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_processes_end_with_the_box(env, rootfs):
+    """No pid namespace or cgroup holds them: the processes in the box's
+    mount namespace are its own (ps, kill --all) and are killed when its
+    command exits; a host process is not."""
+    host = subprocess.Popen(["sleep", "100"])
+    try:
+        r = chroot_box(env.rt, rootfs, "sh", "-c", "sleep 100 & echo $!")
+        assert r.rc == 0, r
+        bg = int(r.out)
+        assert wait_for(lambda: not alive(bg)), f"{bg} outlived the box"
+        r = chroot_box(env.rt, "-d", "--name", "cb2", rootfs, "sh", "-c",
+                       "sleep 100 & echo $! > /tmp/bg; exec sleep 200")
+        assert r.rc == 0, r
+        bg = int(wait_for(lambda: env.rt("exec", "cb2", "cat", "/tmp/bg").out.strip()))
+        init = json.loads(env.rt.ok("state", "cb2").out)["pid"]
+        pids = json.loads(env.rt.ok("ps", "--format", "json", "cb2").out)
+        assert sorted(pids) == sorted([init, bg]), (pids, init, bg)  # by mount namespace
+        env.rt.ok("kill", "--all", "cb2", "TERM")
+        assert wait_for(lambda: not alive(bg) and not alive(init)), (bg, init)
+        env.rt.ok("delete", "cb2")
+        assert host.poll() is None, "a host process was killed"
+    finally:
+        host.kill()
+        host.wait()
     assert env.rt.ids() == [] and not mounts_under(env.base)
 
 
