@@ -279,7 +279,7 @@ static int kill_mount_ns(const struct husk_state *st, int sig, bool wait, struct
  * for SIGKILL). */
 static int kill_cgroup(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
 {
-	if (!st->cgroup && st->mnt_ns_ino)
+	if (!st->cgroup && st->mnt_ns_id)
 		return kill_mount_ns(st, sig, wait, e);
 	struct husk_cgroup *cg = NULL;
 	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
@@ -355,7 +355,7 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 	if (!running && st->net_devices)
 		give_back_pinned(st);
 	/* the init's end ended none of the others */
-	if (!running && !st->cgroup && st->mnt_ns_ino && kill_mount_ns(st, SIGKILL, true, e) < 0)
+	if (!running && !st->cgroup && st->mnt_ns_id && kill_mount_ns(st, SIGKILL, true, e) < 0)
 		return -1;
 	if (st->hooks) {
 		_cleanup_free_ char *stopped = husk_state_oci_json(st, "stopped", false);

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -444,15 +443,10 @@ static int create_commit(struct create *c, struct husk_error *e)
 	};
 	/* Nothing else holds the container's processes together (nor ends
 	 * them with its init): its mount namespace names them for delete. */
-	struct stat mnt;
-	char nspath[64];
-	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)c->l.pid);
 	if (!st.cgroup && !spec->namespaces[HUSK_NS_PID].present &&
 	    spec->namespaces[HUSK_NS_MNT].present && !spec->namespaces[HUSK_NS_MNT].path &&
-	    stat(nspath, &mnt) == 0) {
-		st.mnt_ns_dev = (unsigned long long)mnt.st_dev;
-		st.mnt_ns_ino = (unsigned long long)mnt.st_ino;
-	}
+	    (st.mnt_ns_id = husk_mount_ns_id(c->l.pid)))
+		st.boot_id = husk_boot_id();
 	if (spec->n_annotations) {
 		st.annotations = json_object();
 		for (size_t i = 0; i < spec->n_annotations; i++)
@@ -464,6 +458,7 @@ static int create_commit(struct create *c, struct husk_error *e)
 	json_decref(st.seccomp);
 	json_decref(st.annotations);
 	free(st.cgroup);
+	free(st.boot_id);
 	if (r < 0)
 		return -1;
 	if (c->o.pid_file && husk_write_pid_file(c->o.pid_file, c->l.pid, e) < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,10 +105,9 @@ int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e
 		json_object_set_new(o, "cgroup", json_string(s->cgroup));
 	if (s->namespaces)
 		json_object_set(o, "namespaces", s->namespaces);
-	if (s->mnt_ns_ino)
+	if (s->mnt_ns_id && s->boot_id)
 		json_object_set_new(o, "mntNamespace",
-				    json_pack("{s:I, s:I}", "dev", (json_int_t)s->mnt_ns_dev, "ino",
-					      (json_int_t)s->mnt_ns_ino));
+				    json_pack("{s:I, s:s}", "id", (json_int_t)s->mnt_ns_id, "boot", s->boot_id));
 	if (s->process)
 		json_object_set(o, "process", s->process);
 	if (s->seccomp)
@@ -168,8 +168,10 @@ int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e)
 	s->cgroup = dup_field(o, "cgroup");
 	s->namespaces = ref_field(o, "namespaces");
 	json_t *mnt = json_object_get(o, "mntNamespace");
-	s->mnt_ns_dev = (unsigned long long)json_integer_value(json_object_get(mnt, "dev"));
-	s->mnt_ns_ino = (unsigned long long)json_integer_value(json_object_get(mnt, "ino"));
+	s->mnt_ns_id = (uint64_t)json_integer_value(json_object_get(mnt, "id"));
+	s->boot_id = dup_field(mnt, "boot");
+	if (!s->boot_id)
+		s->mnt_ns_id = 0;
 	s->process = ref_field(o, "process");
 	s->seccomp = ref_field(o, "seccomp");
 	s->mempolicy = ref_field(o, "memoryPolicy");
@@ -201,6 +203,7 @@ void husk_state_free(struct husk_state *s)
 	json_decref(s->annotations);
 	json_decref(s->hooks);
 	free(s->cgroup);
+	free(s->boot_id);
 	json_decref(s->namespaces);
 	json_decref(s->process);
 	json_decref(s->seccomp);
@@ -272,20 +275,49 @@ char *husk_state_oci_json(const struct husk_state *s, const char *status, bool p
 	return text ? text : xstrdup("{}");
 }
 
-bool husk_state_in_mount_ns(const struct husk_state *s, pid_t pid)
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
+#endif
+
+uint64_t husk_mount_ns_id(pid_t pid)
 {
 	char ns[64];
 	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
-	struct stat sb;
-	return s->mnt_ns_ino && stat(ns, &sb) == 0 && (unsigned long long)sb.st_dev == s->mnt_ns_dev &&
-	       (unsigned long long)sb.st_ino == s->mnt_ns_ino;
+	_cleanup_fd_ int fd = open(ns, O_RDONLY | O_CLOEXEC);
+	uint64_t id = 0;
+	if (fd < 0 || ioctl(fd, NS_GET_MNTNS_ID, &id) < 0)
+		return 0;
+	return id;
+}
+
+char *husk_boot_id(void)
+{
+	char *text = NULL;
+	size_t len;
+	struct husk_error ignored = { 0 };
+	if (husk_read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", &text, &len, &ignored) < 0)
+		return NULL;
+	text[strcspn(text, "\n")] = '\0';
+	return text;
+}
+
+/* Within the recorded boot only: ids start again at each. */
+static bool same_boot(const struct husk_state *s)
+{
+	_cleanup_free_ char *now = husk_boot_id();
+	return s->mnt_ns_id && s->boot_id && now && !strcmp(now, s->boot_id);
+}
+
+bool husk_state_in_mount_ns(const struct husk_state *s, pid_t pid)
+{
+	return s->mnt_ns_id && husk_mount_ns_id(pid) == s->mnt_ns_id;
 }
 
 size_t husk_state_mount_ns_pids(const struct husk_state *s, pid_t **out)
 {
 	size_t n = 0, cap = 16;
 	pid_t *v = xmalloc(cap * sizeof(*v));
-	_cleanup_dir_ DIR *d = s->mnt_ns_ino ? opendir("/proc") : NULL;
+	_cleanup_dir_ DIR *d = same_boot(s) ? opendir("/proc") : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		char *end;

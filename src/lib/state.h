@@ -5,6 +5,7 @@
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -35,8 +36,10 @@ struct husk_state {
 	json_t *intel_rdt;             /* husk_rdt_apply's record, for exec and delete */
 	/* No cgroup and the caller's pid namespace (box --isolation chroot):
 	 * the container's processes are those in its mount namespace, this
-	 * one (st_dev, st_ino of /proc/PID/ns/mnt); 0 when not recorded. */
-	unsigned long long mnt_ns_dev, mnt_ns_ino;
+	 * one: the kernel's id for it (never reused within a boot, unlike
+	 * the nsfs inode) and the boot's id; 0 when not recorded. */
+	uint64_t mnt_ns_id;
+	char *boot_id;
 };
 
 /* Open (creating with mode 0700 when create) the state root. */
@@ -54,7 +57,11 @@ int husk_state_write(int dirfd, const struct husk_state *s, struct husk_error *e
 int husk_state_read(int dirfd, struct husk_state **out, struct husk_error *e);
 void husk_state_free(struct husk_state *s);
 
-/* With mnt_ns_ino recorded: whether pid is in that mount namespace, and
+/* The id of the mount namespace of pid (0: none readable, or a kernel
+ * before 6.10), and this boot's id (NULL: unreadable; malloc'd). */
+uint64_t husk_mount_ns_id(pid_t pid);
+char *husk_boot_id(void);
+/* With mnt_ns_id recorded: whether pid is in that mount namespace, and
  * every such pid (a /proc scan; *out malloc'd, the count returned). */
 bool husk_state_in_mount_ns(const struct husk_state *s, pid_t pid);
 size_t husk_state_mount_ns_pids(const struct husk_state *s, pid_t **out);

@@ -209,6 +209,18 @@ def test_processes_end_with_the_box(env, rootfs):
         init = json.loads(env.rt.ok("state", "cb2").out)["pid"]
         pids = json.loads(env.rt.ok("ps", "--format", "json", "cb2").out)
         assert sorted(pids) == sorted([init, bg]), (pids, init, bg)  # by mount namespace
+        # the namespace's id counts within its boot only: a state from
+        # another boot names none of this one's processes
+        path = os.path.join(env.rt.root, "cb2", "state.json")
+        with open(path) as f:
+            saved = f.read()
+        doc = json.loads(saved)
+        doc["mntNamespace"]["boot"] = "00000000-0000-0000-0000-000000000000"
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        assert json.loads(env.rt.ok("ps", "--format", "json", "cb2").out) is None  # as runc: null
+        with open(path, "w") as f:
+            f.write(saved)
         env.rt.ok("kill", "--all", "cb2", "TERM")
         assert wait_for(lambda: not alive(bg) and not alive(init)), (bg, init)
         env.rt.ok("delete", "cb2")
