@@ -277,9 +277,9 @@ static int kill_mount_ns(const struct husk_state *st, int sig, bool wait, struct
 /* Signal every process in the container's cgroup (or, without one, its
  * mount namespace); wait: until they are gone (a frozen cgroup is thawed
  * for SIGKILL). */
-static int kill_cgroup(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
+static int kill_all(const struct husk_state *st, int sig, bool wait, struct husk_error *e)
 {
-	if (!st->cgroup && st->mnt_ns_id)
+	if (st->mnt_ns_id) /* recorded only without a cgroup */
 		return kill_mount_ns(st, sig, wait, e);
 	struct husk_cgroup *cg = NULL;
 	if (husk_cgroup_deserialize(st->cgroup, &cg, e) < 0)
@@ -303,7 +303,7 @@ int husk_container_kill(const struct husk_global_opts *g, const char *id, int si
 		goto out;
 	}
 	if (all) {
-		ret = kill_cgroup(st, sig, false, e);
+		ret = kill_all(st, sig, false, e);
 		goto out;
 	}
 	pidfd = husk_init_pidfd(st);
@@ -347,7 +347,7 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 			give_back_pinned(st);
 		if (pidfd >= 0)
 			husk_pidfd_send_signal(pidfd, SIGKILL);
-		if (kill_cgroup(st, SIGKILL, true, e) < 0)
+		if (kill_all(st, SIGKILL, true, e) < 0)
 			return -1;
 		if (pidfd >= 0 && wait_pidfd(pidfd, 10000) == 0)
 			return husk_err(e, ETIMEDOUT, "wait for the container's init to die");
@@ -355,7 +355,7 @@ static int destroy_container(int rootfd, int dirfd, const struct husk_state *st,
 	if (!running && st->net_devices)
 		give_back_pinned(st);
 	/* the init's end ended none of the others */
-	if (!running && !st->cgroup && st->mnt_ns_id && kill_mount_ns(st, SIGKILL, true, e) < 0)
+	if (!running && st->mnt_ns_id && kill_mount_ns(st, SIGKILL, true, e) < 0)
 		return -1;
 	if (st->hooks) {
 		_cleanup_free_ char *stopped = husk_state_oci_json(st, "stopped", false);

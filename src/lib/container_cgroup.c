@@ -76,7 +76,7 @@ int husk_container_pids(const struct husk_global_opts *g, const char *id, pid_t 
 	*pids = NULL;
 	*n = 0;
 	int r = open_cg(g, id, false, &o, e);
-	if (r == 0 && !o.st->cgroup && o.st->mnt_ns_id)
+	if (r == 0 && o.st->mnt_ns_id)
 		*n = husk_state_mount_ns_pids(o.st, pids); /* no cgroup: its mount namespace */
 	else if (r == 0)
 		r = husk_cgroup_pids(o.cg, pids, n, e);

@@ -9,14 +9,14 @@
 #include "util.h"
 
 static int log_fd = -1;
-static bool line_drawn;
+static enum husk_log_format log_format = HUSK_LOG_TEXT;
+static bool log_debug;
+static bool line_drawn; /* a progress line on stderr */
 
 void husk_log_line_drawn(bool drawn)
 {
 	line_drawn = drawn;
 }
-static enum husk_log_format log_format = HUSK_LOG_TEXT;
-static bool log_debug;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 

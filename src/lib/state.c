@@ -320,9 +320,9 @@ size_t husk_state_mount_ns_pids(const struct husk_state *s, pid_t **out)
 	_cleanup_dir_ DIR *d = same_boot(s) ? opendir("/proc") : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT32_MAX || !husk_state_in_mount_ns(s, (pid_t)pid))
+		long pid;
+		if (husk_parse_long(de->d_name, 1, INT32_MAX, &pid) < 0 ||
+		    !husk_state_in_mount_ns(s, (pid_t)pid))
 			continue;
 		if (n == cap)
 			v = xrealloc(v, (cap *= 2) * sizeof(*v));

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from helpers import (CAP_NAMES, HUSK, add_userns, mountinfo, mountinfo_map, mounts_under,
-                     wait_for)
+                     pid_alive, wait_for)
 
 pytestmark = pytest.mark.husk_only
 
@@ -183,15 +183,6 @@ def test_detach_exec_delete(env, rootfs):
     assert env.rt.ids() == [] and not mounts_under(env.base)
 
 
-def alive(pid):
-    """pid runs (a zombie does not count)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return "\nState:\tZ" not in f.read()
-    except FileNotFoundError:
-        return False
-
-
 def has_mntns_id():
     """NS_GET_MNTNS_ID (Linux 6.10), by which husk knows the namespace."""
     import fcntl
@@ -216,7 +207,7 @@ def test_processes_end_with_the_box(env, rootfs):
         r = chroot_box(env.rt, rootfs, "sh", "-c", "sleep 100 & echo $!")
         assert r.rc == 0, r
         bg = int(r.out)
-        assert wait_for(lambda: not alive(bg)), f"{bg} outlived the box"
+        assert wait_for(lambda: not pid_alive(bg)), f"{bg} outlived the box"
         r = chroot_box(env.rt, "-d", "--name", "cb2", rootfs, "sh", "-c",
                        "sleep 100 & echo $! > /tmp/bg; exec sleep 200")
         assert r.rc == 0, r
@@ -237,7 +228,7 @@ def test_processes_end_with_the_box(env, rootfs):
         with open(path, "w") as f:
             f.write(saved)
         env.rt.ok("kill", "--all", "cb2", "TERM")
-        assert wait_for(lambda: not alive(bg) and not alive(init)), (bg, init)
+        assert wait_for(lambda: not pid_alive(bg) and not pid_alive(init)), (bg, init)
         env.rt.ok("delete", "cb2")
         assert host.poll() is None, "a host process was killed"
     finally:

@@ -89,11 +89,9 @@ int husk_image_copy_make(struct husk_image_store *s, const char *id, const char 
 	if (mkdirat(cfd, tmp, 0700) < 0)
 		return husk_errno(e, "create %s/" COPIES "/%s", s->root, tmp);
 	_cleanup_fd_ int fd = openat(cfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		husk_errno(e, "open %s/" COPIES "/%s", s->root, tmp);
-	if (fd < 0 ||
-	    husk_write_file_atomic_at(fd, STATE_FILE, state_dir, strlen(state_dir), 0600, e) < 0 ||
-	    copy_place(cfd, tmp, id, state_dir, e) < 0) {
+	int r = fd < 0 ? husk_errno(e, "open %s", tmp)
+		       : husk_write_file_atomic_at(fd, STATE_FILE, state_dir, strlen(state_dir), 0600, e);
+	if (r < 0 || copy_place(cfd, tmp, id, state_dir, e) < 0) {
 		remove_copy(cfd, tmp, &(struct husk_error){ 0 });
 		return husk_err_wrap(e, "%s/" COPIES "/%s", s->root, id);
 	}
